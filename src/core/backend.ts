@@ -1,0 +1,96 @@
+// The interface every backend implements, and the registry the wiring (src/index.ts) fills.
+// Backends see kernels (src/core/kernel.ts) and opaque buffers only.
+import type { DType, TypedArray } from './dtype.js';
+import type { Kernel } from './kernel.js';
+import { KilnError } from './errors.js';
+
+export type BackendName = 'cpu' | 'wasm' | 'webgpu';
+
+/** An opaque buffer handle owned by a backend. `size` counts elements of `dtype`. */
+export interface Buffer {
+  readonly backend: BackendName;
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** Per-kernel statistics a backend reports (compile time, cache hits), for explain() and bench. */
+export interface KernelStats {
+  compiled: number;
+  cacheHits: number;
+  compileMs: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** True when `read` works synchronously (cpu, wasm); webgpu reads are async only. */
+  readonly syncReads: boolean;
+  /** Allocates `size` zeroed elements. */
+  alloc(dtype: DType, size: number): Buffer;
+  free(buf: Buffer): void;
+  /** Copies `data` into the buffer starting at element `offset`. */
+  write(buf: Buffer, data: TypedArray, offset?: number): void;
+  /** Reads `size` elements from element `offset`; throws on backends without sync reads. */
+  read(buf: Buffer, offset?: number, size?: number): TypedArray;
+  readAsync(buf: Buffer, offset?: number, size?: number): Promise<TypedArray>;
+  /** Runs a kernel: `inputs[i]` binds `in{i}`; `outputs[i]` receives output i (fresh or, with a view, existing). */
+  run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void;
+  /** Why this backend cannot run a kernel, or null when it can (a reason becomes a graph break). */
+  unsupported?(kernel: Kernel): string | null;
+  /** Kernel cache statistics. */
+  stats(): KernelStats;
+  /** Bytes currently allocated (to check that long loops stay bounded). */
+  allocatedBytes(): number;
+  /** Waits for queued work (webgpu); no-op on synchronous backends. */
+  sync?(): Promise<void>;
+}
+
+const backends = new Map<BackendName, Backend>();
+const loaders = new Map<BackendName, () => Promise<Backend>>();
+let current: BackendName = 'cpu';
+
+/** Registers a ready backend (the wiring does this for cpu and, once loaded, wasm/webgpu). */
+export function registerBackend(b: Backend): void {
+  backends.set(b.name, b);
+}
+
+/** Registers an async loader for a backend that needs lazy set-up (binaryen, Dawn). */
+export function registerBackendLoader(name: BackendName, load: () => Promise<Backend>): void {
+  loaders.set(name, load);
+}
+
+/** Initialises a backend (loading heavy modules lazily) and returns it. */
+export async function initBackend(name: BackendName): Promise<Backend> {
+  const ready = backends.get(name);
+  if (ready) return ready;
+  const load = loaders.get(name);
+  if (!load) throw new KilnError(`initBackend: unknown backend '${name}', expected one of ${[...new Set([...backends.keys(), ...loaders.keys()])].join(', ')}`);
+  const b = await load();
+  registerBackend(b);
+  return b;
+}
+
+/** The backend object for a name; throws a clear error if it was never initialised. */
+export function getBackend(name: BackendName = current): Backend {
+  const b = backends.get(name);
+  if (!b) {
+    const hint = loaders.has(name) ? `call \`await initBackend('${name}')\` first` : `known backends: ${[...backends.keys()].join(', ')}`;
+    throw new KilnError(`backend '${name}' is not initialised: ${hint}`);
+  }
+  return b;
+}
+
+/** Selects the default backend for new tensors (it must be initialised). */
+export function setBackend(name: BackendName): void {
+  getBackend(name);
+  current = name;
+}
+
+/** The name of the default backend. */
+export function currentBackend(): BackendName {
+  return current;
+}
+
+/** True when a backend has been initialised. */
+export function hasBackend(name: BackendName): boolean {
+  return backends.has(name);
+}

@@ -1,0 +1,183 @@
+// Kernel IR: what every backend consumes. Eager ops lower to one-op kernels; compile() lowers fused
+// groups to the same kernels. Backends see kernels and buffers, never Tensor or Graph.
+// NOTE: this lives in src/core beside the op registry (not in compiler/) because eager mode lowers
+// to it too; the compiler and the backends both sit above it.
+import type { DType } from './dtype.js';
+import type { ScalarOp } from '../ops/scalar.js';
+import { shortDType } from './dtype.js';
+import { contiguousStrides, shapesEqual, sizeOf } from './shape.js';
+
+/**
+ * How a load maps the kernel's iteration index to a buffer element: element = offset + Σ idx[d]·strides[d].
+ * Stride 0 broadcasts, negative strides flip. `mask[d] = [lo, hi)`: outside it the load yields 0 (pad).
+ */
+export interface View {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly mask?: readonly (readonly [number, number])[];
+}
+
+/** A scalar expression evaluated at each point of a kernel's iteration space. */
+export type Expr =
+  | {
+      readonly kind: 'load';
+      readonly input: number;
+      readonly view: View;
+      readonly dtype: DType;
+      /** Gather: the coordinate along `axis` is the value of `index` (int32), not the loop index. */
+      readonly gather?: { readonly axis: number; readonly index: Expr };
+    }
+  | { readonly kind: 'const'; readonly value: number; readonly dtype: DType }
+  | { readonly kind: 'op'; readonly op: ScalarOp; readonly args: readonly Expr[]; readonly dtype: DType }
+  | { readonly kind: 'cast'; readonly x: Expr; readonly dtype: DType }
+  /** Result of reduction `index` of a reduce kernel, or the dot product (index 0) of a matmul kernel. */
+  | { readonly kind: 'acc'; readonly index: number; readonly dtype: DType };
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
+
+/** One output of a kernel. Contiguous in a fresh buffer unless `view` says where to store (in-place). */
+export interface KernelOutput {
+  readonly expr: Expr;
+  readonly dtype: DType;
+  readonly view?: View;
+}
+
+/** Pointwise: every output is `expr` at each index of `shape`. */
+export interface ElementwiseKernel {
+  readonly kind: 'elementwise';
+  readonly shape: readonly number[];
+  readonly nInputs: number;
+  readonly outputs: readonly KernelOutput[];
+}
+
+/**
+ * Reductions over the `inner` dims of the iteration space [...outer, ...inner], one row of `inner`
+ * per point of `outer`. Reductions run in order; a later body may use an earlier result (acc i), so
+ * softmax (max, then sum of exp) is one kernel. `scope: 'outer'` outputs are indexed by outer only;
+ * `'full'` outputs by the whole space (a row-wise epilogue such as the normalise step of softmax).
+ * argmax/argmin yield the flat int32 index within `inner` (first occurrence; NaN counts as largest).
+ */
+export interface ReduceKernel {
+  readonly kind: 'reduce';
+  readonly outer: readonly number[];
+  readonly inner: readonly number[];
+  readonly nInputs: number;
+  readonly reductions: readonly { readonly op: ReduceOp; readonly body: Expr; readonly dtype: DType }[];
+  readonly outputs: readonly (KernelOutput & { readonly scope: 'outer' | 'full' })[];
+}
+
+/** Batched matmul: acc = Σ_k a[...b, m, k]·b[...b, k, n]; the output is `epilogue` over [...batch, m, n]. */
+export interface MatmulKernel {
+  readonly kind: 'matmul';
+  readonly batch: readonly number[];
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly nInputs: number;
+  /** Views over [...batch, m, k] and [...batch, k, n] (float32). */
+  readonly a: { readonly input: number; readonly view: View };
+  readonly b: { readonly input: number; readonly view: View };
+  readonly epilogue: KernelOutput;
+}
+
+export type Kernel = ElementwiseKernel | ReduceKernel | MatmulKernel;
+
+/** The shape a kernel output occupies. */
+export function outputShape(kernel: Kernel, i: number): number[] {
+  switch (kernel.kind) {
+    case 'elementwise': return [...kernel.shape];
+    case 'reduce': return kernel.outputs[i].scope === 'outer' ? [...kernel.outer] : [...kernel.outer, ...kernel.inner];
+    case 'matmul': return [...kernel.batch, kernel.m, kernel.n];
+  }
+}
+
+/** A contiguous view of `shape` starting at `offset`. */
+export function contiguousView(shape: readonly number[], offset = 0): View {
+  return { shape: [...shape], strides: contiguousStrides(shape), offset };
+}
+
+/** True when a view reads elements offset..offset+size in order (SIMD-able, no index math). */
+export function isContiguousView(v: View): boolean {
+  return !v.mask && shapesEqual(v.strides.filter((_, i) => v.shape[i] !== 1), contiguousStrides(v.shape).filter((_, i) => v.shape[i] !== 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing: kernels print as readable text; the text doubles as the cache key.
+
+function fmtView(v: View): string {
+  const base = `[${v.shape.join(',')}]/(${v.strides.join(',')})+${v.offset}`;
+  return v.mask ? `${base} mask(${v.mask.map(([lo, hi]) => `${lo}:${hi}`).join(',')})` : base;
+}
+
+/** Prints an expression: `add(load0[4]/(1)+0 : f32, 2 : f32)`. */
+export function printExpr(e: Expr): string {
+  switch (e.kind) {
+    case 'load': {
+      const g = e.gather ? ` gather(${e.gather.axis}, ${printExpr(e.gather.index)})` : '';
+      return `in${e.input}${fmtView(e.view)}${g}:${shortDType(e.dtype)}`;
+    }
+    case 'const': return `${Object.is(e.value, -0) ? '-0' : e.value}:${shortDType(e.dtype)}`;
+    case 'op': return `${e.op}(${e.args.map(printExpr).join(', ')})`;
+    case 'cast': return `cast<${shortDType(e.dtype)}>(${printExpr(e.x)})`;
+    case 'acc': return `acc${e.index}:${shortDType(e.dtype)}`;
+  }
+}
+
+function fmtOut(o: KernelOutput): string {
+  return `${printExpr(o.expr)} -> ${shortDType(o.dtype)}${o.view ? ` @${fmtView(o.view)}` : ''}`;
+}
+
+/** Prints a kernel on a few lines; identical kernels print identically, so this is also the cache key. */
+export function printKernel(k: Kernel): string {
+  switch (k.kind) {
+    case 'elementwise':
+      return `elementwise[${k.shape.join(',')}] inputs=${k.nInputs}\n` + k.outputs.map((o, i) => `  out${i} = ${fmtOut(o)}`).join('\n');
+    case 'reduce':
+      return `reduce outer=[${k.outer.join(',')}] inner=[${k.inner.join(',')}] inputs=${k.nInputs}\n` +
+        k.reductions.map((r, i) => `  acc${i} = ${r.op}(${printExpr(r.body)}) : ${shortDType(r.dtype)}`).join('\n') + '\n' +
+        k.outputs.map((o, i) => `  out${i} (${o.scope}) = ${fmtOut(o)}`).join('\n');
+    case 'matmul':
+      return `matmul batch=[${k.batch.join(',')}] m=${k.m} n=${k.n} k=${k.k} inputs=${k.nInputs}\n` +
+        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${fmtOut(k.epilogue)}`;
+  }
+}
+
+/** Elements a kernel iterates (for cost figures). */
+export function kernelIterations(k: Kernel): number {
+  switch (k.kind) {
+    case 'elementwise': return sizeOf(k.shape);
+    case 'reduce': return sizeOf(k.outer) * sizeOf(k.inner) * k.reductions.length;
+    case 'matmul': return sizeOf(k.batch) * k.m * k.n * k.k;
+  }
+}
+
+/** Visits every sub-expression of a kernel (loads included), e.g. to count ops or find inputs. */
+export function kernelExprs(k: Kernel): Expr[] {
+  switch (k.kind) {
+    case 'elementwise': return k.outputs.map((o) => o.expr);
+    case 'reduce': return [...k.reductions.map((r) => r.body), ...k.outputs.map((o) => o.expr)];
+    case 'matmul': return [k.epilogue.expr];
+  }
+}
+
+/** Walks an expression tree depth-first. */
+export function walkExpr(e: Expr, visit: (e: Expr) => void): void {
+  visit(e);
+  if (e.kind === 'op') e.args.forEach((a) => walkExpr(a, visit));
+  else if (e.kind === 'cast') walkExpr(e.x, visit);
+  else if (e.kind === 'load' && e.gather) walkExpr(e.gather.index, visit);
+}
+
+/** Flop and byte counts of a kernel, for GFLOP/s and GB/s figures. */
+export function kernelCost(k: Kernel, inputBytes: readonly number[]): { flops: number; bytes: number } {
+  let opsPerPoint = 0;
+  for (const e of kernelExprs(k)) walkExpr(e, (x) => { if (x.kind === 'op') opsPerPoint++; });
+  const outBytes = k.kind === 'elementwise' || k.kind === 'reduce'
+    ? k.outputs.reduce((s, _o, i) => s + 4 * sizeOf(outputShape(k, i)), 0)
+    : 4 * sizeOf(outputShape(k, 0));
+  const bytes = inputBytes.reduce((s, b) => s + b, 0) + outBytes;
+  if (k.kind === 'matmul') return { flops: 2 * kernelIterations(k) + opsPerPoint * sizeOf(outputShape(k, 0)), bytes };
+  const points = k.kind === 'elementwise' ? sizeOf(k.shape) : sizeOf(k.outer) * sizeOf(k.inner);
+  return { flops: opsPerPoint * points + (k.kind === 'reduce' ? kernelIterations(k) : 0), bytes };
+}

@@ -1,0 +1,110 @@
+// The scalar semantics of every elementwise primitive, written once as a JS expression template.
+// The cpu backend inlines these templates into generated loops; the constant folder and the test
+// oracle evaluate them directly. WASM and WGSL emitters key their tables by the same names.
+import type { DType } from '../core/dtype.js';
+
+/** One elementwise primitive: arity and its JS template for float and for int/bool results. */
+export interface ScalarOpDef {
+  readonly arity: 1 | 2 | 3;
+  /** JS expression for a float32 result (args are JS expressions). */
+  readonly f: (a: string, b: string, c: string) => string;
+  /** JS expression for an int32/bool result; absent when the op has no integer form. */
+  readonly i?: (a: string, b: string, c: string) => string;
+  /** True when the result is bool whatever the operand dtype (comparisons, logic). */
+  readonly predicate?: boolean;
+}
+
+const pred = (f: (a: string, b: string) => string): ScalarOpDef => ({ arity: 2, f, i: f, predicate: true });
+
+/** The elementwise primitives. Keys are the op names every backend's emitter table must cover. */
+export const SCALAR_OPS = {
+  neg: { arity: 1, f: (a) => `(-${a})`, i: (a) => `((-${a})|0)` },
+  recip: { arity: 1, f: (a) => `(1/${a})` },
+  sqrt: { arity: 1, f: (a) => `Math.sqrt(${a})` },
+  exp: { arity: 1, f: (a) => `Math.exp(${a})` },
+  log: { arity: 1, f: (a) => `Math.log(${a})` },
+  sin: { arity: 1, f: (a) => `Math.sin(${a})` },
+  cos: { arity: 1, f: (a) => `Math.cos(${a})` },
+  tanh: { arity: 1, f: (a) => `Math.tanh(${a})` },
+  erf: { arity: 1, f: (a) => `H.erf(${a})` },
+  floor: { arity: 1, f: (a) => `Math.floor(${a})`, i: (a) => a },
+  ceil: { arity: 1, f: (a) => `Math.ceil(${a})`, i: (a) => a },
+  round: { arity: 1, f: (a) => `H.roundEven(${a})`, i: (a) => a },
+  abs: { arity: 1, f: (a) => `Math.abs(${a})`, i: (a) => `(Math.abs(${a})|0)` },
+  sign: { arity: 1, f: (a) => `H.sign(${a})`, i: (a) => `Math.sign(${a})` },
+  not: { arity: 1, f: (a) => `(${a}?0:1)`, i: (a) => `(${a}?0:1)`, predicate: true },
+  add: { arity: 2, f: (a, b) => `(${a}+${b})`, i: (a, b) => `((${a}+${b})|0)` },
+  sub: { arity: 2, f: (a, b) => `(${a}-${b})`, i: (a, b) => `((${a}-${b})|0)` },
+  mul: { arity: 2, f: (a, b) => `(${a}*${b})`, i: (a, b) => `Math.imul(${a},${b})` },
+  div: { arity: 2, f: (a, b) => `(${a}/${b})` },
+  pow: { arity: 2, f: (a, b) => `Math.pow(${a},${b})` },
+  max: { arity: 2, f: (a, b) => `Math.max(${a},${b})`, i: (a, b) => `Math.max(${a},${b})` },
+  min: { arity: 2, f: (a, b) => `Math.min(${a},${b})`, i: (a, b) => `Math.min(${a},${b})` },
+  mod: { arity: 2, f: (a, b) => `H.fmod(${a},${b})`, i: (a, b) => `H.imod(${a},${b})` },
+  lt: pred((a, b) => `(${a}<${b}?1:0)`),
+  le: pred((a, b) => `(${a}<=${b}?1:0)`),
+  eq: pred((a, b) => `(${a}===${b}?1:0)`),
+  ne: pred((a, b) => `(${a}!==${b}?1:0)`),
+  and: pred((a, b) => `(${a}&&${b}?1:0)`),
+  or: pred((a, b) => `(${a}||${b}?1:0)`),
+  where: { arity: 3, f: (a, b, c) => `(${a}?${b}:${c})`, i: (a, b, c) => `(${a}?${b}:${c})` },
+} satisfies Record<string, ScalarOpDef>;
+
+/** Name of an elementwise primitive. */
+export type ScalarOp = keyof typeof SCALAR_OPS;
+export const SCALAR_OP_NAMES = Object.keys(SCALAR_OPS) as ScalarOp[];
+
+/** The JS template of an op for a result dtype. */
+export function scalarTemplate(op: ScalarOp, dtype: DType): (a: string, b: string, c: string) => string {
+  const def: ScalarOpDef = SCALAR_OPS[op];
+  if (dtype === 'float32') return def.f;
+  if (!def.i) throw new Error(`scalar op ${op} has no ${dtype} form`);
+  return def.i;
+}
+
+/** erf by the rational approximation of Numerical Recipes (erfc, fractional error < 1.2e-7). */
+function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  // Near 0 the erfc form loses relative accuracy: use the Taylor series there.
+  if (z < 0.5) {
+    const z2 = x * x;
+    return x * 1.1283791670955126 * (1 - z2 / 3 + (z2 * z2) / 10 - (z2 * z2 * z2) / 42 + (z2 * z2 * z2 * z2) / 216);
+  }
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/** Round half to even, as torch.round. */
+function roundEven(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Helpers the templates call (passed to generated code as `H`). */
+export const SCALAR_HELPERS = {
+  erf,
+  roundEven,
+  sign: (x: number) => (Number.isNaN(x) ? NaN : x > 0 ? 1 : x < 0 ? -1 : 0),
+  // torch.remainder: the result takes the sign of the divisor.
+  fmod: (a: number, b: number) => { const r = a % b; return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; },
+  imod: (a: number, b: number) => { if (b === 0) return 0; const r = a % b; return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; },
+};
+
+const folders = new Map<string, (...xs: number[]) => number>();
+
+/** Evaluates an elementwise primitive on JS numbers (constant folding, oracles). */
+export function evalScalar(op: ScalarOp, dtype: DType, args: readonly number[]): number {
+  const key = `${op}:${dtype}`;
+  let fn = folders.get(key);
+  if (!fn) {
+    const body = scalarTemplate(op, dtype)('a', 'b', 'c');
+    fn = new Function('H', `return (a, b, c) => ${body};`)(SCALAR_HELPERS) as (...xs: number[]) => number;
+    folders.set(key, fn);
+  }
+  return fn(args[0], args[1], args[2]);
+}
