@@ -110,36 +110,57 @@ function fmtView(v: View): string {
   return v.mask ? `${base} mask(${v.mask.map(([lo, hi]) => `${lo}:${hi}`).join(',')})` : base;
 }
 
-/** Prints an expression: `add(load0[4]/(1)+0 : f32, 2 : f32)`. */
-export function printExpr(e: Expr): string {
+/** Expressions used more than once in `roots` (by identity): the shared nodes of the DAG, in DFS order. */
+export function sharedExprs(roots: readonly Expr[]): Expr[] {
+  const seen = new Set<Expr>();
+  const shared = new Set<Expr>();
+  const order: Expr[] = [];
+  const visit = (e: Expr): void => {
+    if (seen.has(e)) { if (e.kind !== 'const' && e.kind !== 'acc') shared.add(e); return; }
+    seen.add(e);
+    if (e.kind === 'op') e.args.forEach(visit);
+    else if (e.kind === 'cast') visit(e.x);
+    else if (e.kind === 'load' && e.gather) visit(e.gather.index);
+    order.push(e);
+  };
+  roots.forEach(visit);
+  return order.filter((e) => shared.has(e));
+}
+
+/** Prints an expression; nodes in `names` print as their name (shared subexpressions). */
+export function printExpr(e: Expr, names: ReadonlyMap<Expr, string> = new Map(), top = true): string {
+  const name = names.get(e);
+  if (name && !top) return name;
+  const p = (x: Expr) => printExpr(x, names, false);
   switch (e.kind) {
     case 'load': {
-      const g = e.gather ? ` gather(${e.gather.axis}, ${printExpr(e.gather.index)})` : '';
+      const g = e.gather ? ` gather(${e.gather.axis}, ${p(e.gather.index)})` : '';
       return `in${e.input}${fmtView(e.view)}${g}:${shortDType(e.dtype)}`;
     }
     case 'const': return `${Object.is(e.value, -0) ? '-0' : e.value}:${shortDType(e.dtype)}`;
-    case 'op': return `${e.op}(${e.args.map(printExpr).join(', ')})`;
-    case 'cast': return `cast<${shortDType(e.dtype)}>(${printExpr(e.x)})`;
+    case 'op': return `${e.op}(${e.args.map(p).join(', ')})`;
+    case 'cast': return `cast<${shortDType(e.dtype)}>(${p(e.x)})`;
     case 'acc': return `acc${e.index}:${shortDType(e.dtype)}`;
   }
 }
 
-function fmtOut(o: KernelOutput): string {
-  return `${printExpr(o.expr)} -> ${shortDType(o.dtype)}${o.view ? ` @${fmtView(o.view)}` : ''}`;
-}
-
 /** Prints a kernel on a few lines; identical kernels print identically, so this is also the cache key. */
 export function printKernel(k: Kernel): string {
+  const shared = sharedExprs(kernelExprs(k));
+  const names = new Map(shared.map((e, i) => [e, `t${i}`] as const));
+  const lets = shared.map((e, i) => `  let t${i} = ${printExpr(e, names)}\n`).join('');
+  const ex = (e: Expr) => printExpr(e, names, false);
+  const out = (o: KernelOutput) => `${ex(o.expr)} -> ${shortDType(o.dtype)}${o.view ? ` @${fmtView(o.view)}` : ''}`;
   switch (k.kind) {
     case 'elementwise':
-      return `elementwise[${k.shape.join(',')}] inputs=${k.nInputs}\n` + k.outputs.map((o, i) => `  out${i} = ${fmtOut(o)}`).join('\n');
+      return `elementwise[${k.shape.join(',')}] inputs=${k.nInputs}\n` + lets + k.outputs.map((o, i) => `  out${i} = ${out(o)}`).join('\n');
     case 'reduce':
-      return `reduce outer=[${k.outer.join(',')}] inner=[${k.inner.join(',')}] inputs=${k.nInputs}\n` +
-        k.reductions.map((r, i) => `  acc${i} = ${r.op}(${printExpr(r.body)}) : ${shortDType(r.dtype)}`).join('\n') + '\n' +
-        k.outputs.map((o, i) => `  out${i} (${o.scope}) = ${fmtOut(o)}`).join('\n');
+      return `reduce outer=[${k.outer.join(',')}] inner=[${k.inner.join(',')}] inputs=${k.nInputs}\n` + lets +
+        k.reductions.map((r, i) => `  acc${i} = ${r.op}(${ex(r.body)}) : ${shortDType(r.dtype)}`).join('\n') + '\n' +
+        k.outputs.map((o, i) => `  out${i} (${o.scope}) = ${out(o)}`).join('\n');
     case 'matmul':
-      return `matmul batch=[${k.batch.join(',')}] m=${k.m} n=${k.n} k=${k.k} inputs=${k.nInputs}\n` +
-        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${fmtOut(k.epilogue)}`;
+      return `matmul batch=[${k.batch.join(',')}] m=${k.m} n=${k.n} k=${k.k} inputs=${k.nInputs}\n` + lets +
+        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${out(k.epilogue)}`;
   }
 }
 

@@ -1,0 +1,206 @@
+// cpu backend: renders a kernel (src/core/kernel.ts) as a plain JS function. This is the reference
+// the other backends are tested against, so it favours clarity: nested loops over coordinates, float64
+// accumulation, every address computed from the view's strides.
+import type { Expr, Kernel, View } from '../../src/core/kernel.js';
+import { sharedExprs } from '../../src/core/kernel.js';
+import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
+import type { DType } from '../../src/core/dtype.js';
+import { assertNever } from '../../src/core/errors.js';
+
+/** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays. */
+export type CpuKernelFn = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
+
+/** Address of a view at coordinates c0..c{n-1}, with an optional replaced coordinate (gather). */
+function address(v: View, coord: (d: number) => string): string {
+  const terms: string[] = v.offset !== 0 ? [String(v.offset)] : [];
+  v.strides.forEach((s, d) => {
+    if (s !== 0 && v.shape[d] !== 1) terms.push(s === 1 ? coord(d) : `${coord(d)}*${s}`);
+  });
+  return terms.length ? terms.join('+') : '0';
+}
+
+function maskTest(v: View, coord: (d: number) => string): string | null {
+  if (!v.mask) return null;
+  const tests: string[] = [];
+  v.mask.forEach(([lo, hi], d) => {
+    if (lo > 0) tests.push(`${coord(d)}>=${lo}`);
+    if (hi < v.shape[d]) tests.push(`${coord(d)}<${hi}`);
+  });
+  return tests.length ? tests.join('&&') : null;
+}
+
+/** Emits JS statements computing `roots`; shared nodes become `const` temps. Returns the root expressions. */
+function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }): string[] {
+  const shared = new Set(sharedExprs(roots));
+  const names = new Map<Expr, string>();
+  const gen = (e: Expr): string => {
+    const named = names.get(e);
+    if (named) return named;
+    let code: string;
+    switch (e.kind) {
+      case 'load': {
+        const coord = (d: number) => (e.gather && d === e.gather.axis ? 'g' : `c${d}`);
+        let addr = address(e.view, (d) => `c${d}`);
+        if (e.gather) {
+          const idx = gen(e.gather.index);
+          const s = e.view.strides[e.gather.axis];
+          addr = `${address({ ...e.view, strides: e.view.strides.map((x, d) => (d === e.gather!.axis ? 0 : x)) }, (d) => `c${d}`)}+(${idx})*${s}`;
+        }
+        const m = maskTest(e.view, coord);
+        code = m ? `((${m})?in${e.input}[${addr}]:0)` : `in${e.input}[${addr}]`;
+        break;
+      }
+      case 'const':
+        code = Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : e.value === -Infinity ? '-Infinity' : Object.is(e.value, -0) ? '-0' : String(e.value);
+        break;
+      case 'op': {
+        const args = e.args.map(gen);
+        code = scalarTemplate(e.op, e.dtype)(args[0], args[1], args[2]);
+        break;
+      }
+      case 'cast': code = castCode(gen(e.x), e.x.dtype, e.dtype); break;
+      case 'acc': code = `acc${e.index}`; break;
+      default: assertNever(e, 'expr');
+    }
+    if (shared.has(e)) {
+      const name = `t${tmp.n++}`;
+      lines.push(`const ${name} = ${code};`);
+      names.set(e, name);
+      return name;
+    }
+    return code;
+  };
+  return roots.map(gen);
+}
+
+function castCode(x: string, from: DType, to: DType): string {
+  if (from === to) return x;
+  if (to === 'bool') return `(${x}!==0?1:0)`;
+  if (to === 'int32') return from === 'float32' ? `H.toInt(${x})` : x;
+  return x; // int/bool -> float: exact
+}
+
+/** Nested loops over `shape`, coordinates named c{first}.., wrapping `body`. */
+function loops(shape: readonly number[], first: number, body: string[]): string[] {
+  let out = body;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const c = `c${first + d}`;
+    out = [`for (let ${c} = 0; ${c} < ${shape[d]}; ${c}++) {`, ...out.map((l) => '  ' + l), '}'];
+  }
+  return out;
+}
+
+function storeAddr(v: View | undefined, counter: string): string {
+  return v ? address(v, (d) => `c${d}`) : counter;
+}
+
+function reduceInit(op: string, dtype: DType): string {
+  switch (op) {
+    case 'sum': return '0';
+    case 'prod': return '1';
+    case 'max': case 'argmax': return dtype === 'float32' ? '-Infinity' : '-2147483648';
+    case 'min': case 'argmin': return dtype === 'float32' ? 'Infinity' : '2147483647';
+    default: throw new Error(`unknown reduce op ${op}`);
+  }
+}
+
+function reduceStep(op: string, i: number, v: string): string[] {
+  const a = `acc${i}`;
+  switch (op) {
+    case 'sum': return [`${a} += ${v};`];
+    case 'prod': return [`${a} *= ${v};`];
+    case 'max': return [`{ const v = ${v}; if (v > ${a} || v !== v) ${a} = v; }`];
+    case 'min': return [`{ const v = ${v}; if (v < ${a} || v !== v) ${a} = v; }`];
+    // First occurrence wins; NaN counts as the extreme, as in PyTorch.
+    case 'argmax': return [`{ const v = ${v}; if ((v > best${i} || (v !== v && best${i} === best${i})) ) { best${i} = v; ${a} = r; } }`];
+    case 'argmin': return [`{ const v = ${v}; if ((v < best${i} || (v !== v && best${i} === best${i})) ) { best${i} = v; ${a} = r; } }`];
+    default: throw new Error(`unknown reduce op ${op}`);
+  }
+}
+
+/** Generates the JS source of a kernel's body (exported for snapshots and debugging). */
+export function renderJs(k: Kernel): string {
+  const lines: string[] = [];
+  const ins = Array.from({ length: k.nInputs }, (_, i) => `const in${i} = ins[${i}];`);
+  const tmp = { n: 0 };
+  switch (k.kind) {
+    case 'elementwise': {
+      k.outputs.forEach((_, i) => lines.push(`const out${i} = outs[${i}];`));
+      const body: string[] = [];
+      const exprs = emitExprs(k.outputs.map((o) => o.expr), body, tmp);
+      k.outputs.forEach((o, i) => body.push(`out${i}[${storeAddr(o.view, 'o')}] = ${exprs[i]};`));
+      body.push('o++;');
+      lines.push('let o = 0;', ...loops(k.shape, 0, body));
+      break;
+    }
+    case 'reduce': {
+      const no = k.outer.length;
+      k.outputs.forEach((_, i) => lines.push(`const out${i} = outs[${i}];`));
+      const perRow: string[] = [];
+      k.reductions.forEach((red, i) => {
+        const isArg = red.op === 'argmax' || red.op === 'argmin';
+        const bodyDType = red.body.dtype;
+        if (isArg) perRow.push(`let acc${i} = 0; let best${i} = ${reduceInit(red.op, bodyDType)};`);
+        else perRow.push(`let acc${i} = ${reduceInit(red.op, red.dtype)};`);
+        const inner: string[] = [];
+        const [v] = emitExprs([red.body], inner, tmp);
+        inner.push(...reduceStep(red.op, i, v), 'r++;');
+        perRow.push('{ let r = 0;', ...loops(k.inner, no, inner), '}');
+      });
+      const outer = k.outputs.map((o, i) => [o, i] as const).filter(([o]) => o.scope === 'outer');
+      const full = k.outputs.map((o, i) => [o, i] as const).filter(([o]) => o.scope === 'full');
+      if (outer.length) {
+        const exprs = emitExprs(outer.map(([o]) => o.expr), perRow, tmp);
+        outer.forEach(([o, i], j) => perRow.push(`out${i}[${storeAddr(o.view, 'o')}] = ${exprs[j]};`));
+      }
+      if (full.length) {
+        const inner: string[] = [];
+        const exprs = emitExprs(full.map(([o]) => o.expr), inner, tmp);
+        full.forEach(([o, i], j) => inner.push(`out${i}[${storeAddr(o.view, 'f')}] = ${exprs[j]};`));
+        inner.push('f++;');
+        perRow.push('{', ...loops(k.inner, no, inner), '}');
+      }
+      perRow.push('o++;');
+      lines.push('let o = 0; let f = 0;', ...loops(k.outer, 0, perRow));
+      break;
+    }
+    case 'matmul': {
+      const nb = k.batch.length;
+      const { a, b } = k;
+      // Coordinates: c0..c{nb-1} batch, then m = c{nb}, n = c{nb+1} (so epilogue views index [...batch, m, n]).
+      const am = a.view.strides[nb], ak = a.view.strides[nb + 1];
+      const bk = b.view.strides[nb], bn = b.view.strides[nb + 1];
+      const batchOff = (v: View) => address({ ...v, shape: v.shape.slice(0, nb), strides: v.strides.slice(0, nb) }, (d) => `c${d}`);
+      lines.push('const out0 = outs[0];', `const row = new Float64Array(${k.n});`, 'let o = 0;');
+      const body: string[] = [
+        `const ab = ${batchOff(a.view)}; const bb = ${batchOff(b.view)};`,
+        `for (let m = 0; m < ${k.m}; m++) {`,
+        '  row.fill(0);',
+        `  for (let kk = 0; kk < ${k.k}; kk++) {`,
+        `    const av = in${a.input}[ab + m*${am} + kk*${ak}];`,
+        `    const bo = bb + kk*${bk};`,
+        `    for (let n = 0; n < ${k.n}; n++) row[n] += av * in${b.input}[bo + n*${bn}];`,
+        '  }',
+        `  const c${nb} = m;`,
+        `  for (let c${nb + 1} = 0; c${nb + 1} < ${k.n}; c${nb + 1}++) {`,
+        `    const acc0 = row[c${nb + 1}];`,
+      ];
+      const inner: string[] = [];
+      const [e] = emitExprs([k.epilogue.expr], inner, tmp);
+      inner.push(`out0[${storeAddr(k.epilogue.view, 'o')}] = ${e};`, 'o++;');
+      body.push(...inner.map((l) => '    ' + l), '  }', '}');
+      lines.push(...loops(k.batch, 0, body));
+      break;
+    }
+    default: assertNever(k, 'kernel');
+  }
+  return [...ins, ...lines].join('\n');
+}
+
+const HELPERS = { ...SCALAR_HELPERS, toInt: (x: number) => (Number.isNaN(x) ? 0 : Math.trunc(x) | 0) };
+
+/** Compiles a kernel to a JS function. */
+export function compileJs(k: Kernel): CpuKernelFn {
+  const src = renderJs(k);
+  return new Function('H', `return function kernel(ins, outs) {\n${src}\n};`)(HELPERS) as CpuKernelFn;
+}
