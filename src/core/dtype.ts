@@ -36,17 +36,14 @@ export function scalarPromote(tensorDType: DType, value: number | boolean): DTyp
   return tensorDType === 'bool' ? 'int32' : tensorDType;
 }
 
-/** The default dtype of a JS value written as a tensor literal. */
+/**
+ * The default dtype of a JS literal: bool for booleans, else float32. JS cannot tell 2 from 2.0, so
+ * numbers default to float32 (as in TensorFlow.js); ask for int32 with { dtype: 'int32' } or an Int32Array.
+ */
 export function inferDType(values: ArrayLike<number | boolean>): DType {
-  let allBool = values.length > 0;
-  let allInt = true;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (typeof v !== 'boolean') allBool = false;
-    if (typeof v === 'number' && !Number.isInteger(v)) allInt = false;
-  }
-  if (allBool) return 'bool';
-  return allInt && values.length > 0 ? 'int32' : 'float32';
+  if (values.length === 0) return 'float32';
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'boolean') return 'float32';
+  return 'bool';
 }
 
 /** Converts a JS number to the value a dtype stores (truncation for int32, != 0 for bool). */

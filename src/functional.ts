@@ -1,0 +1,249 @@
+// Composite ops, written with primitives so they trace, fuse and differentiate for free.
+import { KilnError, ShapeError, fmtShape } from './core/errors.js';
+import { normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
+import { OPS } from './ops/index.js';
+import { apply } from './dispatch.js';
+import { Tensor, type Dims, type TensorLike } from './tensor.js';
+import { full, rand, randn } from './creation.js';
+
+export { fromTypedArray, typedOf, onesLike } from './creation.js';
+
+const T = (x: TensorLike, like: Tensor) => like._scalar(x);
+
+/** where(cond, a, b) with scalars allowed for a and b. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const base = a instanceof Tensor ? a : b instanceof Tensor ? b : cond;
+  return apply(OPS.where, [cond, T(a, base), T(b, base)]);
+}
+
+/** 1 / (1 + e^-x) */
+export function sigmoid(x: Tensor): Tensor { return x.neg().exp().add(1).reciprocal(); }
+
+/** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through). */
+export function relu(x: Tensor): Tensor { return x.where(x.gt(0), 0); }
+
+/** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  if (approximate === 'tanh') {
+    const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return x.mul(0.5).mul(inner.tanh().add(1));
+  }
+  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+}
+
+/** x·sigmoid(x) */
+export function silu(x: Tensor): Tensor { return x.mul(sigmoid(x)); }
+
+/** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  const bx = x.mul(beta);
+  // log(1+e^z) = max(z,0) + log(1 + e^-|z|)
+  const soft = bx.maximum(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
+  return x.where(bx.gt(threshold), soft);
+}
+
+/** Clamps to [min, max]; the gradient is 1 inside the closed interval. */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  let out = x;
+  if (min !== undefined && min !== null) out = out.where(out.ge(min), min);
+  if (max !== undefined && max !== null) out = out.where(out.le(max), max);
+  return out;
+}
+
+/** argmax/argmin over a dim, or over the flattened tensor. */
+export function argReduce(x: Tensor, which: 'argmax' | 'argmin', dim: number | undefined, keepdim: boolean): Tensor {
+  if (x.size === 0) throw new ShapeError(`${which}: cannot take ${which} of an empty tensor ${fmtShape(x.shape)}`);
+  if (dim === undefined) {
+    const r = apply(OPS[which], [x.reshape([-1])], { dims: [0], keepdim: false });
+    return keepdim ? r.reshape(x.shape.map(() => 1)) : r;
+  }
+  return apply(OPS[which], [x], { dims: [normalizeDim(which, dim, x.ndim)], keepdim });
+}
+
+function countOf(x: Tensor, dim: Dims | undefined): number {
+  const dims = normalizeDims('mean', dim, x.ndim);
+  return sizeOf(dims.map((d) => x.shape[d]));
+}
+
+/** Mean (ints are averaged as floats). */
+export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  const xf = x.dtype === 'float32' ? x : x.to('float32');
+  return xf.sum(dim, keepdim).div(countOf(x, dim));
+}
+
+/** Variance with `correction` (1 = Bessel's, unbiased; 0 = population). */
+export function variance(x: Tensor, dim?: Dims, keepdim = false, correction = 1): Tensor {
+  const xf = x.dtype === 'float32' ? x : x.to('float32');
+  const n = countOf(x, dim);
+  const centered = xf.sub(xf.mean(dim, true));
+  return centered.mul(centered).sum(dim, keepdim).div(Math.max(n - correction, 0));
+}
+
+/** log Σ exp(x), shifted by the (detached) max for stability. */
+export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  const m = x.max(dim, true).detach();
+  const safe = m.where(m.abs().ne(Infinity), 0);
+  const out = x.sub(safe).exp().sum(dim, true).log().add(safe);
+  return keepdim ? out : out.squeeze(normalizeDims('logsumexp', dim, x.ndim));
+}
+
+/** softmax along `dim`. */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  const e = x.sub(x.max(dim, true).detach()).exp();
+  return e.div(e.sum(dim, true));
+}
+
+/** log-softmax along `dim`. */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  const shifted = x.sub(x.max(dim, true).detach());
+  return shifted.sub(shifted.exp().sum(dim, true).log());
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dims, with optional affine weight and bias. */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const k = normalizedShape.length;
+  const tail = x.shape.slice(x.ndim - k);
+  if (k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
+    throw new ShapeError(`layerNorm: normalizedShape ${fmtShape(normalizedShape)} does not match the trailing dims of input ${fmtShape(x.shape)}`);
+  }
+  const dims = normalizedShape.map((_, i) => x.ndim - k + i);
+  const mu = x.mean(dims, true);
+  const c = x.sub(mu);
+  const v = c.mul(c).mean(dims, true);
+  let y = c.mul(v.add(eps).rsqrt());
+  if (weight) y = y.mul(weight);
+  if (bias) y = y.add(bias);
+  return y;
+}
+
+/** torch.matmul: 1-D operands are promoted to matrices and the added dims removed. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
+  const b2 = b.ndim === 1 ? b.unsqueeze(1) : b;
+  let out = apply(OPS.matmul, [a2, b2]);
+  if (a.ndim === 1) out = out.squeeze(-2);
+  if (b.ndim === 1) out = out.squeeze(-1);
+  return out;
+}
+
+/** Python-style per-dim slicing (see Tensor.slice). */
+export function sliceTensor(x: Tensor, specs: readonly (readonly [number?, number?, number?] | null)[]): Tensor {
+  const starts: number[] = [], ends: number[] = [], steps: number[] = [];
+  const flips: number[] = [];
+  x.shape.forEach((n, d) => {
+    const [s0, e0, st = 1] = specs[d] ?? [];
+    if (!Number.isInteger(st) || st === 0) throw new ShapeError(`slice: step must be a non-zero integer, got ${st} for dim ${d}`);
+    const norm = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
+    if (st > 0) {
+      const s = s0 === undefined ? 0 : norm(s0, 0, n);
+      const e = e0 === undefined ? n : norm(e0, 0, n);
+      starts.push(s); ends.push(Math.max(s, e)); steps.push(st);
+    } else {
+      // A backwards walk from s down to e (exclusive) is a forward walk over the flipped dim.
+      const s = s0 === undefined ? n - 1 : norm(s0, -1, n - 1);
+      const e = e0 === undefined ? -1 : norm(e0, -1, n - 1);
+      flips.push(d);
+      const fs = n - 1 - s, fe = n - 1 - e;
+      starts.push(fs); ends.push(Math.max(fs, fe)); steps.push(-st);
+    }
+  });
+  const base = flips.length ? x.flip(flips) : x;
+  if (starts.every((s) => s === 0) && ends.every((e, d) => e === x.shape[d]) && steps.every((s) => s === 1)) return base;
+  return apply(OPS.slice, [base], { starts, ends, steps });
+}
+
+/** Zero (or `value`) padding: per-dim [before, after] pairs, or torch's flat list (last dim first). */
+export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | readonly number[], value = 0): Tensor {
+  let pairs: [number, number][];
+  if (pads.length > 0 && typeof pads[0] === 'number') {
+    const flat = pads as readonly number[];
+    if (flat.length % 2 !== 0 || flat.length / 2 > x.ndim) throw new ShapeError(`pad: flat padding ${JSON.stringify(flat)} must have an even length of at most ${2 * x.ndim}`);
+    pairs = x.shape.map(() => [0, 0]);
+    for (let i = 0; i < flat.length / 2; i++) pairs[x.ndim - 1 - i] = [flat[2 * i], flat[2 * i + 1]];
+  } else {
+    pairs = (pads as readonly (readonly [number, number])[]).map(([a, b]) => [a, b]);
+    if (pairs.length !== x.ndim) throw new ShapeError(`pad: ${pairs.length} [before, after] pairs given for a tensor of rank ${x.ndim} ${fmtShape(x.shape)}`);
+  }
+  const out = apply(OPS.pad, [x], { pads: pairs });
+  if (value === 0) return out;
+  const inside = apply(OPS.pad, [full(x.shape, true, { backend: x.backend })], { pads: pairs });
+  return out.where(inside, value);
+}
+
+/** Concatenates along `dim` (as pads and adds, so it fuses and differentiates like any composite). */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new KilnError('cat: expected a non-empty list of tensors');
+  const ref = tensors[0];
+  const d = normalizeDim('cat', dim, ref.ndim);
+  tensors.forEach((t, i) => {
+    if (t.ndim !== ref.ndim || t.shape.some((s, j) => j !== d && s !== ref.shape[j])) {
+      throw new ShapeError(`cat: tensor ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(ref.shape.map((s, j) => (j === d ? -1 : s)))} (all dims but ${d} must match)`);
+    }
+  });
+  if (tensors.length === 1) return tensors[0];
+  const total = tensors.reduce((s, t) => s + t.shape[d], 0);
+  let offset = 0;
+  let out: Tensor | null = null;
+  for (const t of tensors) {
+    const pads = t.shape.map((_, j): [number, number] => (j === d ? [offset, total - offset - t.shape[d]] : [0, 0]));
+    offset += t.shape[d];
+    const p = apply(OPS.pad, [t], { pads });
+    out = out ? out.add(p) : p;
+  }
+  return out!;
+}
+
+/** Stacks equal-shaped tensors along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new KilnError('stack: expected a non-empty list of tensors');
+  const d = normalizeDim('stack', dim, tensors[0].ndim + 1);
+  tensors.forEach((t, i) => {
+    if (t.ndim !== tensors[0].ndim || t.shape.some((s, j) => s !== tensors[0].shape[j])) {
+      throw new ShapeError(`stack: tensor ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(tensors[0].shape)}`);
+    }
+  });
+  return cat(tensors.map((t) => t.unsqueeze(d)), d);
+}
+
+/** Splits into chunks of `size`, or of the listed sizes, along `dim` (views). */
+export function split(x: Tensor, size: number | readonly number[], dim = 0): Tensor[] {
+  const d = normalizeDim('split', dim, x.ndim);
+  const n = x.shape[d];
+  let sizes: number[];
+  if (typeof size === 'number') {
+    if (!Number.isInteger(size) || size <= 0) throw new ShapeError(`split: chunk size must be a positive integer, got ${size}`);
+    sizes = [];
+    for (let s = 0; s < n; s += size) sizes.push(Math.min(size, n - s));
+  } else {
+    sizes = [...size];
+    const sum = sizes.reduce((a, b) => a + b, 0);
+    if (sum !== n) throw new ShapeError(`split: sizes ${fmtShape(sizes)} sum to ${sum}, but dim ${dim} of ${fmtShape(x.shape)} has ${n}`);
+  }
+  let start = 0;
+  return sizes.map((s) => {
+    const part = x.narrow(d, start, s);
+    start += s;
+    return part;
+  });
+}
+
+/** Embedding lookup: rows of `weight` picked by integer `indices` (any shape). */
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  const flat = indices.reshape([-1]);
+  return weight.indexSelect(0, flat).reshape([...indices.shape, weight.shape[1]]);
+}
+
+/** Dropout: zeroes with probability p and rescales the rest (identity when not training). */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (p < 0 || p > 1) throw new KilnError(`dropout: probability must be in [0, 1], got ${p}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = rand(x.shape, { backend: x.backend }).ge(p).to('float32');
+  return x.mul(keep).div(1 - p);
+}
+
+/** A standard-normal trainable parameter. */
+export function randnParam(shape: readonly number[]): Tensor {
+  return randn(shape).requiresGrad_(true);
+}

@@ -1,0 +1,27 @@
+// kiln's public entry: wires the backends into the core registry and re-exports the API.
+import { registerBackend, registerBackendLoader } from './core/backend.js';
+import { createCpuBackend } from '../backends/cpu/index.js';
+import { setIdsFactory } from './ops/linalg.js';
+import { arange } from './creation.js';
+
+registerBackend(createCpuBackend());
+registerBackendLoader('wasm', async () => (await import('../backends/wasm/index.js')).createWasmBackend());
+registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
+// Gradient rules of gathers need class ids arange(k) laid along one axis.
+setIdsFactory((k, ndim, axis) => arange(k).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
+
+export { Tensor } from './tensor.js';
+export type { TensorLike, Dims } from './tensor.js';
+export type { DType, TypedArray } from './core/dtype.js';
+export type { BackendName, Backend } from './core/backend.js';
+export { initBackend, setBackend, currentBackend, getBackend, hasBackend } from './core/backend.js';
+export { KilnError, ShapeError, DTypeError, AutogradError } from './core/errors.js';
+export { noGrad, isGradEnabled } from './autograd.js';
+export {
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, manualSeed,
+} from './creation.js';
+export type { CreateOptions } from './creation.js';
+export * from './ops-api.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { OPS, OP_NAMES } from './ops/index.js';

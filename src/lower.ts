@@ -1,0 +1,75 @@
+// Lowering rules shared by eager mode and the compiler's fusion: how one registry op becomes an
+// expression (elementwise), a reduce kernel, a matmul kernel or a gathering load.
+import type { DType } from './core/dtype.js';
+import type { Expr, Kernel, View } from './core/kernel.js';
+import { expandView, permuteView } from './core/view.js';
+import type { ElementwiseDef, GatherDef, Meta, ReduceAttrs, ReduceDef } from './ops/types.js';
+
+/** Casts an expression to `dtype` (no-op when it already is). */
+export function castExpr(e: Expr, dtype: DType): Expr {
+  if (e.dtype === dtype) return e;
+  if (e.kind === 'const') return { kind: 'const', value: castConst(e.value, dtype), dtype };
+  return { kind: 'cast', x: e, dtype };
+}
+
+function castConst(v: number, dtype: DType): number {
+  if (dtype === 'bool') return v !== 0 ? 1 : 0;
+  if (dtype === 'int32') return Number.isNaN(v) ? 0 : Math.trunc(v) | 0;
+  return Math.fround(v);
+}
+
+/** The scalar expression of an elementwise op applied to operand expressions. */
+export function elementwiseExpr(def: ElementwiseDef, attrs: unknown, args: readonly Expr[], ins: readonly Meta[], out: Meta): Expr {
+  const types = def.operandDTypes(ins, attrs);
+  const cargs = args.map((a, i) => castExpr(a, types[i]));
+  if (def.scalar === 'copy') return cargs[0];
+  if (def.scalar === 'cast') return castExpr(cargs[0], out.dtype);
+  return { kind: 'op', op: def.scalar, args: cargs, dtype: out.dtype };
+}
+
+/** A plain load of input `input` through `view`. */
+export function loadExpr(input: number, view: View, dtype: DType): Expr {
+  return { kind: 'load', input, view, dtype };
+}
+
+/** Input view permuted so the reduced dims come last: the [outer, inner] split of a reduce kernel. */
+export function reduceSplit(shape: readonly number[], dims: readonly number[]): { order: number[]; outer: number[]; inner: number[] } {
+  const kept = shape.map((_, i) => i).filter((i) => !dims.includes(i));
+  return { order: [...kept, ...dims], outer: kept.map((i) => shape[i]), inner: dims.map((i) => shape[i]) };
+}
+
+/** One reduce kernel for a registry reduction of input 0 seen through `view`. */
+export function reduceKernel(def: ReduceDef, attrs: ReduceAttrs, view: View, x: Meta, out: Meta): Kernel {
+  const { order, outer, inner } = reduceSplit(x.shape, attrs.dims);
+  const load = loadExpr(0, permuteView(view, order), x.dtype);
+  const isArg = def.reduce === 'argmax' || def.reduce === 'argmin';
+  const body = isArg ? load : castExpr(load, out.dtype);
+  return {
+    kind: 'reduce', outer, inner, nInputs: 1,
+    reductions: [{ op: def.reduce, body, dtype: out.dtype }],
+    outputs: [{ expr: { kind: 'acc', index: 0, dtype: out.dtype }, dtype: out.dtype, scope: 'outer' }],
+  };
+}
+
+/** A matmul kernel for operand views a [...ba, m, k] and b [...bb, k, n] with batch broadcast. */
+export function matmulKernel(va: View, vb: View, out: Meta): Kernel {
+  const batch = out.shape.slice(0, -2);
+  const [m, n] = out.shape.slice(-2);
+  const k = va.shape[va.shape.length - 1];
+  return {
+    kind: 'matmul', batch, m, n, k, nInputs: 2,
+    a: { input: 0, view: expandView(va, [...batch, m, k]) },
+    b: { input: 1, view: expandView(vb, [...batch, k, n]) },
+    epilogue: { expr: { kind: 'acc', index: 0, dtype: 'float32' }, dtype: out.dtype },
+  };
+}
+
+/** The gathering load of a gather/indexSelect over output `out`, reading x (input xi) and index (input ii). */
+export function gatherExpr(def: GatherDef, axis: number, xView: View, idxView: View, xi: number, ii: number, x: Meta, out: Meta): Expr {
+  const idxIter: View = def.select
+    ? { shape: out.shape, strides: out.shape.map((_, d) => (d === axis ? idxView.strides[0] : 0)), offset: idxView.offset }
+    : idxView;
+  const index = loadExpr(ii, idxIter, 'int32');
+  const view: View = { shape: out.shape, strides: xView.strides, offset: xView.offset };
+  return { kind: 'load', input: xi, view, dtype: x.dtype, gather: { axis, index } };
+}

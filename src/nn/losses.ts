@@ -1,0 +1,42 @@
+// Loss functions (composites of primitives, so their gradients come from the registry).
+import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
+import { arange } from '../creation.js';
+import type { Tensor } from '../tensor.js';
+
+type Reduction = 'mean' | 'sum' | 'none';
+const reduce = (x: Tensor, r: Reduction) => (r === 'mean' ? x.mean() : r === 'sum' ? x.sum() : x);
+
+function sameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(`${op}: input ${fmtShape(a.shape)} and target ${fmtShape(b.shape)} must have the same shape`);
+  }
+}
+
+/** Mean squared error. */
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  sameShape('mseLoss', input, target);
+  const d = input.sub(target);
+  return reduce(d.mul(d), reduction);
+}
+
+/** Cross entropy of logits [N, C] (or [C]) against int32 class indices [N] (or []). */
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (target.dtype !== 'int32') throw new DTypeError(`crossEntropy: target must hold int32 class indices, got ${target.dtype}`);
+  if (logits.ndim < 1 || logits.ndim > 2 || target.ndim !== logits.ndim - 1 || (logits.ndim === 2 && target.shape[0] !== logits.shape[0])) {
+    throw new ShapeError(`crossEntropy: expected logits [N, C] with target [N] (or [C] with []), got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
+  }
+  const c = logits.shape[logits.ndim - 1];
+  const logp = logits.logSoftmax(-1);
+  // One-hot selection (not a gather): fuses into one reduction and differentiates through mul.
+  const oneHot = target.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: logits.backend })).to('float32');
+  return reduce(logp.mul(oneHot).sum(-1).neg(), reduction);
+}
+
+/** Binary cross entropy of probabilities against 0/1 targets (logs clamped at -100, as PyTorch). */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  sameShape('binaryCrossEntropy', input, target);
+  const t = target.to('float32');
+  const logp = input.log().clamp(-100);
+  const log1mp = input.neg().add(1).log().clamp(-100);
+  return reduce(t.mul(logp).add(t.neg().add(1).mul(log1mp)).neg(), reduction);
+}

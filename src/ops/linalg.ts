@@ -1,0 +1,76 @@
+// Opaque routines: batched matmul and gathers. They lower to templates, not scalar expressions.
+import { promoteTypes } from '../core/dtype.js';
+import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
+import { broadcastShapes } from '../core/shape.js';
+import type { GatherDef, MatmulDef } from './types.js';
+
+export const LINALG = {
+  // C = A B:  dA = dC Bᵀ, dB = Aᵀ dC (batch broadcasting undone by the autograd core)
+  matmul: {
+    kind: 'matmul', name: 'matmul',
+    infer: ([a, b]) => {
+      if (a.shape.length < 2 || b.shape.length < 2) throw new ShapeError(`matmul: operands must be at least 2-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+      const [m, k] = a.shape.slice(-2);
+      const [k2, n] = b.shape.slice(-2);
+      if (k !== k2) {
+        throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`);
+      }
+      const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+      if (a.dtype === 'bool' || b.dtype === 'bool') throw new DTypeError(`matmul: bool operands are not supported (got ${a.dtype} @ ${b.dtype})`);
+      return { shape: [...batch, m, n], dtype: promoteTypes(a.dtype, b.dtype) };
+    },
+    vjp: (g, c) => [c.needs(0) ? g.matmul(c.input(1).mT()) : null, c.needs(1) ? c.input(0).mT().matmul(g) : null],
+  } satisfies MatmulDef,
+  // out[..j..] = x[..index[..j..]..] along `axis`; index has x's rank.
+  // dx[..k..] = Σ_j g[..j..]·[index[..j..] = k]  (a one-hot contraction, no scatter primitive needed)
+  gather: {
+    kind: 'gather', name: 'gather', select: false,
+    infer: ([x, idx], a) => {
+      checkIndex('gather', idx.dtype);
+      if (idx.shape.length !== x.shape.length || idx.shape.some((d, i) => i !== a.axis && d > x.shape[i])) {
+        throw new ShapeError(`gather: index ${fmtShape(idx.shape)} must have the rank of input ${fmtShape(x.shape)} and no larger size outside dim ${a.axis}`);
+      }
+      return { shape: [...idx.shape], dtype: x.dtype };
+    },
+    vjp: (g, c) => {
+      const { axis } = c.attrs;
+      const xShape = c.inputMeta[0].shape;
+      const k = xShape[axis];
+      const idx = c.input(1).unsqueeze(axis + 1);
+      const classes = idsAlong(k, idx.shape.length, axis + 1);
+      const oneHot = idx.eq(classes).to('float32');
+      let dx = g.unsqueeze(axis + 1).mul(oneHot).sum(axis);
+      const pads = dx.shape.map((d, i): [number, number] => [0, xShape[i] - d]);
+      if (pads.some(([, r]) => r > 0)) dx = dx.pad(pads);
+      return [dx, null];
+    },
+  } satisfies GatherDef,
+  // out = x with dim `axis` replaced by x[index[j]] (index 1-D).
+  // dx = onehotᵀ · g along `axis`, a matmul, so embeddings' gradients cost O(len·vocab·dim) flops, not memory.
+  indexSelect: {
+    kind: 'gather', name: 'indexSelect', select: true,
+    infer: ([x, idx], a) => {
+      checkIndex('indexSelect', idx.dtype);
+      if (idx.shape.length !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got ${fmtShape(idx.shape)}`);
+      return { shape: x.shape.map((d, i) => (i === a.axis ? idx.shape[0] : d)), dtype: x.dtype };
+    },
+    vjp: (g, c) => {
+      const { axis } = c.attrs;
+      const xShape = c.inputMeta[0].shape;
+      const idx = c.input(1);
+      const oneHot = idx.unsqueeze(1).eq(idsAlong(xShape[axis], 2, 1)).to('float32'); // [L, K]
+      const gm = g.movedim(axis, -1); // [..., L]
+      const dx = gm.matmul(oneHot); // [..., K]
+      return [dx.movedim(-1, axis), null];
+    },
+  } satisfies GatherDef,
+} as const;
+
+function checkIndex(op: string, dtype: string): void {
+  if (dtype !== 'int32') throw new DTypeError(`${op}: index must be int32, got ${dtype}`);
+}
+
+/** arange(k) shaped to broadcast along `axis` of a rank-`ndim` tensor. Created lazily to avoid a cycle. */
+let makeIds: (k: number, ndim: number, axis: number) => import('../tensor.js').Tensor;
+export function setIdsFactory(f: typeof makeIds): void { makeIds = f; }
+function idsAlong(k: number, ndim: number, axis: number) { return makeIds(k, ndim, axis); }

@@ -1,0 +1,2 @@
+// torch.optim for kiln.
+export { Optimizer, SGD, Adam, AdamW } from './optimizer.js';

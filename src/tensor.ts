@@ -1,0 +1,477 @@
+// The Tensor: a strided view over a backend storage (or, while compile() traces, a lazy graph value),
+// with autograd metadata. Primitive methods call apply(); composites live in functional.ts.
+import type { Backend, BackendName, Buffer } from './core/backend.js';
+import { getBackend } from './core/backend.js';
+import type { DType, TypedArray } from './core/dtype.js';
+import { checkDType, scalarPromote, typedArrayFor } from './core/dtype.js';
+import { AutogradError, KilnError, ShapeError, fmtShape } from './core/errors.js';
+import type { View } from './core/kernel.js';
+import { contiguousView, isContiguousView } from './core/kernel.js';
+import { inferReshape, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
+import { OPS } from './ops/index.js';
+import type { Node, BackwardOptions } from './autograd.js';
+import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
+import { activeTracer, apply, assignEager } from './dispatch.js';
+import { Storage, track, untrack } from './storage.js';
+import { formatTensor, nest } from './format.js';
+import * as F from './functional.js';
+
+/** A tensor or a JS scalar (numbers and booleans broadcast as 0-d tensors, PyTorch's weak scalars). */
+export type TensorLike = Tensor | number | boolean;
+/** A dim argument: one dim, several, or all when omitted. */
+export type Dims = number | readonly number[];
+
+/** Shared by a tensor and its views: bumped by in-place writes, checked by backward. */
+export interface VersionCounter { value: number }
+
+const scalarCache = new Map<string, Tensor>();
+
+export class Tensor {
+  /** @internal */ _storage: Storage | null;
+  /** @internal */ _view: View;
+  /** @internal */ _version: VersionCounter;
+  /** @internal */ _node: Node | null = null;
+  /** @internal compile()'s handle while this tensor is a lazy graph value. */ _lazy: unknown = null;
+  /** @internal the value when this is a 0-d scalar constant (lets the compiler fold it). */ _constant: number | undefined;
+  /** @internal */ _backendName: BackendName;
+  private _token: object | null = null;
+  private _grad: Tensor | null = null;
+  private _requiresGrad = false;
+  readonly dtype: DType;
+
+  /** @internal Use the creation functions (tensor, zeros, ...). */
+  constructor(backend: BackendName, storage: Storage | null, view: View, dtype: DType, version?: VersionCounter) {
+    this._backendName = backend;
+    this._storage = storage;
+    this._view = view;
+    this.dtype = dtype;
+    this._version = version ?? { value: 0 };
+    if (storage) this._token = track(this, storage);
+  }
+
+  /** @internal Wraps a freshly allocated buffer. */
+  static _wrap(backend: Backend, buf: Buffer, view: View, dtype: DType): Tensor {
+    return new Tensor(backend.name, new Storage(backend, buf), view, dtype);
+  }
+
+  /** @internal A lazy tensor (compile() fills it in later). */
+  static _lazyTensor(backend: BackendName, shape: readonly number[], dtype: DType, handle: unknown): Tensor {
+    const t = new Tensor(backend, null, contiguousView(shape), dtype);
+    t._lazy = handle;
+    return t;
+  }
+
+  // ----- metadata ------------------------------------------------------------------------------
+
+  get shape(): readonly number[] { return this._view.shape; }
+  get ndim(): number { return this._view.shape.length; }
+  get size(): number { return sizeOf(this._view.shape); }
+  /** Name of the backend holding the data. */
+  get backend(): BackendName { return this._backendName; }
+  get requiresGrad(): boolean { return this._requiresGrad; }
+  set requiresGrad(v: boolean) { this.requiresGrad_(v); }
+  /** True for tensors created by the user (not by a differentiable op). */
+  get isLeaf(): boolean { return this._node === null; }
+  /** Name of the op that made this tensor, for autograd (null for leaves). */
+  get gradFn(): string | null { return this._node ? this._node.op.name : null; }
+  get grad(): Tensor | null { return this._grad; }
+  set grad(g: Tensor | null) {
+    if (g && (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
+      throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
+    }
+    this._grad = g;
+    activeTracer()?.gradSet(this);
+  }
+
+  /** Sets requiresGrad (float tensors only), returning this. */
+  requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== 'float32') throw new AutogradError(`requiresGrad_: only float32 tensors can require gradients, got ${this.dtype}`);
+    if (!flag && !this.isLeaf) throw new AutogradError('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this._requiresGrad = flag;
+    return this;
+  }
+
+  /** @internal */
+  _setNode(node: Node): void { this._node = node; this._requiresGrad = true; }
+
+  /** Keeps .grad on a non-leaf tensor after backward. */
+  retainGrad(): this {
+    if (!this.requiresGrad) throw new AutogradError('retainGrad: the tensor does not require grad');
+    if (this._node) this._node.retained = this;
+    return this;
+  }
+
+  /** Backpropagates from this tensor (a single element unless `grad` is given). */
+  backward(grad?: Tensor, opts?: BackwardOptions): void {
+    if (!grad) checkImplicitGrad(this);
+    else if (!this.requiresGrad) checkImplicitGrad(this);
+    const g = grad ?? F.onesLike(this);
+    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(`backward: gradient ${fmtShape(g.shape)} does not match output ${fmtShape(this.shape)}`);
+    }
+    runBackward(this, g, opts);
+  }
+
+  /** A tensor sharing data but cut from the autograd graph. */
+  detach(): Tensor {
+    if (this._lazy || activeTracer()) return noGrad(() => apply(OPS.reshape, [this], { shape: this.shape }));
+    return this._viewAs(this._view);
+  }
+
+  // ----- storage internals ---------------------------------------------------------------------
+
+  /** @internal A view over the same storage (and version counter). */
+  _viewAs(view: View): Tensor {
+    const t = new Tensor(this._backendName, this._storage, view, this.dtype, this._version);
+    t._lazy = null;
+    return t;
+  }
+
+  /** @internal Makes a lazy tensor concrete (a graph break inside compile()). */
+  _ensureReal(reason: string): void {
+    if (!this._lazy) {
+      if (this._storage?.isFreed) throw new KilnError(`tensor ${fmtShape(this.shape)} was disposed and cannot be used (${reason})`);
+      return;
+    }
+    const tr = activeTracer();
+    if (!tr) throw new KilnError(`a lazy tensor from a compiled function escaped its trace (${reason})`);
+    tr.realize(this, reason);
+  }
+
+  /** @internal compile() hands a lazy tensor its concrete storage. */
+  _fill(real: Tensor): void {
+    this._lazy = null;
+    this._backendName = real._backendName;
+    this._storage = real._storage;
+    this._view = real._view;
+    if (this._storage) this._token = track(this, this._storage);
+  }
+
+  /** @internal */
+  _buffer(): Buffer {
+    this._ensureReal('kernel input');
+    return this._storage!.buffer;
+  }
+
+  /** @internal */
+  _sharesStorage(o: Tensor): boolean { return this._storage !== null && this._storage === o._storage; }
+
+  /** True when the elements are laid out densely in row-major order. */
+  isContiguous(): boolean { return isContiguousView(this._view) && this._view.offset >= 0; }
+
+  /** Frees this tensor's hold on its storage now (views keep it alive until they are disposed too). */
+  dispose(): void {
+    if (this._storage && this._token) untrack(this._token, this._storage);
+    this._token = null;
+  }
+
+  [Symbol.dispose](): void { this.dispose(); }
+
+  // ----- reads ---------------------------------------------------------------------------------
+
+  private _readBackend(what: string): Backend {
+    this._ensureReal(`${what}()`);
+    const b = getBackend(this._backendName);
+    if (!b.syncReads) {
+      throw new KilnError(`${what}(): reads from the ${this._backendName} backend are asynchronous; use \`await t.${what}Async()\``);
+    }
+    return b;
+  }
+
+  /** The elements in row-major order as a typed-array copy. */
+  data(): TypedArray {
+    this._readBackend('data');
+    return this._contiguousData((c) => getBackend(c._backendName).read(c._storage!.buffer, c._view.offset, c.size));
+  }
+
+  /** Async read (the only read on webgpu). */
+  async dataAsync(): Promise<TypedArray> {
+    this._ensureReal('dataAsync()');
+    const b = getBackend(this._backendName);
+    const c = this.isContiguous() ? this : this.contiguous();
+    return b.readAsync(c._storage!.buffer, c._view.offset, c.size);
+  }
+
+  private _contiguousData(read: (c: Tensor) => TypedArray): TypedArray {
+    if (this.size === 0) return typedArrayFor(this.dtype, 0);
+    const c = this.isContiguous() ? this : noGrad(() => this.contiguous());
+    return read(c);
+  }
+
+  /** Nested arrays (numbers, or booleans for bool). */
+  toArray(): unknown {
+    return nest(this.data(), this.shape, this.dtype);
+  }
+
+  async toArrayAsync(): Promise<unknown> {
+    return nest(await this.dataAsync(), this.shape, this.dtype);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number | boolean {
+    if (this.size !== 1) throw new ShapeError(`item(): only one-element tensors can be read as a number, got shape ${fmtShape(this.shape)}`);
+    const v = this.data()[0];
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+
+  async itemAsync(): Promise<number | boolean> {
+    if (this.size !== 1) throw new ShapeError(`itemAsync(): only one-element tensors can be read as a number, got shape ${fmtShape(this.shape)}`);
+    const v = (await this.dataAsync())[0];
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+
+  toString(): string {
+    if (this._lazy) this._ensureReal('toString()');
+    const b = getBackend(this._backendName);
+    if (!b.syncReads) return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, backend=${this._backendName})`;
+    const suffix: string[] = [];
+    if (this._node) suffix.push(`grad_fn=<${this._node.op.name}>`);
+    else if (this.requiresGrad) suffix.push('requires_grad=True');
+    return formatTensor(this.data(), this.shape, this.dtype, suffix);
+  }
+
+  /** Using a tensor as a JS number or string reads it (a graph break inside compile()). */
+  [Symbol.toPrimitive](hint: string): number | string {
+    if (hint === 'string') return this.toString();
+    const v = this.item();
+    return typeof v === 'boolean' ? Number(v) : v;
+  }
+
+  // ----- conversions ---------------------------------------------------------------------------
+
+  /** Casts to a dtype, or copies to another backend (sync backends only; else toAsync). */
+  to(target: DType | BackendName): Tensor {
+    if (target === 'cpu' || target === 'wasm' || target === 'webgpu') {
+      if (target === this._backendName) return this;
+      const data = this.data();
+      return F.fromTypedArray(data, this.shape, this.dtype, target, this.requiresGrad && this.isLeaf);
+    }
+    const dtype = checkDType('to', target);
+    if (dtype === this.dtype) return this;
+    return apply(OPS.cast, [this], { dtype });
+  }
+
+  /** Copies to another backend, reading asynchronously (works from webgpu). */
+  async toAsync(backend: BackendName): Promise<Tensor> {
+    if (backend === this._backendName) return this;
+    return F.fromTypedArray(await this.dataAsync(), this.shape, this.dtype, backend, false);
+  }
+
+  /** A copy with its own storage (differentiable). */
+  clone(): Tensor { return apply(OPS.contiguous, [this]); }
+
+  /** This tensor if contiguous, else a contiguous copy. */
+  contiguous(): Tensor { return this.isContiguous() && !this._lazy ? this : apply(OPS.contiguous, [this]); }
+
+  /** @internal Converts a scalar operand to a 0-d tensor on this tensor's backend (cached). */
+  _scalar(v: TensorLike): Tensor {
+    if (v instanceof Tensor) return v;
+    const dtype: DType = typeof v === 'boolean' ? 'bool' : scalarPromote(this.dtype, v);
+    const value = typeof v === 'boolean' ? Number(v) : v;
+    const key = `${this._backendName}:${dtype}:${Object.is(value, -0) ? '-0' : value}`;
+    let t = scalarCache.get(key);
+    if (!t || t._storage?.isFreed) {
+      if (scalarCache.size > 512) scalarCache.clear();
+      t = F.fromTypedArray(F.typedOf(dtype, [value]), [], dtype, this._backendName, false);
+      t._constant = value;
+      scalarCache.set(key, t);
+    }
+    return t;
+  }
+
+  // ----- elementwise ---------------------------------------------------------------------------
+
+  add(o: TensorLike): Tensor { return apply(OPS.add, [this, this._scalar(o)]); }
+  sub(o: TensorLike): Tensor { return apply(OPS.sub, [this, this._scalar(o)]); }
+  mul(o: TensorLike): Tensor { return apply(OPS.mul, [this, this._scalar(o)]); }
+  div(o: TensorLike): Tensor { return apply(OPS.div, [this, this._scalar(o)]); }
+  pow(o: TensorLike): Tensor { return apply(OPS.pow, [this, this._scalar(o)]); }
+  remainder(o: TensorLike): Tensor { return apply(OPS.remainder, [this, this._scalar(o)]); }
+  maximum(o: TensorLike): Tensor { return apply(OPS.maximum, [this, this._scalar(o)]); }
+  minimum(o: TensorLike): Tensor { return apply(OPS.minimum, [this, this._scalar(o)]); }
+  eq(o: TensorLike): Tensor { return apply(OPS.eq, [this, this._scalar(o)]); }
+  ne(o: TensorLike): Tensor { return apply(OPS.ne, [this, this._scalar(o)]); }
+  lt(o: TensorLike): Tensor { return apply(OPS.lt, [this, this._scalar(o)]); }
+  le(o: TensorLike): Tensor { return apply(OPS.le, [this, this._scalar(o)]); }
+  gt(o: TensorLike): Tensor { return apply(OPS.lt, [this._scalar(o), this]); }
+  ge(o: TensorLike): Tensor { return apply(OPS.le, [this._scalar(o), this]); }
+  logicalAnd(o: TensorLike): Tensor { return apply(OPS.logicalAnd, [this, this._scalar(o)]); }
+  logicalOr(o: TensorLike): Tensor { return apply(OPS.logicalOr, [this, this._scalar(o)]); }
+  logicalNot(): Tensor { return apply(OPS.logicalNot, [this]); }
+  /** where(cond, this, other), as torch's Tensor.where. */
+  where(cond: TensorLike, other: TensorLike): Tensor { return apply(OPS.where, [this._scalar(cond), this, this._scalar(other)]); }
+  neg(): Tensor { return apply(OPS.neg, [this]); }
+  abs(): Tensor { return apply(OPS.abs, [this]); }
+  exp(): Tensor { return apply(OPS.exp, [this]); }
+  log(): Tensor { return apply(OPS.log, [this]); }
+  sqrt(): Tensor { return apply(OPS.sqrt, [this]); }
+  sin(): Tensor { return apply(OPS.sin, [this]); }
+  cos(): Tensor { return apply(OPS.cos, [this]); }
+  tanh(): Tensor { return apply(OPS.tanh, [this]); }
+  erf(): Tensor { return apply(OPS.erf, [this]); }
+  floor(): Tensor { return apply(OPS.floor, [this]); }
+  ceil(): Tensor { return apply(OPS.ceil, [this]); }
+  round(): Tensor { return apply(OPS.round, [this]); }
+  sign(): Tensor { return apply(OPS.sign, [this]); }
+  reciprocal(): Tensor { return apply(OPS.reciprocal, [this]); }
+  rsqrt(): Tensor { return this.sqrt().reciprocal(); }
+  sigmoid(): Tensor { return F.sigmoid(this); }
+  relu(): Tensor { return F.relu(this); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return F.gelu(this, approximate); }
+  silu(): Tensor { return F.silu(this); }
+  softplus(beta = 1, threshold = 20): Tensor { return F.softplus(this, beta, threshold); }
+  clamp(min?: number | null, max?: number | null): Tensor { return F.clamp(this, min, max); }
+
+  // ----- reductions ----------------------------------------------------------------------------
+
+  private _reduce(name: 'sum' | 'prod' | 'max' | 'min', dim: Dims | undefined, keepdim: boolean): Tensor {
+    const dims = normalizeDims(name, dim, this.ndim);
+    return apply(OPS[name], [this], { dims, keepdim });
+  }
+  sum(dim?: Dims, keepdim = false): Tensor { return this._reduce('sum', dim, keepdim); }
+  prod(dim?: Dims, keepdim = false): Tensor { return this._reduce('prod', dim, keepdim); }
+  /** Maximum values over `dim` (like torch.amax; use argmax for indices). */
+  max(dim?: Dims, keepdim = false): Tensor { return this._reduce('max', dim, keepdim); }
+  min(dim?: Dims, keepdim = false): Tensor { return this._reduce('min', dim, keepdim); }
+  /** Index of the maximum along `dim` (over the flattened tensor when omitted). */
+  argmax(dim?: number, keepdim = false): Tensor { return F.argReduce(this, 'argmax', dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return F.argReduce(this, 'argmin', dim, keepdim); }
+  mean(dim?: Dims, keepdim = false): Tensor { return F.mean(this, dim, keepdim); }
+  /** Variance with Bessel's correction by default (correction = 1). */
+  var(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction); }
+  std(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction).sqrt(); }
+  logsumexp(dim?: Dims, keepdim = false): Tensor { return F.logsumexp(this, dim, keepdim); }
+  softmax(dim = -1): Tensor { return F.softmax(this, dim); }
+  logSoftmax(dim = -1): Tensor { return F.logSoftmax(this, dim); }
+
+  // ----- linear algebra ------------------------------------------------------------------------
+
+  matmul(o: Tensor): Tensor { return F.matmul(this, o); }
+  /** Transpose of the last two dims. */
+  mT(): Tensor {
+    if (this.ndim < 2) throw new ShapeError(`mT: expected at least 2 dims, got ${fmtShape(this.shape)}`);
+    return this.transpose(-2, -1);
+  }
+
+  // ----- views and movement --------------------------------------------------------------------
+
+  reshape(...shape: (number | readonly number[])[]): Tensor {
+    const target = inferReshape('reshape', this.shape, shape.flat());
+    return apply(OPS.reshape, [this], { shape: target });
+  }
+  /** Alias of reshape (kiln copies when a view is impossible, like reshape). */
+  view(...shape: (number | readonly number[])[]): Tensor { return this.reshape(...shape); }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    if (this.ndim === 0) return this.reshape([1]);
+    const s = normalizeDim('flatten', startDim, this.ndim);
+    const e = normalizeDim('flatten', endDim, this.ndim);
+    if (s > e) throw new ShapeError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
+    const sh = this.shape;
+    return this.reshape([...sh.slice(0, s), sizeOf(sh.slice(s, e + 1)), ...sh.slice(e + 1)]);
+  }
+  squeeze(dim?: Dims): Tensor {
+    const dims = dim === undefined ? this.shape.map((_, i) => i) : normalizeDims('squeeze', dim, this.ndim);
+    return this.reshape(this.shape.filter((d, i) => !(dims.includes(i) && d === 1)));
+  }
+  unsqueeze(dim: number): Tensor {
+    const d = normalizeDim('unsqueeze', dim, this.ndim + 1);
+    const sh = [...this.shape];
+    sh.splice(d, 0, 1);
+    return this.reshape(sh);
+  }
+  permute(...order: (number | readonly number[])[]): Tensor {
+    const o = order.flat().map((d) => normalizeDim('permute', d, this.ndim));
+    return apply(OPS.permute, [this], { order: o });
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    const a = normalizeDim('transpose', dim0, this.ndim);
+    const b = normalizeDim('transpose', dim1, this.ndim);
+    const order = this.shape.map((_, i) => i);
+    [order[a], order[b]] = [order[b], order[a]];
+    return apply(OPS.permute, [this], { order });
+  }
+  /** Moves dim `source` to position `destination`. */
+  movedim(source: number, destination: number): Tensor {
+    const s = normalizeDim('movedim', source, this.ndim);
+    const d = normalizeDim('movedim', destination, this.ndim);
+    const order = this.shape.map((_, i) => i).filter((i) => i !== s);
+    order.splice(d, 0, s);
+    return apply(OPS.permute, [this], { order });
+  }
+  /** Broadcasts to `shape` without copying; -1 keeps a dim. */
+  expand(...shape: (number | readonly number[])[]): Tensor {
+    const target = shape.flat();
+    const lead = target.length - this.ndim;
+    const resolved = target.map((d, i) => (d === -1 && i >= lead ? this.shape[i - lead] : d));
+    return apply(OPS.expand, [this], { shape: resolved });
+  }
+  expandAs(o: Tensor): Tensor { return this.expand(o.shape); }
+  /**
+   * Python-style slicing per dim: `[start, end, step]` (negative indices count from the end; a
+   * negative step walks backwards), or null for the whole dim. Missing trailing dims are whole.
+   */
+  slice(specs: readonly (readonly [number?, number?, number?] | null)[]): Tensor {
+    if (specs.length > this.ndim) throw new ShapeError(`slice: ${specs.length} ranges given for a tensor of rank ${this.ndim} ${fmtShape(this.shape)}`);
+    return F.sliceTensor(this, specs);
+  }
+  /** The `length` elements of `dim` starting at `start`. */
+  narrow(dim: number, start: number, length: number): Tensor {
+    const d = normalizeDim('narrow', dim, this.ndim);
+    const n = this.shape[d];
+    const s = start < 0 ? start + n : start;
+    if (s < 0 || length < 0 || s + length > n) throw new ShapeError(`narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${n} in ${fmtShape(this.shape)}`);
+    return this.slice(this.shape.map((_, i) => (i === d ? [s, s + length] : null)));
+  }
+  flip(dims: Dims): Tensor {
+    return apply(OPS.flip, [this], { dims: normalizeDims('flip', dims, this.ndim) });
+  }
+  /** Pads with `value`: per-dim [before, after] pairs (first dim first), or torch's flat list (last dim first). */
+  pad(pads: readonly (readonly [number, number])[] | readonly number[], value = 0): Tensor { return F.pad(this, pads, value); }
+  /** torch.gather: out[..j..] = this[..index[..j..]..] along `dim`. */
+  gather(dim: number, index: Tensor): Tensor {
+    return apply(OPS.gather, [this, index], { axis: normalizeDim('gather', dim, this.ndim) });
+  }
+  /** Picks the entries `index` (1-D int32) along `dim`. */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return apply(OPS.indexSelect, [this, index], { axis: normalizeDim('indexSelect', dim, this.ndim) });
+  }
+  /** Splits into chunks of `size` (or of the listed sizes) along `dim`. */
+  split(size: number | readonly number[], dim = 0): Tensor[] { return F.split(this, size, dim); }
+
+  // ----- in-place ------------------------------------------------------------------------------
+
+  /** @internal Runs `compute` out of place and writes the result into this tensor's storage. */
+  _inplace(name: string, compute: (x: Tensor) => Tensor): this {
+    if (this.requiresGrad && this.isLeaf && isGradEnabled()) {
+      throw new AutogradError(`${name}: a leaf tensor that requires grad cannot be modified in place; do it inside noGrad(() => ...)`);
+    }
+    const tr = activeTracer();
+    if (!this._lazy && !tr && !this._storage) throw new KilnError(`${name}: tensor has no storage`);
+    // The old value keeps the old autograd history; the result's history moves onto this tensor.
+    const alias = new Tensor(this._backendName, this._storage, this._view, this.dtype, this._version);
+    alias._lazy = this._lazy;
+    alias._node = this._node;
+    alias._requiresGrad = this._requiresGrad;
+    const result = compute(alias);
+    if (result.shape.length !== this.shape.length || result.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(`${name}: result ${fmtShape(result.shape)} cannot be written into ${fmtShape(this.shape)} in place`);
+    }
+    if (tr) tr.assign(this, result);
+    else assignEager(this, result);
+    this._version.value++;
+    if (result.requiresGrad && isGradEnabled()) { this._node = result._node; this._requiresGrad = true; }
+    else if (this._node) { this._node = null; this._requiresGrad = false; } // overwritten: no path to the old history
+    alias.dispose();
+    return this;
+  }
+
+  add_(o: TensorLike): this { return this._inplace('add_', (x) => x.add(o)); }
+  sub_(o: TensorLike): this { return this._inplace('sub_', (x) => x.sub(o)); }
+  mul_(o: TensorLike): this { return this._inplace('mul_', (x) => x.mul(o)); }
+  div_(o: TensorLike): this { return this._inplace('div_', (x) => x.div(o)); }
+  zero_(): this { return this.fill_(0); }
+  fill_(value: number): this { return this._inplace('fill_', (x) => x._scalar(value).expand(this.shape).to(this.dtype)); }
+  /** Copies `src` (broadcast and cast) into this tensor. */
+  copy_(src: Tensor): this { return this._inplace('copy_', () => src.expand(this.shape).to(this.dtype)); }
+}
+
