@@ -133,9 +133,8 @@ export class Tensor {
       if (this._storage?.isFreed) throw new KilnError(`tensor ${fmtShape(this.shape)} was disposed and cannot be used (${reason})`);
       return;
     }
-    const tr = activeTracer();
-    if (!tr) throw new KilnError(`a lazy tensor from a compiled function escaped its trace (${reason})`);
-    tr.realize(this, reason);
+    // The trace that made this value computes it, during the compiled call or after it.
+    (this._lazy as { trace: { realize(t: Tensor, reason: string): void } }).trace.realize(this, reason);
   }
 
   /** @internal compile() hands a lazy tensor its concrete storage. */
@@ -461,7 +460,7 @@ export class Tensor {
     this._version.value++;
     if (result.requiresGrad && isGradEnabled()) { this._node = result._node; this._requiresGrad = true; }
     else if (this._node) { this._node = null; this._requiresGrad = false; } // overwritten: no path to the old history
-    alias.dispose();
+    if (!tr) alias.dispose(); // a trace may hold the alias as a graph input
     return this;
   }
 

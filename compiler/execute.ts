@@ -1,0 +1,100 @@
+// Runs a planned graph: binds leaf tensors, launches each kernel, frees temps after their last
+// reader, and wraps the outputs as tensors. Plans are cached by graph structure and leaf layouts.
+import type { Backend, Buffer } from '../src/core/backend.js';
+import { getBackend } from '../src/core/backend.js';
+import type { View } from '../src/core/kernel.js';
+import { drawRandom } from '../src/creation.js';
+import { Tensor } from '../src/tensor.js';
+import type { Graph, GraphNode, InputSource } from './graph.js';
+import { printGraph } from './graph.js';
+import { optimize } from './passes.js';
+import { planGraph, type Plan } from './schedule.js';
+import { log } from './logs.js';
+
+/** A graph ready to run: optimised graph, plan, and the backend it targets. */
+export interface Program {
+  readonly graph: Graph;
+  readonly optimized: Graph;
+  readonly plan: Plan;
+  readonly backend: Backend;
+}
+
+function viewKey(v: View): string {
+  return `${v.shape.join(',')}/${v.strides.join(',')}+${v.offset}`;
+}
+
+const plans = new Map<string, Program>();
+const PLAN_CACHE_LIMIT = 512;
+
+/** Leaf tensors of a graph (inputs, non-scalar constants, random draws) resolved for this run. */
+function leafTensors(opt: Graph, plan: Plan, resolve: (s: InputSource) => Tensor, backend: Backend): Tensor[] {
+  const byId = new Map(opt.nodes.map((n) => [n.id, n]));
+  return plan.leaves.map((id) => {
+    const n = byId.get(id)! as GraphNode;
+    switch (n.kind) {
+      case 'input': return resolve(n.source);
+      case 'const': return n.value!;
+      case 'random': return drawRandom(n.random, n.shape, n.dtype, n.params, backend.name);
+      default: throw new Error(`node %${id} is not a leaf`);
+    }
+  });
+}
+
+/** Optimises and plans a graph for these leaves' layouts (cached), without running it. */
+export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backendName: Backend['name']): { program: Program; leaves: Tensor[] } {
+  const opt = optimize(graph);
+  const backend = getBackend(backendName);
+  // The key is the optimised graph's text (ops, attrs, shapes) plus the layout of each leaf.
+  const probePlanLeaves = opt.nodes.filter((n) => n.kind !== 'op' && !(n.kind === 'const' && n.scalar !== undefined && n.shape.length === 0));
+  const resolved = new Map<number, Tensor>();
+  for (const n of probePlanLeaves) {
+    if (n.kind === 'input') resolved.set(n.id, resolve(n.source));
+    else if (n.kind === 'const') resolved.set(n.id, n.value!);
+  }
+  const views = new Map<number, View>([...resolved].map(([id, t]) => [id, t._view]));
+  const key = `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
+  let program = plans.get(key);
+  if (!program) {
+    const plan = planGraph(opt, views);
+    program = { graph, optimized: opt, plan, backend };
+    if (plans.size >= PLAN_CACHE_LIMIT) plans.clear();
+    plans.set(key, program);
+    log('kernels', () => `[kiln] planned ${graph.name}: ${opt.nodes.filter((n) => n.kind === 'op').length} ops -> ${plan.steps.length} kernels`);
+  }
+  const leaves = program.plan.leaves.map((id) => {
+    const n = opt.nodes.find((m) => m.id === id)!;
+    return n.kind === 'random' ? drawRandom(n.random, n.shape, n.dtype, n.params, backend.name) : resolved.get(id)!;
+  });
+  return { program, leaves };
+}
+
+/** Runs a prepared program on its leaf tensors and returns the graph's outputs. */
+export function runProgram(p: Program, leaves: readonly Tensor[]): Tensor[] {
+  const { plan, backend } = p;
+  const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
+  for (const s of plan.steps) {
+    const out = backend.alloc(s.dtype, s.size);
+    bufs[s.output] = out;
+    backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), [out]);
+    for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
+  }
+  const owned = new Map<number, Tensor>();
+  return plan.outputs.map((o) => {
+    if (o.buf < leaves.length) return leaves[o.buf]._viewAs(o.view);
+    let base = owned.get(o.buf);
+    if (!base) {
+      base = Tensor._wrap(backend, bufs[o.buf]!, o.view, o.dtype);
+      owned.set(o.buf, base);
+      return base;
+    }
+    return base._viewAs(o.view);
+  });
+}
+
+/** Resolves leaves for a cached program on a replay (fresh random draws). */
+export function replayLeaves(p: Program, resolve: (s: InputSource) => Tensor): Tensor[] {
+  return leafTensors(p.optimized, p.plan, resolve, p.backend);
+}
+
+/** Drops every cached plan (resetCompileCache). */
+export function clearPlans(): void { plans.clear(); }

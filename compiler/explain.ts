@@ -1,0 +1,71 @@
+// explain(fn, ...args): what compile() does with a function, as data and as a printable report.
+import { printKernel } from '../src/core/kernel.js';
+import { printGraph, opCount } from './graph.js';
+import { compileFunction, type CompileOptions } from './compile.js';
+import { optimize } from './passes.js';
+import { planGraph } from './schedule.js';
+import type { Graph } from './graph.js';
+
+export interface ExplainGraph {
+  readonly traced: string;
+  readonly optimized: string;
+  readonly ops: number;
+  readonly kernels: readonly string[];
+  /** Node ids of the optimised graph fused into each kernel. */
+  readonly fusionGroups: readonly (readonly number[])[];
+}
+
+export interface Explanation {
+  readonly graphCount: number;
+  readonly graphs: readonly ExplainGraph[];
+  readonly breaks: readonly { reason: string; loc?: string }[];
+  readonly mode: string;
+  readonly why: string;
+  readonly guards: string;
+  readonly recompileReasons: readonly string[];
+  readonly sideEffects: readonly { what: string; line: number }[] | null;
+  /** The report as text. */
+  toString(): string;
+}
+
+function describe(g: Graph): ExplainGraph {
+  const opt = optimize(g);
+  const plan = planGraph(opt, new Map());
+  return {
+    traced: printGraph(g), optimized: printGraph(opt), ops: opCount(opt),
+    kernels: plan.steps.map((s) => printKernel(s.kernel)), fusionGroups: plan.steps.map((s) => s.nodes),
+  };
+}
+
+/** Compiles `fn` afresh, calls it once on `args`, and reports graphs, breaks, fusion and guards. */
+export function explain(fn: (...args: any[]) => unknown, ...args: unknown[]): Explanation;
+export function explain(fn: (...args: any[]) => unknown, opts: CompileOptions & { args: unknown[] }): Explanation;
+export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Explanation {
+  const viaOpts = rest.length === 1 && rest[0] && typeof rest[0] === 'object' && Array.isArray((rest[0] as { args?: unknown }).args);
+  const opts = viaOpts ? (rest[0] as CompileOptions & { args: unknown[] }) : {};
+  const args = viaOpts ? (rest[0] as { args: unknown[] }).args : rest;
+  const compiled = compileFunction(fn, opts);
+  compiled(...args);
+  const st = compiled._state;
+  const e = st.entries[st.entries.length - 1];
+  const graphs = (e?.mode === 'replay' && e.graph ? [e.graph] : e?.graphs ?? []).map(describe);
+  const report: Omit<Explanation, 'toString'> = {
+    graphCount: graphs.length, graphs, breaks: e?.breaks ?? [], mode: e?.mode ?? 'eager', why: e?.why ?? '',
+    guards: e ? e.sig.struct.split('|').filter(Boolean).join('\n') + `\nshapes: ${e.sig.shapes.map((s) => `[${s.join(',')}]`).join(' ')}` : '',
+    recompileReasons: st.info.recompileReasons, sideEffects: st.sideEffects,
+  };
+  return { ...report, toString: () => formatReport(st.name, report) };
+}
+
+function formatReport(name: string, r: Omit<Explanation, 'toString'>): string {
+  const lines = [`explain(${name}): ${r.graphCount} graph(s), ${r.breaks.length} break(s), mode ${r.mode} (${r.why})`];
+  r.breaks.forEach((b, i) => lines.push(`  break ${i + 1}: ${b.reason}${b.loc ? ` at ${b.loc}` : ''}`));
+  if (r.sideEffects?.length) lines.push(`  side effects: ${r.sideEffects.map((s) => `${s.what} (line ${s.line})`).join(', ')}`);
+  r.graphs.forEach((g, i) => {
+    lines.push('', `graph ${i + 1}: ${g.ops} ops -> ${g.kernels.length} kernel(s)`, g.optimized, '');
+    g.kernels.forEach((k, j) => lines.push(`kernel ${j + 1} (nodes ${g.fusionGroups[j].map((n) => `%${n}`).join(' ')}):`, k));
+  });
+  lines.push('', 'guards:', r.guards);
+  if (r.recompileReasons.length) lines.push('recompiles:', ...r.recompileReasons.map((x) => `  ${x}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,74 @@
+// The graph IR: plain SSA nodes in topological order, printable as code and as a table.
+import type { DType } from '../src/core/dtype.js';
+import { shortDType } from '../src/core/dtype.js';
+import type { RandomKind } from '../src/dispatch.js';
+import type { OpName } from '../src/ops/index.js';
+import type { Tensor } from '../src/tensor.js';
+
+/** Where a graph input comes from at replay time. */
+export type InputSource =
+  | { readonly kind: 'arg'; readonly path: string }
+  /** A tensor captured by reference (closure weights, optimizer state): re-read on every replay. */
+  | { readonly kind: 'captured'; readonly tensor: Tensor }
+  /** The current .grad of a captured tensor. */
+  | { readonly kind: 'grad'; readonly of: Tensor }
+  /** A value made concrete earlier in this call (after a graph break). */
+  | { readonly kind: 'realized'; readonly tensor: Tensor };
+
+export type GraphNode =
+  | { readonly kind: 'input'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly source: InputSource; readonly loc?: string }
+  | { readonly kind: 'const'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly value?: Tensor; readonly scalar?: number; readonly loc?: string }
+  | { readonly kind: 'random'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly random: RandomKind; readonly params: readonly number[]; readonly loc?: string }
+  | { readonly kind: 'op'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly op: OpName; readonly inputs: readonly number[]; readonly attrs: unknown; readonly loc?: string };
+
+/** A traced program: nodes in topological order and the ids it returns. */
+export interface Graph {
+  readonly name: string;
+  readonly nodes: readonly GraphNode[];
+  readonly outputs: readonly number[];
+}
+
+export const fmtType = (n: { shape: readonly number[]; dtype: DType }) => `${shortDType(n.dtype)}[${n.shape.join(',')}]`;
+
+function fmtAttrs(attrs: unknown): string {
+  if (!attrs || typeof attrs !== 'object' || Object.keys(attrs).length === 0) return '';
+  return ' ' + Object.entries(attrs as Record<string, unknown>).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+}
+
+/** What a node computes, without its result name: `mul %2, %3 dims=[1]`. */
+export function nodeText(n: GraphNode): string {
+  switch (n.kind) {
+    case 'input': return `input ${n.source.kind === 'arg' ? n.source.path : n.source.kind}`;
+    case 'const': return n.scalar !== undefined ? `const ${n.scalar}` : `const tensor`;
+    case 'random': return `${n.random}(${n.params.join(', ')})`;
+    case 'op': return `${n.op} ${n.inputs.map((i) => `%${i}`).join(', ')}${fmtAttrs(n.attrs)}`;
+  }
+}
+
+/** Prints a graph as readable code, one node a line with its type and source line. */
+export function printGraph(g: Graph): string {
+  const inputs = g.nodes.filter((n) => n.kind === 'input');
+  const head = `graph ${g.name}(${inputs.map((n) => `%${n.id}: ${fmtType(n)}`).join(', ')}) {`;
+  const lines = g.nodes.filter((n) => n.kind !== 'input').map((n) => {
+    const text = `  %${n.id}: ${fmtType(n)} = ${nodeText(n)}`;
+    return n.loc ? `${text.padEnd(56)} # ${n.loc}` : text;
+  });
+  return [head, ...lines, `  return ${g.outputs.map((o) => `%${o}`).join(', ')}`, '}'].join('\n');
+}
+
+/** Prints a graph as a table: id, opcode, target, args, type, source. */
+export function printGraphTable(g: Graph): string {
+  const rows = g.nodes.map((n) => [
+    `%${n.id}`, n.kind, n.kind === 'op' ? n.op : n.kind === 'random' ? n.random : n.kind === 'input' ? n.source.kind : 'const',
+    n.kind === 'op' ? n.inputs.map((i) => `%${i}`).join(',') : '', fmtType(n), n.loc ?? '',
+  ]);
+  const header = ['node', 'opcode', 'target', 'args', 'type', 'source'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Number of op nodes (what "ops per graph" counts). */
+export function opCount(g: Graph): number {
+  return g.nodes.filter((n) => n.kind === 'op').length;
+}
