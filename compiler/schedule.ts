@@ -83,7 +83,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   const meetsLocally = (id: number): boolean => {
     const cs = consumers.get(id) ?? [];
     if (g.outputs.includes(id) || cs.length < 2) return false;
-    let common: Set<number> | null = null;
+    let common = null as Set<number> | null;
     for (const c0 of cs) {
       const chain = new Set<number>();
       let c: number | undefined = c0;
@@ -94,7 +94,8 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
         const next: number[] = consumers.get(c) ?? [];
         c = next.length === 1 && !g.outputs.includes(c) ? next[0] : undefined;
       }
-      common = common ? new Set([...common].filter((x) => chain.has(x))) : chain;
+      const prev: Set<number> | null = common;
+      common = prev ? new Set([...prev].filter((x) => chain.has(x))) : chain;
     }
     return common !== null && common.size > 0;
   };
