@@ -97,7 +97,9 @@ export async function acquireDevice(opts: AdapterOptions = {}): Promise<GpuConte
 
   let mod: { create(options: string[]): GPU; globals: object };
   try {
-    mod = (await import('webgpu')) as unknown as typeof mod;
+    // A computed specifier keeps browser bundlers from following this Node-only import.
+    const pkg = 'webgpu';
+    mod = (await import(/* @vite-ignore */ pkg)) as typeof mod;
   } catch (e) {
     throw new WebGpuUnavailableError('package',
       `webgpu: the optional 'webgpu' npm package (Dawn) could not be loaded (${(e as Error).message}); install it with \`npm install webgpu\``);
@@ -107,7 +109,8 @@ export async function acquireDevice(opts: AdapterOptions = {}): Promise<GpuConte
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
 
-  const fs: NodeFs = await import('node:fs');
+  const fsName = 'node:fs';
+  const fs = (await import(/* @vite-ignore */ fsName)) as NodeFs;
   const linux = process.platform === 'linux';
   const userIcd = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   const swiftshader = SWIFTSHADER_ICDS.find((p) => fs.existsSync(p));
@@ -118,7 +121,9 @@ export async function acquireDevice(opts: AdapterOptions = {}): Promise<GpuConte
     // are headless when we get here, so give it a private directory to silence that.
     if (!process.env.XDG_RUNTIME_DIR) {
       try {
-        process.env.XDG_RUNTIME_DIR = fs.mkdtempSync(`${(process.env.TMPDIR ?? '/tmp').replace(/\/$/, '')}/kiln-xdg-`);
+        const dir = `${(process.env.TMPDIR ?? '/tmp').replace(/\/$/, '')}/kiln-xdg-${process.getuid?.() ?? 'user'}`;
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        process.env.XDG_RUNTIME_DIR = dir;
       } catch { /* only cosmetic */ }
     }
     return true;

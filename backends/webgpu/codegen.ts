@@ -4,7 +4,7 @@
 // epilogue fused into the store. Every dispatch is a linear workgroup count laid out on a 1-3-D grid.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, Kernel, KernelOutput, MatmulKernel, ReduceKernel, ReduceOp, ElementwiseKernel, View } from '../../src/core/kernel.js';
-import { kernelExprs, outputShape, walkExpr } from '../../src/core/kernel.js';
+import { kernelExprs, walkExpr } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { assertNever } from '../../src/core/errors.js';
 import { Coords, Emitter, type Scope, type Slot, storageType } from './emit.js';
@@ -107,8 +107,7 @@ function renderElementwise(k: ElementwiseKernel, plan: BindingPlan, lim: Codegen
   const total = sizeOf(k.shape);
   const wgs = lim.workgroupSize;
   const TOTAL = em.params.u32(total);
-  const sizes = k.shape.map((d) => em.params.i32(d));
-  const coords = new Coords(k.shape.map((_, d) => `c${d}`), sizes, 'gi');
+  const coords = new Coords(k.shape.map((_, d) => `c${d}`), k.shape, em.params, 'gi');
   const scope: Scope = { coord: (d) => coords.coord(d), flat: 'gi', acc: () => { throw new Error('acc in an elementwise kernel'); } };
   const body: string[] = [];
   storeOutputs(em, plan, k.outputs.map((o, i) => [o, i] as const), scope, 'gi', body);
@@ -180,9 +179,7 @@ function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): W
   const wgs = serial ? lim.workgroupSize : treeWorkgroupSize(innerSize, lim.workgroupSize);
   const ROWS = em.params.u32(rows);
   const INNER = em.params.i32(innerSize);
-  const outerSizes = k.outer.map((d) => em.params.i32(d));
-  const innerSizes = k.inner.map((d) => em.params.i32(d));
-  const outerCoords = new Coords(k.outer.map((_, d) => `c${d}`), outerSizes, 'ri');
+  const outerCoords = new Coords(k.outer.map((_, d) => `c${d}`), k.outer, em.params, 'ri');
   const reds: RedInfo[] = neededReductions(k).map((i) => {
     const r = k.reductions[i];
     const isArg = r.op === 'argmax' || r.op === 'argmin';
@@ -195,7 +192,7 @@ function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): W
 
   /** A loop over the row's elements with inner coordinates decoded on demand. */
   const rowLoop = (emitBody: (scope: Scope, lines: string[]) => void): string[] => {
-    const inner = new Coords(k.inner.map((_, d) => `c${no + d}`), innerSizes, 'r');
+    const inner = new Coords(k.inner.map((_, d) => `c${no + d}`), k.inner, em.params, 'r');
     const scope: Scope = {
       coord: (d) => (d < no ? outerCoords.coord(d) : inner.coord(d - no)),
       flat: `(ri * ${INNER} + r)`,
@@ -216,7 +213,9 @@ function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): W
     body.push(...rowLoop((scope, lines) => {
       const [v] = em.exprs([r.body], scope, lines);
       const val = r.isArg ? v.code : em.castArg(v, r.vt === 'f32' ? 'float32' : 'int32');
-      if (r.isArg) lines.push(`if (${em.use(argHelper(r))}(${val}, r, ${p}, ${x})) { ${p} = ${val}; ${x} = r; }`);
+      if (r.isArg) {
+        lines.push(`let v${r.i} = ${val};`, `if (${em.use(argHelper(r))}(v${r.i}, r, ${p}, ${x})) { ${p} = v${r.i}; ${x} = r; }`);
+      }
       else lines.push(`${p} = ${combine(r.op, r.vt, p, val, em.use)};`);
     }));
     if (serial) {
@@ -293,7 +292,7 @@ function renderMatmul(k: MatmulKernel, plan: BindingPlan): WgslProgram {
   const NWG = em.params.u32(workgroups);
   const TN = em.params.u32(tilesN), TM = em.params.u32(tilesM);
   const M = em.params.i32(k.m), N = em.params.i32(k.n), K = em.params.i32(k.k);
-  const batchCoords = new Coords(k.batch.map((_, d) => `c${d}`), k.batch.map((d) => em.params.i32(d)), 'bi');
+  const batchCoords = new Coords(k.batch.map((_, d) => `c${d}`), k.batch, em.params, 'bi');
   const tileScope = (r: string, c: string): Scope => ({
     coord: (d) => (d < nb ? batchCoords.coord(d) : d === nb ? r : c),
     flat: null,
@@ -403,6 +402,3 @@ export function defaultPlan(k: Kernel): BindingPlan {
 export function kernelWgsl(k: Kernel, lim: CodegenLimits = { workgroupSize: 256 }): string {
   return renderWgsl(k, defaultPlan(k), lim).source;
 }
-
-/** Output shapes, re-exported for the runtime's size checks. */
-export { outputShape };

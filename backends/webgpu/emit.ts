@@ -61,7 +61,9 @@ export class Coords {
 
   constructor(
     private readonly names: readonly string[],
-    private readonly sizes: readonly string[],
+    /** The dims' sizes (their uniform slots are allocated only if a coordinate is used). */
+    private readonly dims: readonly number[],
+    private readonly params: Params,
     private readonly index: string,
   ) {}
 
@@ -76,9 +78,11 @@ export class Coords {
     if (!this.used || this.names.length === 0) return [];
     const n = this.names.length;
     if (n === 1) return [`let ${this.names[0]} = ${this.index};`];
-    const lines = [`var q_${this.names[0]} = ${this.index};`];
+    const q = `q_${this.names[0]}`;
+    const lines = [`var ${q} = ${this.index};`];
     for (let d = n - 1; d >= 1; d--) {
-      lines.push(`let ${this.names[d]} = q_${this.names[0]} % ${this.sizes[d]};`, `q_${this.names[0]} = q_${this.names[0]} / ${this.sizes[d]};`);
+      const size = this.params.i32(this.dims[d]);
+      lines.push(`let ${this.names[d]} = ${q} % ${size};`, `${q} = ${q} / ${size};`);
     }
     lines.push(`let ${this.names[0]} = q_${this.names[0]};`);
     return lines;
@@ -148,7 +152,7 @@ export class Emitter {
     };
     if (!mask) return raw(index);
     // Outside the mask the address may be out of range: read element 0 instead, then select 0.
-    const m = this.fresh('m');
+    const m = this.fresh('msk');
     lines.push(`let ${m} = ${mask};`);
     return `select(${zero(dtype)}, ${raw(`select(0, ${index}, ${m})`)}, ${m})`;
   }
@@ -182,7 +186,7 @@ export class Emitter {
         default: assertNever(e, 'expr');
       }
       if (shared.has(e) || (e.kind === 'load' && e.view.mask)) {
-        const t = this.fresh('t');
+        const t = this.fresh('tmp');
         lines.push(`let ${t}: ${wgslType(e.dtype)} = ${code};`);
         names.set(e, t);
         return t;

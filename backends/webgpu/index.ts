@@ -92,7 +92,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   let destroyed = false;
   let lostError: KilnError | null = null;
   let firstError: KilnError | null = null;
-  const scopes: Promise<void>[] = [];
+  const scopes = new Set<Promise<void>>(); // error scopes not yet settled
   const record = (e: KilnError): void => { firstError ??= e; };
   const lost = device.lost.then((info) => {
     if (destroyed && info.reason === 'destroyed') return;
@@ -105,9 +105,10 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   /** Pops `n` error scopes pushed before a device call, recording what they caught. */
   const popScopes = (n: number, what: () => string): void => {
     for (let i = 0; i < n; i++) {
-      scopes.push(device.popErrorScope().then((e) => {
+      const p: Promise<void> = device.popErrorScope().then((e) => {
         if (e) record(new KilnError(`webgpu: ${e.constructor?.name ?? 'error'} while ${what()}: ${e.message}`));
-      }, () => undefined));
+      }, () => undefined).finally(() => scopes.delete(p));
+      scopes.add(p);
     }
   };
   const alive = (): void => {
@@ -116,7 +117,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   };
   /** Settles outstanding error scopes; throws the first error seen (once). */
   const checkErrors = async (): Promise<void> => {
-    while (scopes.length) await Promise.all(scopes.splice(0));
+    while (scopes.size) await Promise.all([...scopes]);
     if (lostError) throw lostError;
     if (firstError) { const e = firstError; firstError = null; throw e; }
   };
@@ -368,7 +369,6 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       for (const b of pool.drain()) b.destroy();
       device.destroy();
       gpuRef = null;
-      void gpuRef;
     },
   };
   return backend;

@@ -7,7 +7,7 @@ import { typedArrayFor } from '../../src/core/dtype.js';
 import type { Expr, Kernel, View } from '../../src/core/kernel.js';
 import { contiguousView, outputShape } from '../../src/core/kernel.js';
 import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
-import { SCALAR_OPS, type ScalarOp } from '../../src/ops/scalar.js';
+import { SCALAR_OPS, type ScalarOp, type ScalarOpDef } from '../../src/ops/scalar.js';
 import { createCpuBackend } from '../../backends/cpu/index.js';
 import { createWebGpuBackend, type WebGpuBackend, type WebGpuOptions } from '../../backends/webgpu/index.js';
 
@@ -53,7 +53,7 @@ export function cst(value: number, dtype: DType = 'float32'): Expr {
 
 /** An op node; its dtype defaults to bool for predicates, else the value arguments' dtype. */
 export function op(name: ScalarOp, args: readonly Expr[], dtype?: DType): Expr {
-  const def: { predicate?: boolean } = SCALAR_OPS[name];
+  const def: ScalarOpDef = SCALAR_OPS[name];
   const dt = dtype ?? (def.predicate ? 'bool' : name === 'where' ? args[1].dtype : args[0].dtype);
   return { kind: 'op', op: name, args, dtype: dt };
 }

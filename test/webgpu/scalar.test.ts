@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/core/dtype.js';
 import type { Kernel } from '../../src/core/kernel.js';
-import { SCALAR_OPS, SCALAR_OP_NAMES, type ScalarOp, scalarTemplate } from '../../src/ops/scalar.js';
+import { SCALAR_OPS, SCALAR_OP_NAMES, type ScalarOp, type ScalarOpDef, scalarTemplate } from '../../src/ops/scalar.js';
 import { cast, compareKernel, cst, host, ld, op, rng, startWebGpu, type HostArray, type Tol } from './helpers.js';
 
 const { gpu, reason } = await startWebGpu('scalar.test.ts');
@@ -51,7 +51,7 @@ function cross(lists: readonly number[][]): number[][] {
 
 /** The cases of an op: result dtype and operand dtypes (predicates take every operand dtype). */
 function casesOf(name: ScalarOp): { out: DType; args: DType[] }[] {
-  const def: { arity: number; predicate?: boolean } = SCALAR_OPS[name];
+  const def: ScalarOpDef = SCALAR_OPS[name];
   const dts: DType[] = ['float32', 'int32', 'bool'];
   if (def.predicate) return dts.map((d) => ({ out: 'bool' as DType, args: Array(def.arity).fill(d) }));
   return dts.filter((d) => {
