@@ -39,19 +39,23 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
     let code: string;
     switch (e.kind) {
       case 'load': {
-        const coord = (d: number) => (e.gather && d === e.gather.axis ? 'g' : `c${d}`);
         let addr = address(e.view, (d) => `c${d}`);
+        let coord = (d: number) => `c${d}`;
         if (e.gather) {
-          const idx = gen(e.gather.index);
-          const s = e.view.strides[e.gather.axis];
-          addr = `${address({ ...e.view, strides: e.view.strides.map((x, d) => (d === e.gather!.axis ? 0 : x)) }, (d) => `c${d}`)}+(${idx})*${s}`;
+          const axis = e.gather.axis;
+          const idx = `(${gen(e.gather.index)})`;
+          const s = e.view.strides[axis];
+          addr = `${address({ ...e.view, strides: e.view.strides.map((x, d) => (d === axis ? 0 : x)) }, (d) => `c${d}`)}+${idx}*${s}`;
+          // The gathered coordinate replaces the loop coordinate in the mask test too.
+          coord = (d) => (d === axis ? idx : `c${d}`);
         }
         const m = maskTest(e.view, coord);
         code = m ? `((${m})?in${e.input}[${addr}]:0)` : `in${e.input}[${addr}]`;
         break;
       }
       case 'const':
-        code = Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : e.value === -Infinity ? '-Infinity' : Object.is(e.value, -0) ? '-0' : String(e.value);
+        // Parenthesised so `-` never merges with a neighbouring operator (`x--2`).
+        code = Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : `(${Object.is(e.value, -0) ? '-0' : e.value === -Infinity ? '-Infinity' : String(e.value)})`;
         break;
       case 'op': {
         const args = e.args.map(gen);
@@ -167,6 +171,7 @@ export function renderJs(k: Kernel): string {
     case 'matmul': {
       const nb = k.batch.length;
       const { a, b } = k;
+      if (a.view.mask || b.view.mask) throw new Error('cpu: matmul operand views must not be masked (materialise padded operands first)');
       // Coordinates: c0..c{nb-1} batch, then m = c{nb}, n = c{nb+1} (so epilogue views index [...batch, m, n]).
       const am = a.view.strides[nb], ak = a.view.strides[nb + 1];
       const bk = b.view.strides[nb], bn = b.view.strides[nb + 1];

@@ -75,7 +75,7 @@ export interface MatmulKernel {
   readonly n: number;
   readonly k: number;
   readonly nInputs: number;
-  /** Views over [...batch, m, k] and [...batch, k, n] (float32). */
+  /** Views over [...batch, m, k] and [...batch, k, n] (float32, never masked: pad operands are materialised first). */
   readonly a: { readonly input: number; readonly view: View };
   readonly b: { readonly input: number; readonly view: View };
   readonly epilogue: KernelOutput;
