@@ -5,7 +5,7 @@ import type { DType, TypedArray } from '../../src/core/dtype.js';
 import { typedArrayFor } from '../../src/core/dtype.js';
 import type { Kernel } from '../../src/core/kernel.js';
 import { printKernel } from '../../src/core/kernel.js';
-import { compileJs, type CpuKernelFn } from './codegen.js';
+import { compileJs, renderJs, type CpuKernelFn } from './codegen.js';
 
 interface CpuBuffer extends Buffer {
   readonly data: TypedArray;
@@ -61,6 +61,7 @@ export function createCpuBackend(): Backend {
       }
       fn(inputs.map((b) => live(b).data), outputs.map((b) => live(b).data));
     },
+    source: (kernel: Kernel) => renderJs(kernel),
     stats: () => ({ ...stats }),
     allocatedBytes: () => bytes,
   };

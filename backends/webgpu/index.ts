@@ -361,6 +361,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
 
     flush,
     wgsl: (kernel: Kernel) => kernelWgsl(kernel, { workgroupSize }),
+    source: (kernel: Kernel) => kernelWgsl(kernel, { workgroupSize }),
 
     destroy(): void {
       if (destroyed) return;

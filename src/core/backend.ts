@@ -36,6 +36,8 @@ export interface Backend {
   run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void;
   /** Why this backend cannot run a kernel, or null when it can (a reason becomes a graph break). */
   unsupported?(kernel: Kernel): string | null;
+  /** The generated source of a kernel (JS, WAT or WGSL), for dumps and explain(). */
+  source?(kernel: Kernel): string;
   /** Kernel cache statistics. */
   stats(): KernelStats;
   /** Bytes currently allocated (to check that long loops stay bounded). */
