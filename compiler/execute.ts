@@ -73,9 +73,8 @@ export function runProgram(p: Program, leaves: readonly Tensor[]): Tensor[] {
   const { plan, backend } = p;
   const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
   for (const s of plan.steps) {
-    const out = backend.alloc(s.dtype, s.size);
-    bufs[s.output] = out;
-    backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), [out]);
+    const outs = s.outputs.map((o) => { const b = backend.alloc(o.dtype, o.size); bufs[o.buf] = b; return b; });
+    backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), outs);
     for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
   }
   const owned = new Map<number, Tensor>();

@@ -12,6 +12,7 @@ import { castExpr, elementwiseExpr, loadExpr, reduceSplit } from '../src/lower.j
 import { OPS } from '../src/ops/index.js';
 import type { ElementwiseDef, MovementDef } from '../src/ops/types.js';
 import type { Graph, GraphNode } from './graph.js';
+import { fuseRows } from './rows.js';
 
 /** A value during planning: a buffer seen through a view, or an expression not yet materialised. */
 type Val =
@@ -24,9 +25,8 @@ interface PendingMatmul { readonly a: Extract<Val, { kind: 'buf' }>; readonly b:
 export interface Step {
   readonly kernel: Kernel;
   readonly inputs: readonly number[];
-  readonly output: number;
-  readonly dtype: DType;
-  readonly size: number;
+  /** Buffer receiving each kernel output, with its dtype and element count. */
+  readonly outputs: readonly { readonly buf: number; readonly dtype: DType; readonly size: number }[];
   /** Graph nodes computed by this kernel (its fusion group). */
   readonly nodes: readonly number[];
   /** Temps no later step reads (freed after this one). */
@@ -45,7 +45,7 @@ const SHARE_LIMIT = 3;
 /** Expressions are cut into separate kernels beyond this many ops. */
 const KERNEL_OP_LIMIT = 96;
 
-function mapLoads(e: Expr, f: (l: Extract<Expr, { kind: 'load' }>) => Expr, memo = new Map<Expr, Expr>()): Expr {
+export function mapLoads(e: Expr, f: (l: Extract<Expr, { kind: 'load' }>) => Expr, memo = new Map<Expr, Expr>()): Expr {
   const hit = memo.get(e);
   if (hit) return hit;
   let out: Expr;
@@ -133,7 +133,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     }
     kernel = { ...kernel, nInputs: bufs.length };
     const out = nextBuf++;
-    steps.push({ kernel, inputs: bufs, output: out, dtype: v.dtype, size: sizeOf(v.shape), nodes: v.nodes, freeAfter: [] });
+    steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: v.dtype, size: sizeOf(v.shape) }], nodes: v.nodes, freeAfter: [] });
     return { kind: 'buf', buf: out, view: contiguousView(v.shape), dtype: v.dtype };
   };
 
@@ -201,7 +201,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
           outputs: [{ expr: { kind: 'acc', index: 0, dtype: n.dtype }, dtype: n.dtype, scope: 'outer' }],
         };
         const out = nextBuf++;
-        steps.push({ kernel, inputs: bufs, output: out, dtype: n.dtype, size: sizeOf(outer), nodes: [...xe.nodes, n.id], freeAfter: [] });
+        steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: n.dtype, size: sizeOf(outer) }], nodes: [...xe.nodes, n.id], freeAfter: [] });
         v = { kind: 'buf', buf: out, view: contiguousView(n.shape), dtype: n.dtype };
         break;
       }
@@ -245,12 +245,16 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     const b = materialize(vals.get(o)!);
     return { buf: b.buf, view: b.view, dtype: b.dtype };
   });
+  const fused = fuseRows(steps, new Set(outputs.map((o) => o.buf)));
   // Free each temp after its last reader (outputs are never freed).
   const keep = new Set(outputs.map((o) => o.buf));
   const last = new Map<number, number>();
-  steps.forEach((s, i) => { s.inputs.forEach((b) => last.set(b, i)); if (!last.has(s.output)) last.set(s.output, i); });
-  for (const [buf, i] of last) if (buf >= leaves.length && !keep.has(buf)) steps[i].freeAfter.push(buf);
-  return { leaves, steps, outputs };
+  fused.forEach((s, i) => {
+    s.inputs.forEach((b) => last.set(b, i));
+    s.outputs.forEach((o) => { if (!last.has(o.buf)) last.set(o.buf, i); });
+  });
+  for (const [buf, i] of last) if (buf >= leaves.length && !keep.has(buf)) fused[i].freeAfter.push(buf);
+  return { leaves, steps: fused, outputs };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
