@@ -168,8 +168,9 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   compiledRegistry.push(state);
   let warned = false;
 
-  const runner = (g: Graph, resolve: (s: InputSource) => Tensor): Tensor[] => {
+  const runner = (g: Graph, resolve: (s: InputSource) => Tensor, onBreak: (reason: string) => void): Tensor[] => {
     const { program, leaves } = prepare(g, resolve, options.backend);
+    if (program.unsupported) onBreak(`the ${options.backend} backend cannot compile a kernel: ${program.unsupported}`);
     return runProgram(program, leaves);
   };
 
@@ -248,8 +249,8 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       grads = [...trace.gradSets].map((t) => [t, t.grad ? slotOf(trace.idOf(t.grad)) : null]);
     } finally { setTracer(prev); }
     const graph = trace.graphFor(outIds);
-    trace.done = true;
     const outs = trace.execute(outIds);
+    trace.done = true;
     const lazyOut = (t: Tensor, i: number) => { if (lazyHandle(t)?.trace === trace) trace.fill(t, outs[i]); };
     const fillTemplate = (v: unknown, t: Template): void => {
       if ('out' in t && v instanceof Tensor) lazyOut(v, t.out);

@@ -10,6 +10,7 @@ import { printGraph } from './graph.js';
 import { optimize } from './passes.js';
 import { planGraph, type Plan } from './schedule.js';
 import { log } from './logs.js';
+import { interpretGraph } from './interpret.js';
 
 /** A graph ready to run: optimised graph, plan, and the backend it targets. */
 export interface Program {
@@ -17,6 +18,8 @@ export interface Program {
   readonly optimized: Graph;
   readonly plan: Plan;
   readonly backend: Backend;
+  /** Why the backend cannot run one of the planned kernels (the graph then runs op by op). */
+  readonly unsupported: string | null;
 }
 
 function viewKey(v: View): string {
@@ -25,6 +28,21 @@ function viewKey(v: View): string {
 
 const plans = new Map<string, Program>();
 const PLAN_CACHE_LIMIT = 512;
+
+/** Watches programs being planned and run (kiln dump and the bench harness; no cost when none). */
+export interface ProgramObserver {
+  /** `graph` got `program`: optimised and planned, or found in the plan cache, in `ms`. */
+  planned?(graph: Graph, program: Program, info: { readonly ms: number; readonly cached: boolean }): void;
+  /** `program` ran in `ms`, of which `buildMs` built kernels it had not built before. */
+  ran?(program: Program, info: { readonly ms: number; readonly buildMs: number }): void;
+}
+const observers = new Set<ProgramObserver>();
+
+/** Adds an observer of planning and running; returns the function that removes it. */
+export function observePrograms(o: ProgramObserver): () => void {
+  observers.add(o);
+  return () => { observers.delete(o); };
+}
 
 /** Leaf tensors of a graph (inputs, non-scalar constants, random draws) resolved for this run. */
 function leafTensors(opt: Graph, plan: Plan, resolve: (s: InputSource) => Tensor, backend: Backend): Tensor[] {
@@ -42,6 +60,7 @@ function leafTensors(opt: Graph, plan: Plan, resolve: (s: InputSource) => Tensor
 
 /** Optimises and plans a graph for these leaves' layouts (cached), without running it. */
 export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backendName: Backend['name']): { program: Program; leaves: Tensor[] } {
+  const t0 = observers.size ? performance.now() : 0;
   const opt = optimize(graph);
   const backend = getBackend(backendName);
   // The key is the optimised graph's text (ops, attrs, shapes) plus the layout of each leaf.
@@ -54,13 +73,16 @@ export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backe
   const views = new Map<number, View>([...resolved].map(([id, t]) => [id, t._view]));
   const key = `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
   let program = plans.get(key);
+  const cached = program !== undefined;
   if (!program) {
     const plan = planGraph(opt, views);
-    program = { graph, optimized: opt, plan, backend };
+    const reasons = plan.steps.map((st) => backend.unsupported?.(st.kernel) ?? null).filter((r): r is string => r !== null);
+    program = { graph, optimized: opt, plan, backend, unsupported: reasons[0] ?? null };
     if (plans.size >= PLAN_CACHE_LIMIT) plans.clear();
     plans.set(key, program);
     log('kernels', () => `[kiln] planned ${graph.name}: ${opt.nodes.filter((n) => n.kind === 'op').length} ops -> ${plan.steps.length} kernels`);
   }
+  if (observers.size) { const info = { ms: performance.now() - t0, cached }; for (const o of observers) o.planned?.(graph, program, info); }
   const leaves = program.plan.leaves.map((id) => {
     const n = opt.nodes.find((m) => m.id === id)!;
     return n.kind === 'random' ? drawRandom(n.random, n.shape, n.dtype, n.params, backend.name) : resolved.get(id)!;
@@ -70,7 +92,26 @@ export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backe
 
 /** Runs a prepared program on its leaf tensors and returns the graph's outputs. */
 export function runProgram(p: Program, leaves: readonly Tensor[]): Tensor[] {
+  if (observers.size) return observedRun(p, leaves);
+  return runPlan(p, leaves);
+}
+
+function observedRun(p: Program, leaves: readonly Tensor[]): Tensor[] {
+  const build0 = p.backend.stats().compileMs, t0 = performance.now();
+  const outs = runPlan(p, leaves);
+  const info = { ms: performance.now() - t0, buildMs: p.backend.stats().compileMs - build0 };
+  for (const o of observers) o.ran?.(p, info);
+  return outs;
+}
+
+function runPlan(p: Program, leaves: readonly Tensor[]): Tensor[] {
   const { plan, backend } = p;
+  if (p.unsupported) {
+    // A kernel the backend cannot compile: a graph break; run this graph op by op (one-op kernels).
+    log('breaks', () => `[kiln] graph break: ${p.unsupported}; running ${p.graph.name} op by op`);
+    const byNode = new Map(plan.leaves.map((id, i) => [id, leaves[i]] as const));
+    return interpretGraph(p.optimized, (id) => byNode.get(id), backend.name);
+  }
   const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
   for (const s of plan.steps) {
     const outs = s.outputs.map((o) => { const b = backend.alloc(o.dtype, o.size); bufs[o.buf] = b; return b; });

@@ -1,7 +1,7 @@
 // explain(fn, ...args): what compile() does with a function, as data and as a printable report.
 import { printKernel } from '../src/core/kernel.js';
 import { printGraph, opCount } from './graph.js';
-import { compileFunction, type CompileOptions } from './compile.js';
+import { compileFunction, type CompileOptions, type CompiledState } from './compile.js';
 import { optimize } from './passes.js';
 import { planGraph } from './schedule.js';
 import type { Graph } from './graph.js';
@@ -46,8 +46,11 @@ export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Ex
   const args = viaOpts ? (rest[0] as { args: unknown[] }).args : rest;
   const compiled = compileFunction(fn, opts);
   compiled(...args);
-  const st = compiled._state;
-  const e = st.entries[st.entries.length - 1];
+  return explainState(compiled._state);
+}
+
+/** The report for one cache entry (default: the latest) of a compiled function, without calling it. */
+export function explainState(st: CompiledState, e: CompiledState['entries'][number] | undefined = st.entries[st.entries.length - 1]): Explanation {
   const graphs = (e?.mode === 'replay' && e.graph ? [e.graph] : e?.graphs ?? []).map(describe);
   const report: Omit<Explanation, 'toString'> = {
     graphCount: graphs.length, graphs, breaks: e?.breaks ?? [], mode: e?.mode ?? 'eager', why: e?.why ?? '',

@@ -31,7 +31,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 interface LazyHandle { readonly trace: Trace; readonly id: number }
 
 /** Runs a graph, resolving its input nodes' sources to tensors (provided by the compile layer). */
-export type GraphRunner = (g: Graph, resolve: (s: InputSource) => Tensor) => Tensor[];
+export type GraphRunner = (g: Graph, resolve: (s: InputSource) => Tensor, onBreak: (reason: string) => void) => Tensor[];
 
 let serial = 0;
 const serials = new WeakMap<Tensor, number>();
@@ -200,7 +200,7 @@ export class Trace implements Tracer {
   execute(outputs: readonly number[]): Tensor[] {
     const g = this.graphFor(outputs);
     this.executions.push({ graph: g, outputs });
-    return this.runEagerly(() => this.run(g, this.resolve));
+    return this.runEagerly(() => this.run(g, this.resolve, (r) => this.breakHere(r)));
   }
 }
 

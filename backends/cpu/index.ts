@@ -15,6 +15,8 @@ interface CpuBuffer extends Buffer {
 /** Creates the cpu backend. */
 export function createCpuBackend(): Backend {
   const cache = new Map<string, CpuKernelFn>();
+  // Compiled programs replay the same kernel objects: skip printing the key for those.
+  const byObject = new WeakMap<Kernel, CpuKernelFn>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
   let bytes = 0;
 
@@ -49,8 +51,9 @@ export function createCpuBackend(): Backend {
       return this.read(b, offset, size);
     },
     run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void {
-      const key = printKernel(kernel);
-      let fn = cache.get(key);
+      let fn = byObject.get(kernel);
+      const key = fn ? '' : printKernel(kernel);
+      if (!fn) fn = cache.get(key);
       if (fn) stats.cacheHits++;
       else {
         const t0 = performance.now();
@@ -59,6 +62,7 @@ export function createCpuBackend(): Backend {
         stats.compiled++;
         cache.set(key, fn);
       }
+      byObject.set(kernel, fn);
       fn(inputs.map((b) => live(b).data), outputs.map((b) => live(b).data));
     },
     source: (kernel: Kernel) => renderJs(kernel),

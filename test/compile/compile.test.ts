@@ -140,3 +140,24 @@ describe('compile on cpu', () => {
     expect(f.cacheInfo().fellBackToEager).toBe(true);
   });
 });
+
+describe('a kernel the backend cannot compile', () => {
+  it('is a graph break: the graph runs op by op and still matches eager; fullgraph throws', () => {
+    const cpu = k.getBackend('cpu');
+    const saved = cpu.unsupported;
+    cpu.unsupported = (kern) => (kern.kind === 'matmul' ? 'matmul is switched off in this test' : null);
+    try {
+      const W = k.randn([4, 3]);
+      const fn = (x: k.Tensor) => x.matmul(W).relu().sum(-1);
+      const x = k.randn([2, 4]);
+      const e = k.explain(fn, x);
+      expect(e.breaks.map((b) => b.reason).join()).toMatch(/cannot compile a kernel: matmul is switched off/);
+      const f = k.compile(fn);
+      close(f(x), fn(x));
+      close(f(x), fn(x));
+      expect(() => k.compile(fn, { fullgraph: true })(x)).toThrow(k.GraphBreakError);
+    } finally {
+      cpu.unsupported = saved;
+    }
+  });
+});
