@@ -81,6 +81,7 @@ export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backe
     if (plans.size >= PLAN_CACHE_LIMIT) plans.clear();
     plans.set(key, program);
     log('kernels', () => `[kiln] planned ${graph.name}: ${opt.nodes.filter((n) => n.kind === 'op').length} ops -> ${plan.steps.length} kernels`);
+    log('fusion', () => plan.steps.map((st, i) => `[kiln] ${graph.name} kernel ${i + 1} (${st.kernel.kind}): fuses %${st.nodes.join(' %')}`).join('\n'));
   }
   if (observers.size) { const info = { ms: performance.now() - t0, cached }; for (const o of observers) o.planned?.(graph, program, info); }
   const leaves = program.plan.leaves.map((id) => {
