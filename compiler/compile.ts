@@ -117,6 +117,8 @@ interface Entry {
   readonly breaks: readonly BreakRecord[];
   readonly graphs: readonly Graph[];
   readonly why: string;
+  /** Wall time of the call that traced this entry: tracing, planning, kernel builds and the run (kiln dump). */
+  readonly firstCallMs: number;
 }
 
 /** What explain() and kiln dump read about a compiled function. */
@@ -311,7 +313,9 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       log('recompiles', () => `[kiln] ${name}: recompiling: ${lastFailure}`);
     }
     info.traces++;
+    const t0 = performance.now();
     const r = traced(this, args, leaves);
+    const firstCallMs = performance.now() - t0;
     const returnsGrad = (r.graph?.outputs ?? []).length > 0 && r.template !== undefined && templateNeedsGrad(r.result);
     const pure = sideEffects !== null && sideEffects.length === 0;
     const replayable = r.graph && !r.trace.broke && pure && (!returnsGrad || r.trace.gradSets.size > 0 || !isGradEnabled());
@@ -322,7 +326,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     if (options.dynamic === true) sig.shapes.forEach((s, i) => dynamicDims.set(i, new Set(s.map((_, k) => k))));
     const entry: Entry = {
       sig, mode: replayable ? 'replay' : 'segmented', dynamicDims, graph: r.graph, template: r.template, mutations: r.mutations, grads: r.grads,
-      programs: new Map(), breaks: r.trace.breaks, graphs: r.trace.executions.map((x) => x.graph), why,
+      programs: new Map(), breaks: r.trace.breaks, graphs: r.trace.executions.map((x) => x.graph), why, firstCallMs,
     };
     entries.push(entry);
     info.entries = entries.length;
