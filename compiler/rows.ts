@@ -153,6 +153,6 @@ function emit(g: Group, steps: readonly (Step | null)[], keep: ReadonlySet<numbe
   return {
     kernel: { ...kernel, nInputs: inputs.length }, inputs,
     outputs: outputs.map((o) => ({ buf: o.buf, dtype: o.out.dtype, size: o.size })),
-    nodes: [...new Set(g.nodes)], freeAfter: [],
+    nodes: [...new Set(g.nodes)].sort((a, b) => a - b), freeAfter: [],
   };
 }

@@ -133,7 +133,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     }
     kernel = { ...kernel, nInputs: bufs.length };
     const out = nextBuf++;
-    steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: v.dtype, size: sizeOf(v.shape) }], nodes: v.nodes, freeAfter: [] });
+    steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: v.dtype, size: sizeOf(v.shape) }], nodes: [...new Set(v.nodes)].sort((a, b) => a - b), freeAfter: [] });
     return { kind: 'buf', buf: out, view: contiguousView(v.shape), dtype: v.dtype };
   };
 
@@ -201,7 +201,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
           outputs: [{ expr: { kind: 'acc', index: 0, dtype: n.dtype }, dtype: n.dtype, scope: 'outer' }],
         };
         const out = nextBuf++;
-        steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: n.dtype, size: sizeOf(outer) }], nodes: [...xe.nodes, n.id], freeAfter: [] });
+        steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: n.dtype, size: sizeOf(outer) }], nodes: [...new Set([...xe.nodes, n.id])].sort((a, b) => a - b), freeAfter: [] });
         v = { kind: 'buf', buf: out, view: contiguousView(n.shape), dtype: n.dtype };
         break;
       }
