@@ -230,7 +230,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
             ie = asExpr({ ...b, view: lay(b.view)! }, n.shape);
           } else ie = { ...ie, expr: laid, shape: n.shape };
         }
-        const view: View = { shape: n.shape, strides: x.view.strides, offset: x.view.offset };
+        const view: View = { shape: n.shape, strides: n.shape.map((_, d) => x.view.strides[d] ?? 0), offset: x.view.offset };
         const expr: Expr = { kind: 'load', input: x.buf, view, dtype: n.dtype, gather: { axis, index: ie.expr } };
         v = { kind: 'expr', expr, shape: n.shape, dtype: n.dtype, ops: ie.ops + 1, nodes: [...ie.nodes, n.id] };
         break;

@@ -50,7 +50,7 @@ export class Node {
   inputAt(i: number): Tensor | null { return this.inputs ? this.inputs[i] : null; }
 
   private checkSaved(t: Tensor | null, version: number, what: string): Tensor {
-    if (!t) throw new AutogradError(`backward through ${this.op.name}: the graph was already freed; call backward({ retainGraph: true }) the first time to backward twice`);
+    if (!t) throw new AutogradError(`backward through ${this.op.name}: the graph was already freed; call backward(undefined, { retainGraph: true }) the first time to backward twice`);
     if (t._version.value !== version) {
       throw new AutogradError(
         `backward through ${this.op.name}: ${what} ${fmtShape(t.shape)} needed for the gradient was modified by an in-place operation ` +
@@ -93,10 +93,11 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
-/** Accumulates a gradient into a leaf's .grad (hookable so compile() sees the write). */
-function accumulateLeaf(t: Tensor, g: Tensor): void {
+/** Accumulates a gradient into a leaf's .grad (the setter lets compile() see the write). */
+function accumulateLeaf(t: Tensor, g: Tensor, createGraph: boolean): void {
   const prev = t.grad;
-  t.grad = prev ? prev.add(g) : g.detach();
+  // With createGraph the gradient keeps its history (higher-order gradients); else it is a plain value.
+  t.grad = prev ? prev.add(g) : createGraph ? g : g.detach();
 }
 
 /** Reverse-mode sweep from `root` with cotangent `grad`. */
@@ -115,7 +116,7 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
   }
   const grads = new Map<Node, Tensor>();
   withGradMode(opts.createGraph === true, () => {
-    if (!root._node) { accumulateLeaf(root, grad); return; }
+    if (!root._node) { accumulateLeaf(root, grad, opts.createGraph === true); return; }
     grads.set(root._node, grad);
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
@@ -132,9 +133,9 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         if (t._node) {
           const prev = grads.get(t._node);
           grads.set(t._node, prev ? prev.add(gt) : gt);
-        } else accumulateLeaf(t, gt);
+        } else accumulateLeaf(t, gt, opts.createGraph === true);
       });
-      if (!opts.retainGraph) node.free();
+      if (!opts.retainGraph && !opts.createGraph) node.free(); // createGraph implies retainGraph, as in torch
     }
   });
 }

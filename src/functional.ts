@@ -19,8 +19,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** 1 / (1 + e^-x) */
 export function sigmoid(x: Tensor): Tensor { return x.neg().exp().add(1).reciprocal(); }
 
-/** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through). */
-export function relu(x: Tensor): Tensor { return x.where(x.gt(0), 0); }
+/** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through); NaN stays NaN. */
+export function relu(x: Tensor): Tensor { return x.where(x.le(0).logicalNot(), 0); }
 
 /** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
@@ -45,58 +45,71 @@ export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
 /** Clamps to [min, max]; the gradient is 1 inside the closed interval. */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
   let out = x;
-  if (min !== undefined && min !== null) out = out.where(out.ge(min), min);
-  if (max !== undefined && max !== null) out = out.where(out.le(max), max);
+  // Compare so that NaN takes the `out` branch: NaN propagates, as in torch.clamp.
+  if (min !== undefined && min !== null) out = out.where(out.lt(min).logicalNot(), min);
+  if (max !== undefined && max !== null) out = out.where(out.gt(max).logicalNot(), max);
   return out;
 }
 
 /** argmax/argmin over a dim, or over the flattened tensor. */
 export function argReduce(x: Tensor, which: 'argmax' | 'argmin', dim: number | undefined, keepdim: boolean): Tensor {
-  if (x.size === 0) throw new ShapeError(`${which}: cannot take ${which} of an empty tensor ${fmtShape(x.shape)}`);
   if (dim === undefined) {
+    if (x.size === 0) throw new ShapeError(`${which}: cannot take ${which} of an empty tensor ${fmtShape(x.shape)}`);
     const r = apply(OPS[which], [x.reshape([-1])], { dims: [0], keepdim: false });
     return keepdim ? r.reshape(x.shape.map(() => 1)) : r;
   }
   return apply(OPS[which], [x], { dims: [normalizeDim(which, dim, x.ndim)], keepdim });
 }
 
-function countOf(x: Tensor, dim: Dims | undefined): number {
-  const dims = normalizeDims('mean', dim, x.ndim);
+function countOf(x: Tensor, dims: readonly number[]): number {
   return sizeOf(dims.map((d) => x.shape[d]));
 }
 
+/** The row max, detached, as a stability shift (none over an empty dim, which has no max). */
+function shiftOf(x: Tensor, dims: readonly number[]): Tensor | null {
+  return countOf(x, dims) === 0 ? null : x.max(dims, true).detach();
+}
+
 /** Mean (ints are averaged as floats). */
-export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export function mean(x: Tensor, dim?: Dims, keepdim = false, name = 'mean'): Tensor {
+  const dims = normalizeDims(name, dim, x.ndim);
   const xf = x.dtype === 'float32' ? x : x.to('float32');
-  return xf.sum(dim, keepdim).div(countOf(x, dim));
+  return xf.sum(dims, keepdim).div(countOf(x, dims));
 }
 
 /** Variance with `correction` (1 = Bessel's, unbiased; 0 = population). */
-export function variance(x: Tensor, dim?: Dims, keepdim = false, correction = 1): Tensor {
+export function variance(x: Tensor, dim?: Dims, keepdim = false, correction = 1, name = 'var'): Tensor {
+  const dims = normalizeDims(name, dim, x.ndim);
   const xf = x.dtype === 'float32' ? x : x.to('float32');
-  const n = countOf(x, dim);
-  const centered = xf.sub(xf.mean(dim, true));
-  return centered.mul(centered).sum(dim, keepdim).div(Math.max(n - correction, 0));
+  const n = countOf(x, dims);
+  const centered = xf.sub(mean(xf, dims, true, name));
+  return centered.mul(centered).sum(dims, keepdim).div(Math.max(n - correction, 0));
 }
 
-/** log Σ exp(x), shifted by the (detached) max for stability. */
+/** log Σ exp(x), shifted by the (detached) max for stability; -inf over an empty dim. */
 export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  const m = x.max(dim, true).detach();
+  const dims = normalizeDims('logsumexp', dim, x.ndim);
+  const m = shiftOf(x, dims);
+  if (!m) return x.exp().sum(dims, keepdim).log();
   const safe = m.where(m.abs().ne(Infinity), 0);
-  const out = x.sub(safe).exp().sum(dim, true).log().add(safe);
-  return keepdim ? out : out.squeeze(normalizeDims('logsumexp', dim, x.ndim));
+  const out = x.sub(safe).exp().sum(dims, true).log().add(safe);
+  return keepdim ? out : out.squeeze(dims);
 }
 
 /** softmax along `dim`. */
 export function softmax(x: Tensor, dim = -1): Tensor {
-  const e = x.sub(x.max(dim, true).detach()).exp();
-  return e.div(e.sum(dim, true));
+  const d = normalizeDims('softmax', dim, x.ndim);
+  const m = shiftOf(x, d);
+  const e = (m ? x.sub(m) : x).exp();
+  return e.div(e.sum(d, true));
 }
 
 /** log-softmax along `dim`. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  const shifted = x.sub(x.max(dim, true).detach());
-  return shifted.sub(shifted.exp().sum(dim, true).log());
+  const d = normalizeDims('logSoftmax', dim, x.ndim);
+  const m = shiftOf(x, d);
+  const shifted = m ? x.sub(m) : x;
+  return shifted.sub(shifted.exp().sum(d, true).log());
 }
 
 /** Layer normalisation over the trailing `normalizedShape` dims, with optional affine weight and bias. */
@@ -213,7 +226,7 @@ export function split(x: Tensor, size: number | readonly number[], dim = 0): Ten
   let sizes: number[];
   if (typeof size === 'number') {
     if (!Number.isInteger(size) || size <= 0) throw new ShapeError(`split: chunk size must be a positive integer, got ${size}`);
-    sizes = [];
+    sizes = n === 0 ? [0] : []; // an empty dim splits into one empty chunk, as in torch
     for (let s = 0; s < n; s += size) sizes.push(Math.min(size, n - s));
   } else {
     sizes = [...size];

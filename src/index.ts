@@ -7,7 +7,7 @@ import { arange } from './creation.js';
 registerBackend(createCpuBackend());
 registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
 // Gradient rules of gathers need class ids arange(k) laid along one axis.
-setIdsFactory((k, ndim, axis) => arange(k).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
+setIdsFactory((k, ndim, axis, like) => arange(k, undefined, 1, { backend: like.backend }).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
 
 export { Tensor } from './tensor.js';
 export type { TensorLike, Dims } from './tensor.js';

@@ -24,7 +24,8 @@ export function elementwiseExpr(def: ElementwiseDef, attrs: unknown, args: reado
   const cargs = args.map((a, i) => castExpr(a, types[i]));
   if (def.scalar === 'copy') return cargs[0];
   if (def.scalar === 'cast') return castExpr(cargs[0], out.dtype);
-  return { kind: 'op', op: def.scalar, args: cargs, dtype: out.dtype };
+  const op = types[0] === 'bool' && def.scalarBool ? def.scalarBool : def.scalar;
+  return { kind: 'op', op, args: cargs, dtype: out.dtype };
 }
 
 /** A plain load of input `input` through `view`. */
@@ -70,6 +71,7 @@ export function gatherExpr(def: GatherDef, axis: number, xView: View, idxView: V
     ? { shape: out.shape, strides: out.shape.map((_, d) => (d === axis ? idxView.strides[0] : 0)), offset: idxView.offset }
     : idxView;
   const index = loadExpr(ii, idxIter, 'int32');
-  const view: View = { shape: out.shape, strides: xView.strides, offset: xView.offset };
+  // A 0-d source has no stride along `axis`: it reads as one element (stride 0).
+  const view: View = { shape: out.shape, strides: out.shape.map((_, d) => xView.strides[d] ?? 0), offset: xView.offset };
   return { kind: 'load', input: xi, view, dtype: x.dtype, gather: { axis, index } };
 }

@@ -115,15 +115,26 @@ export class Tensor {
   /** A tensor sharing data but cut from the autograd graph. */
   detach(): Tensor {
     if (this._lazy || activeTracer()) return noGrad(() => apply(OPS.reshape, [this], { shape: this.shape }));
-    return this._viewAs(this._view);
+    // Shares the data (and version counter) but no history: in-place writes to it are plain data writes.
+    const t = this._viewAs(this._view);
+    t._isView = false;
+    t._viewOfGrad = false;
+    return t;
   }
 
   // ----- storage internals ---------------------------------------------------------------------
+
+  /** @internal True for tensors made as views of another tensor's storage (movement ops). */
+  _isView = false;
+  /** @internal True when the viewed tensor required grad (its history would miss in-place writes). */
+  _viewOfGrad = false;
 
   /** @internal A view over the same storage (and version counter). */
   _viewAs(view: View): Tensor {
     const t = new Tensor(this._backendName, this._storage, view, this.dtype, this._version);
     t._lazy = null;
+    t._isView = true;
+    t._viewOfGrad = this.requiresGrad || this._viewOfGrad;
     return t;
   }
 
@@ -186,6 +197,7 @@ export class Tensor {
   /** Async read (the only read on webgpu). */
   async dataAsync(): Promise<TypedArray> {
     this._ensureReal('dataAsync()');
+    if (this.size === 0) return typedArrayFor(this.dtype, 0);
     const b = getBackend(this._backendName);
     const c = this.isContiguous() ? this : this.contiguous();
     return b.readAsync(c._storage!.buffer, c._view.offset, c.size);
@@ -340,7 +352,7 @@ export class Tensor {
   mean(dim?: Dims, keepdim = false): Tensor { return F.mean(this, dim, keepdim); }
   /** Variance with Bessel's correction by default (correction = 1). */
   var(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction); }
-  std(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction).sqrt(); }
+  std(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction, 'std').sqrt(); }
   logsumexp(dim?: Dims, keepdim = false): Tensor { return F.logsumexp(this, dim, keepdim); }
   softmax(dim = -1): Tensor { return F.softmax(this, dim); }
   logSoftmax(dim = -1): Tensor { return F.logSoftmax(this, dim); }
@@ -387,6 +399,7 @@ export class Tensor {
   transpose(dim0: number, dim1: number): Tensor {
     const a = normalizeDim('transpose', dim0, this.ndim);
     const b = normalizeDim('transpose', dim1, this.ndim);
+    if (this.ndim === 0) return apply(OPS.reshape, [this], { shape: [] });
     const order = this.shape.map((_, i) => i);
     [order[a], order[b]] = [order[b], order[a]];
     return apply(OPS.permute, [this], { order });
@@ -445,6 +458,10 @@ export class Tensor {
   _inplace(name: string, compute: (x: Tensor) => Tensor): this {
     if (this.requiresGrad && this.isLeaf && isGradEnabled()) {
       throw new AutogradError(`${name}: a leaf tensor that requires grad cannot be modified in place; do it inside noGrad(() => ...)`);
+    }
+    if (this._isView && isGradEnabled() && (this.requiresGrad || this._viewOfGrad)) {
+      // NOTE: the base tensor's autograd history would not see this write (no view tracking).
+      throw new AutogradError(`${name}: in-place write into a view of a tensor that requires grad is not supported (the base's gradient would miss it); write into a clone(), or do it inside noGrad()`);
     }
     const tr = activeTracer();
     if (!this._lazy && !tr && !this._storage) throw new KilnError(`${name}: tensor has no storage`);

@@ -44,7 +44,7 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
         if (e.gather) {
           const axis = e.gather.axis;
           const idx = `(${gen(e.gather.index)})`;
-          const s = e.view.strides[axis];
+          const s = e.view.strides[axis] ?? 0; // a 0-d source: one element
           addr = `${address({ ...e.view, strides: e.view.strides.map((x, d) => (d === axis ? 0 : x)) }, (d) => `c${d}`)}+${idx}*${s}`;
           // The gathered coordinate replaces the loop coordinate in the mask test too.
           coord = (d) => (d === axis ? idx : `c${d}`);

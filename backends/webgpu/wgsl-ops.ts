@@ -92,15 +92,15 @@ export const WGSL_HELPERS = {
   if (!k_isinf(b)) { r = k_fmod_exact(a, b); }
   return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
 }`,
-  // Math.pow. WGSL's pow is undefined for a < 0 and for many IEEE special cases.
+  // C's pow, as torch: 1^y = 1 and (-1)^±inf = 1. WGSL's pow is undefined for a < 0 and for many IEEE cases.
   k_pow: `fn k_pow(a: f32, b: f32) -> f32 {
-  if (b == 0.0) { return 1.0; }
+  if (b == 0.0 || a == 1.0) { return 1.0; }
   if (k_isnan(a) || k_isnan(b)) { return k_nan(); }
   let z = abs(a);
   var r: f32;
   if (z == 0.0) { r = select(0.0, k_inf(), b < 0.0); }
   else if (k_isinf(z)) { r = select(k_inf(), 0.0, b < 0.0); }
-  else if (z == 1.0 && k_isinf(b)) { return k_nan(); }
+  else if (z == 1.0 && k_isinf(b)) { return 1.0; }
   else { r = exp2(b * log2(z)); }
   if ((bitcast<u32>(a) & 0x80000000u) != 0u) {
     if (floor(b) != b) { return select(r, k_nan(), a < 0.0 && !k_isinf(a)); }

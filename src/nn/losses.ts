@@ -1,6 +1,7 @@
 // Loss functions (composites of primitives, so their gradients come from the registry).
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { arange } from '../creation.js';
+import { getBackend } from '../core/backend.js';
 import type { Tensor } from '../tensor.js';
 
 type Reduction = 'mean' | 'sum' | 'none';
@@ -26,6 +27,10 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reductio
     throw new ShapeError(`crossEntropy: expected logits [N, C] with target [N] (or [C] with []), got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
   }
   const c = logits.shape[logits.ndim - 1];
+  if (!target._lazy && getBackend(target.backend).syncReads) {
+    const bad = target.data().find((v) => v < 0 || v >= c);
+    if (bad !== undefined) throw new ShapeError(`crossEntropy: target class ${bad} is out of range for ${c} classes (logits ${fmtShape(logits.shape)})`);
+  }
   const logp = logits.logSoftmax(-1);
   // One-hot selection (not a gather): fuses into one reduction and differentiates through mul.
   const oneHot = target.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: logits.backend })).to('float32');

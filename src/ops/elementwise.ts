@@ -7,6 +7,9 @@ import { broadcastShapes } from '../core/shape.js';
 import type { ScalarOp } from './scalar.js';
 import type { ElementwiseDef, Meta, Vjp } from './types.js';
 
+/** On bool operands arithmetic is logic: add/max are or, mul/min are and (as in PyTorch). */
+const BOOL_FORMS: Partial<Record<ScalarOp, ScalarOp>> = { add: 'or', max: 'or', mul: 'and', min: 'and' };
+
 const broadcastAll = (op: string, inputs: readonly Meta[]): number[] =>
   inputs.reduce<number[]>((s, m) => broadcastShapes(op, s, m.shape), []);
 const promoted = (inputs: readonly Meta[]): DType => inputs.map((m) => m.dtype).reduce(promoteTypes);
@@ -15,7 +18,7 @@ function def(
   name: string, scalar: ScalarOp, operand: (ins: readonly Meta[]) => DType, result: (operand: DType) => DType, vjp?: Vjp<unknown>,
 ): ElementwiseDef {
   return {
-    kind: 'elementwise', name, scalar, vjp,
+    kind: 'elementwise', name, scalar, vjp, scalarBool: BOOL_FORMS[scalar],
     operandDTypes: (ins) => ins.map(() => operand(ins)),
     infer: (ins) => {
       const shape = broadcastAll(name, ins);
@@ -49,7 +52,8 @@ export const ELEMENTWISE = {
   div: floating('div', 'div', (g, c) => [c.needs(0) ? g.div(c.input(1)) : null, c.needs(1) ? g.neg().mul(c.output()).div(c.input(1)) : null]),
   // d(a^b) = b a^(b-1) da + a^b ln(a) db
   pow: floating('pow', 'pow', (g, c) => [
-    c.needs(0) ? g.mul(c.input(1)).mul(c.input(0).pow(c.input(1).sub(1))) : null,
+    // The b·a^(b-1) term is 0 where b = 0 (not 0·0^-1 = NaN at a = 0).
+    c.needs(0) ? g.mul(c.input(1)).mul(c.input(0).pow(c.input(1).sub(1))).where(c.input(1).ne(0), 0) : null,
     c.needs(1) ? g.mul(c.output()).mul(c.input(0).log()) : null,
   ]),
   // max/min: the gradient goes to the larger (smaller) operand, split evenly on ties.

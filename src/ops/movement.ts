@@ -40,6 +40,8 @@ export const MOVEMENT = {
     infer: (ins, a: { shape: readonly number[] }) => {
       const from = ins[0].shape;
       const lead = a.shape.length - from.length;
+      const neg = a.shape.findIndex((d) => !Number.isInteger(d) || d < 0);
+      if (neg >= 0) throw new ShapeError(`expand: size ${a.shape[neg]} at dim ${neg} of ${fmtShape(a.shape)} is invalid (-1 only keeps an existing dim of ${fmtShape(from)})`);
       const bad = lead < 0 ? 0 : from.findIndex((d, i) => d !== 1 && d !== a.shape[i + lead]);
       if (lead < 0 || bad >= 0) {
         throw new ShapeError(`expand: cannot expand ${fmtShape(from)} to ${fmtShape(a.shape)}${lead >= 0 ? ` (dim ${bad}: ${from[bad]} vs ${a.shape[bad + lead]})` : ' (fewer dims)'}`);

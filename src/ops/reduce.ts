@@ -35,10 +35,16 @@ const spread = (g: import('../tensor.js').Tensor, m: Meta, a: ReduceAttrs) =>
 export const REDUCE = {
   // d Σa = da broadcast over the reduced dims
   sum: def('sum', 'sum', (t) => (t === 'bool' ? 'int32' : t), (g, c) => [spread(g, c.inputMeta[0], c.attrs)]),
-  // d Πa = Πa / a da  (NOTE: undefined where an element is 0, as the closed form divides by it)
-  prod: def('prod', 'prod', (t) => (t === 'bool' ? 'int32' : t), (g, c) => [
-    spread(g.mul(c.output()), c.inputMeta[0], c.attrs).div(c.input(0)),
-  ]),
+  // d Πa / da_i = Π_{j≠i} a_j. Without zeros that is Πa / a_i; with one zero only the zero's slot gets
+  // the product of the others; with two or more every slot gets 0.
+  prod: def('prod', 'prod', (t) => (t === 'bool' ? 'int32' : t), (g, c) => {
+    const x = c.input(0), m = c.inputMeta[0], a = c.attrs;
+    const zero = x.eq(0);
+    const zeros = spread(zero.to('float32').sum(a.dims, true), m, a);
+    const others = spread(x.where(zero.logicalNot(), 1).prod(a.dims, true), m, a); // product of the non-zeros
+    const d = others.div(x.where(zero.logicalNot(), 1)).where(zeros.eq(0), others.where(zero, 0).where(zeros.eq(1), 0));
+    return [d.mul(spread(g, m, a))];
+  }),
   // d max a: split evenly between the elements equal to the max (as torch.amax)
   max: def('max', 'max', (t) => t, (g, c) => [extremumGrad(g, c.input(0), c.output(), c.inputMeta[0], c.attrs)]),
   min: def('min', 'min', (t) => t, (g, c) => [extremumGrad(g, c.input(0), c.output(), c.inputMeta[0], c.attrs)]),

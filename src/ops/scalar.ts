@@ -37,7 +37,7 @@ export const SCALAR_OPS = {
   sub: { arity: 2, f: (a, b) => `(${a}-${b})`, i: (a, b) => `((${a}-${b})|0)` },
   mul: { arity: 2, f: (a, b) => `(${a}*${b})`, i: (a, b) => `Math.imul(${a},${b})` },
   div: { arity: 2, f: (a, b) => `(${a}/${b})` },
-  pow: { arity: 2, f: (a, b) => `Math.pow(${a},${b})` },
+  pow: { arity: 2, f: (a, b) => `H.pow(${a},${b})` },
   max: { arity: 2, f: (a, b) => `Math.max(${a},${b})`, i: (a, b) => `Math.max(${a},${b})` },
   min: { arity: 2, f: (a, b) => `Math.min(${a},${b})`, i: (a, b) => `Math.min(${a},${b})` },
   mod: { arity: 2, f: (a, b) => `H.fmod(${a},${b})`, i: (a, b) => `H.imod(${a},${b})` },
@@ -89,6 +89,8 @@ function roundEven(x: number): number {
 export const SCALAR_HELPERS = {
   erf,
   roundEven,
+  // C's pow (and torch): 1^y = 1 and (-1)^±inf = 1, where JS's Math.pow gives NaN.
+  pow: (a: number, b: number) => (a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : Math.pow(a, b)),
   sign: (x: number) => (Number.isNaN(x) ? NaN : x > 0 ? 1 : x < 0 ? -1 : 0),
   // torch.remainder: the result takes the sign of the divisor.
   fmod: (a: number, b: number) => { const r = a % b; return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; },

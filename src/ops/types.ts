@@ -37,6 +37,8 @@ export interface ElementwiseDef<A = unknown> extends Common<A> {
   readonly kind: 'elementwise';
   /** The scalar primitive it computes, or 'cast'/'copy'. */
   readonly scalar: ScalarOp | 'cast' | 'copy';
+  /** The primitive used when the operands are bool (add is logical or, mul logical and, as in torch). */
+  readonly scalarBool?: ScalarOp;
   /** dtype each operand is cast to before the scalar op (one per input). */
   readonly operandDTypes: (inputs: readonly Meta[], attrs: A) => DType[];
 }

@@ -179,7 +179,7 @@ function unarySamples(rng: Rng, o: UnaryOpts): Sample<{ form: 'method' | 'fn' }>
     { desc: 'long [1027]', inputs: [C(u([1027]))], args: m, grad: false },
   ];
   const edge = o.edge ?? EDGE;
-  s.push({ desc: `edge values ${edge.join(' ')}`, inputs: [C(R.arr([edge.length], edge))], args: m, grad: false, knownBug: o.knownEdgeBug });
+  s.push({ desc: `edge values ${edge.join(' ')}`, inputs: [C(R.arr([edge.length], edge))], args: m, grad: false });
   if (o.ints) s.push({ desc: 'int32', inputs: [C(R.arr([7], [-3, -2, -1, 0, 1, 2, 3], 'int32'))], args: m, grad: false });
   return s;
 }
@@ -202,7 +202,6 @@ const nearHalf = near((v) => Math.floor(v) + 0.5);
 const nearZero = near(() => 0, 0.05);
 
 // NOTE: torch.relu(nan) and torch.clamp(nan) are nan; kiln's where-based compositions return 0 / the bound.
-const NAN_RELU = 'relu(NaN) gives 0, torch gives NaN (where(x > 0, x, 0) drops the NaN)';
 
 const UNARY: OpRow[] = [
   unaryRow('neg', (x) => x.neg(), k.neg, (v) => -v, { kind: 'same', ints: true }),
@@ -215,7 +214,7 @@ const UNARY: OpRow[] = [
   unaryRow('cos', (x) => x.cos(), k.cos, Math.cos, { kind: 'float', ints: true, lo: -4, hi: 4, edge: [0, -0, 1, Infinity, -Infinity, NaN, 100, -1000.5] }),
   unaryRow('tanh', (x) => x.tanh(), k.tanh, Math.tanh, { kind: 'float', ints: true, lo: -3, hi: 3 }),
   unaryRow('sigmoid', (x) => x.sigmoid(), k.sigmoid, R.sigmoid, { kind: 'float', ints: true, lo: -5, hi: 5, atol: 1e-6, rtol: 1e-5 }),
-  unaryRow('relu', (x) => x.relu(), k.relu, (v) => (Number.isNaN(v) ? NaN : Math.max(v, 0)), { kind: 'same', ints: true, avoid: nearZero, knownEdgeBug: NAN_RELU }),
+  unaryRow('relu', (x) => x.relu(), k.relu, (v) => (Number.isNaN(v) ? NaN : Math.max(v, 0)), { kind: 'same', ints: true, avoid: nearZero }),
   unaryRow('gelu', (x) => x.gelu(), (x) => k.gelu(x, 'none'), R.geluErf, { kind: 'float', lo: -4, hi: 4, edge: [0, -0, 1, -1, NaN, 1e30, -1e30, 10, -10, 3.5, -2.25], atol: 1e-6, rtol: 1e-5 }),
   unaryRow('gelu(tanh)', (x) => x.gelu('tanh'), (x) => k.gelu(x, 'tanh'), R.geluTanh, { kind: 'float', lo: -4, hi: 4, edge: [0, -0, 1, -1, NaN, 1e30, -1e30, 10, -10, 3.5, -2.25], atol: 1e-6, rtol: 1e-5 }),
   unaryRow('silu', (x) => x.silu(), k.silu, (v) => v * R.sigmoid(v), { kind: 'float', ints: true, lo: -5, hi: 5, edge: [0, -0, 1, -1, NaN, 1e30, -1e30, 100, -100], atol: 1e-6, rtol: 1e-5 }),
@@ -338,7 +337,7 @@ function binaryRow(name: keyof typeof k & string, f: (a: number, b: number) => n
       const edge = o.edge ?? BIN_EDGE;
       s.push({
         desc: `edge table [${edge.length},1] op [1,${edge.length}] of ${edge.join(' ')}`,
-        inputs: [C(R.arr([edge.length, 1], edge)), C(R.arr([1, edge.length], edge))], args: m, grad: false, knownBug: o.knownEdgeBug,
+        inputs: [C(R.arr([edge.length, 1], edge)), C(R.arr([1, edge.length], edge))], args: m, grad: false,
       });
       if (o.ints !== false) {
         const ia = R.randint(rng, [3, 4], -9, 10), ib = R.arr([3, 4], R.randint(rng, [3, 4], 1, 6).data.map((v, i) => (i % 2 ? v : -v)), 'int32');
@@ -350,9 +349,9 @@ function binaryRow(name: keyof typeof k & string, f: (a: number, b: number) => n
       }
       if (o.bools) {
         const ba = R.arr([2, 2], [0, 0, 1, 1], 'bool'), bb = R.arr([2, 2], [0, 1, 0, 1], 'bool');
-        s.push({ desc: 'bool op bool', inputs: [C(ba), C(bb)], args: m, grad: false, knownBug: o.knownBoolBug });
+        s.push({ desc: 'bool op bool', inputs: [C(ba), C(bb)], args: m, grad: false });
         s.push({ desc: 'bool op int32', inputs: [C(ba), C(R.arr([2, 2], [3, -1, 0, 2], 'int32'))], args: m, grad: false });
-        s.push({ desc: 'bool op weak true (stays bool)', inputs: [C(ba)], args: { form: 'scalarR', scalar: true }, grad: false, knownBug: o.knownBoolBug });
+        s.push({ desc: 'bool op weak true (stays bool)', inputs: [C(ba)], args: { form: 'scalarR', scalar: true }, grad: false });
         s.push({ desc: 'bool op weak int 1 (int32)', inputs: [C(ba)], args: { form: 'scalarR', scalar: 1 }, grad: false });
         s.push({ desc: 'bool op weak float 1.5 (float32)', inputs: [C(ba)], args: { form: 'scalarR', scalar: 1.5 }, grad: false });
       }
@@ -382,25 +381,22 @@ const remainderPair = (r: Rng, sa: number[], sb: number[]): [RArray, RArray] => 
 
 // NOTE: C's pow (and torch) give pow(1, y) = 1 and pow(-1, ±inf) = 1 for any y; JS's ** gives NaN.
 const cpow = (a: number, b: number): number => (a === 1 || b === 0 ? 1 : a === -1 && !Number.isFinite(b) && !Number.isNaN(b) ? 1 : Math.pow(a, b));
-const POW_BUG = 'pow(1, NaN), pow(1, ±inf), pow(-1, ±inf) give NaN; torch (C pow) gives 1';
 const fmax = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b));
 const fmin = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b));
-const BOOL_ADD_BUG = 'bool + bool stores 2 in a bool tensor (torch: logical or), so (t+t).eq(true) is false';
 
 const BINARY: OpRow[] = [
-  binaryRow('add', (a, b) => a + b, { kind: 'arith', bools: true, boolRef: (a, b) => (a || b ? 1 : 0), knownBoolBug: BOOL_ADD_BUG }),
+  binaryRow('add', (a, b) => a + b, { kind: 'arith', bools: true, boolRef: (a, b) => (a || b ? 1 : 0) }),
   binaryRow('sub', (a, b) => a - b, { kind: 'arith' }),
   binaryRow('mul', (a, b) => a * b, { kind: 'arith', bools: true, boolRef: (a, b) => (a && b ? 1 : 0), intRef: (a, b) => Math.imul(a, b) }),
   binaryRow('div', (a, b) => a / b, { kind: 'float', gen: (r, sa, sb) => [R.uniform(r, sa), awayFromZero(r, sb)], scalars: [2, 0.5, -4] }),
   binaryRow('pow', cpow, {
-    kind: 'float', gen: (r, sa, sb) => [positive(r, sa), R.uniform(r, sb)], scalars: [2, 0.5, 3], knownEdgeBug: POW_BUG,
+    kind: 'float', gen: (r, sa, sb) => [positive(r, sa), R.uniform(r, sb)], scalars: [2, 0.5, 3],
     edge: [0, -0, 1, -1, 2, -2, 0.5, Infinity, -Infinity, NaN], rtol: 2e-5,
     extra: (rng) => [
       { desc: 'negative base ** 3 (integer scalar exponent)', inputs: [C(R.uniform(rng, [2, 3], -2, 2, nearZero))], args: { form: 'scalarR', scalar: 3 } },
       { desc: 'negative base ** 2 tensor exponent (value only: d/db is NaN)', inputs: [C(R.arr([3], [-2, -0.5, -3])), C(R.arr([3], [2, 3, -1]), false)], args: { form: 'method' } },
       {
         desc: 'x ** 0 at x = 0 (gradient 0)', inputs: [C(R.arr([3], [0, 1, -2]))], args: { form: 'scalarR', scalar: 0 },
-        knownGradBug: 'pow(x, 0) gradient at x = 0 is NaN (0 · 0^-1); torch gives 0',
       },
     ],
   }),
@@ -419,7 +415,6 @@ const BINARY: OpRow[] = [
 
 // ----- clamp and where ---------------------------------------------------------------------------
 
-const CLAMP_NAN = 'clamp(NaN) gives the bound, torch propagates NaN';
 const clampRef = (v: number, lo?: number | null, hi?: number | null) => {
   if (Number.isNaN(v)) return NaN;
   let r = v;
@@ -446,7 +441,7 @@ const CLAMP = row<ClampArgs>({
       { desc: 'empty [0,2]', inputs: [C(u([0, 2]))], args: { min: -0.5, max: 1 } },
       { desc: 'step -2 slice [6]', inputs: [NSt(u([6]))], args: { min: -0.5, max: 1 } },
       { desc: 'edge values', inputs: [C(R.arr([6], [Infinity, -Infinity, -0, 1e30, -0.5, 1]))], args: { min: -0.5, max: 1 }, grad: false },
-      { desc: 'NaN propagates', inputs: [C(R.arr([3], [NaN, -3, 3]))], args: { min: -0.5, max: 1 }, grad: false, knownBug: CLAMP_NAN },
+      { desc: 'NaN propagates', inputs: [C(R.arr([3], [NaN, -3, 3]))], args: { min: -0.5, max: 1 }, grad: false },
       { desc: 'min > max gives max everywhere', inputs: [C(R.arr([3], [-2, 0, 2]))], args: { min: 1, max: -1 }, grad: false },
       { desc: 'int32 with int bounds', inputs: [C(R.arr([5], [-5, -1, 0, 2, 9], 'int32'))], args: { min: -1, max: 3 }, grad: false },
       { desc: 'int32 with float bound (promotes)', inputs: [C(R.arr([3], [-5, 0, 9], 'int32'))], args: { min: -0.5 }, grad: false },
@@ -530,7 +525,7 @@ function reduceSamples(rng: Rng, o: ReduceOpts): Sample<ReduceArgs>[] {
     { desc: 'step -2 slice [3,5] dim 1', inputs: [NSt(u([3, 5]))], args: { dim: 1 } },
     // An expanded lane holds one value repeated: std sits on its sqrt kink there, so no gradient check.
     { desc: 'expanded [3,1]->[3,4] dim 1', inputs: [E(u([3, 1]), [3, 4])], args: { dim: 1 }, grad: o.expandGrad ?? true },
-    { desc: '[2,0] dim 0 (reduce the non-empty dim)', inputs: [C(u([2, 0]))], args: { dim: 0 }, knownBug: o.emptyInputBug },
+    { desc: '[2,0] dim 0 (reduce the non-empty dim)', inputs: [C(u([2, 0]))], args: { dim: 0 } },
   ];
   if (!o.singleDim) {
     s.push({ desc: '[3,4,5] dims [0,2]', inputs: [C(x())], args: { dim: [0, 2] } });
@@ -563,8 +558,6 @@ function reduceRow(name: 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'var' | 'std'
   });
 }
 
-const ARG_EMPTY_BUG = 'argmax/argmin of a tensor with a 0-size dim throws even when the reduced dim is non-empty; torch returns an empty int tensor';
-const LSE_EMPTY_BUG = 'logsumexp over an empty dim throws (its detached max has no identity); torch returns -inf';
 /** Long rows (several workgroups, accumulation error) and many short rows; value checks only. */
 const LONG_REDUCE = (rng: Rng): Sample<ReduceArgs>[] => [
   { desc: 'long row [4099] (positive values: accumulation error shows)', inputs: [C(R.uniform(rng, [4099], 0, 1))], args: {}, grad: false },
@@ -590,7 +583,6 @@ const REDUCTIONS: OpRow[] = [
       { desc: 'a zero factor (value only)', inputs: [C(R.arr([2, 3], [0, 0.5, 2, 0, 0, 1.1]))], args: { dim: 1 }, grad: false },
       {
         desc: 'a zero factor: gradient', inputs: [C(R.arr([4], [0, 0.5, 2, 3]))], args: {},
-        knownGradBug: 'prod gradient is NaN where a factor is 0 (closed form out/x divides by 0); torch gives the product of the others',
       },
     ],
   }),
@@ -613,18 +605,17 @@ const REDUCTIONS: OpRow[] = [
     edge: [...REDUCE_EDGE, [-1e30, 0], [88, 89, 90], [-200, -201]], atol: 1e-5, rtol: 1e-5,
     extra: () => [{
       desc: 'empty [0,3] dim 0 (-inf)', inputs: [C(R.arr([0, 3], []))], args: { dim: 0 },
-      knownBug: LSE_EMPTY_BUG, knownGradBug: LSE_EMPTY_BUG,
     }],
   }),
   reduceRow('argmax', (x, a) => R.argmax(x, a.dim as number | undefined, a.keepdim), {
-    singleDim: true, grad: false, ints: true, edge: REDUCE_EDGE, emptyInputBug: ARG_EMPTY_BUG, extra: () => [
+    singleDim: true, grad: false, ints: true, edge: REDUCE_EDGE, extra: () => [
       { desc: 'ties: first index', inputs: [C(R.arr([2, 4], [1, 3, 3, 0, 2, 2, 2, 2]))], args: { dim: 1 } },
       { desc: 'ties: first index, flattened', inputs: [C(R.arr([2, 2], [5, 1, 5, 5]))], args: {} },
       { desc: 'bool', inputs: [C(R.arr([4], [0, 1, 0, 1], 'bool'))], args: { dim: 0 } },
     ],
   }),
   reduceRow('argmin', (x, a) => R.argmin(x, a.dim as number | undefined, a.keepdim), {
-    singleDim: true, grad: false, ints: true, edge: REDUCE_EDGE, emptyInputBug: ARG_EMPTY_BUG, extra: () => [
+    singleDim: true, grad: false, ints: true, edge: REDUCE_EDGE, extra: () => [
       { desc: 'ties: first index', inputs: [C(R.arr([2, 4], [1, 0, 0, 3, 2, 2, 2, 2]))], args: { dim: 1 } },
     ],
   }),
@@ -684,8 +675,6 @@ function softmaxRow(name: 'softmax' | 'logSoftmax', ref: (x: RArray, dim: number
         { desc: 'empty [0,4] dim -1', inputs: [C(u([0, 4]))], args: { dim: -1 } },
         {
           desc: 'empty [0,4] along the empty dim 0', inputs: [C(u([0, 4]))], args: { dim: 0 },
-          knownBug: `${name} over an empty dim throws (its detached max has no identity); torch returns an empty tensor`,
-          knownGradBug: `${name} over an empty dim throws`,
         },
         { desc: 'transposed [5,3] dim 0', inputs: [T(u([5, 3]))], args: { dim: 0 } },
         { desc: 'step -2 slice [2,4]', inputs: [NSt(u([2, 4]))], args: { dim: -1 } },
@@ -730,18 +719,9 @@ function moveRow<A>(name: string, op: (xs: Tensor[], a: A) => Tensor | Tensor[],
 
 // NOTE: src/index.ts's setIdsFactory builds the class ids with arange(k) on the *current* backend,
 // so gather/indexSelect gradients of tensors on another backend mix backends.
-const IDS_BACKEND_BUG: KnownBug = {
-  note: 'gather/indexSelect backward builds its ids with arange() on the current backend, not the tensor\'s: "eq: operands live on different backends"',
-  backends: ['wasm', 'webgpu'],
-};
 
 const ints = (rng: Rng, s: number[]) => R.randint(rng, s, -50, 50);
-const TRANSPOSE_0D_BUG = 'transpose(0, -1) of a 0-d tensor throws "permute: [] is not a permutation of the 0 dims of []"; torch returns the tensor';
 // NOTE: the gather load's axis 0 does not exist in a 0-d view; backends/cpu/codegen.ts multiplies the index by strides[0] (undefined).
-const ZERO_D_GATHER_BUG: KnownBug = {
-  note: 'gather/indexSelect of a 0-d input read NaN on cpu (the gather axis has no stride in a 0-d view); torch returns the value',
-  backends: ['cpu'],
-};
 
 const MOVEMENT: OpRow[] = [
   moveRow<{ shape: number[]; fn?: boolean }>('reshape', ([x], a) => (a.fn ? k.reshape(x, a.shape) : x.reshape(a.shape)), ([x], a) => R.reshape(x, a.shape), (u, rng) => [
@@ -793,7 +773,7 @@ const MOVEMENT: OpRow[] = [
     { desc: 'already transposed [3,4]', inputs: [T(u([3, 4]))], args: { d0: 0, d1: 1 } },
     { desc: 'step -2 slice [2,3]', inputs: [NSt(u([2, 3]))], args: { d0: 0, d1: 1 } },
     { desc: 'empty [0,2]', inputs: [C(u([0, 2]))], args: { d0: 0, d1: 1 } },
-    { desc: '0-d (0,-1) is the identity', inputs: [C(u([]))], args: { d0: 0, d1: -1 }, knownBug: TRANSPOSE_0D_BUG, knownGradBug: TRANSPOSE_0D_BUG },
+    { desc: '0-d (0,-1) is the identity', inputs: [C(u([]))], args: { d0: 0, d1: -1 } },
     { desc: 'int32', inputs: [C(ints(rng, [2, 3]))], args: { d0: 0, d1: 1 } },
   ]),
   moveRow<{ order: number[]; fn?: boolean }>('permute', ([x], a) => (a.fn ? k.permute(x, a.order) : x.permute(a.order)), ([x], a) => R.permute(x, a.order), (u, rng) => [
@@ -885,7 +865,6 @@ const MOVEMENT: OpRow[] = [
     { desc: '0-d tensors', inputs: [C(u([])), C(u([])), C(u([]))], args: {} },
     {
       desc: 'empty [0,2]', inputs: [C(u([0, 2])), C(u([0, 2]))], args: { dim: 1 },
-      knownGradBug: { note: 'Tensor.dataAsync() of an empty view with a non-zero offset asks the backend for 0 elements past the end of a 0-size buffer (data() short-cuts size 0)', backends: ['webgpu'] },
     },
     { desc: 'non-contiguous', inputs: [T(u([2, 3])), Fl(u([2, 3]), [0])], args: { dim: 2 } },
     { desc: 'int32', inputs: [C(ints(rng, [3])), C(ints(rng, [3]))], args: { dim: 1 } },
@@ -899,7 +878,6 @@ const MOVEMENT: OpRow[] = [
     { desc: '[3,0] size 2 dim 0', inputs: [C(u([3, 0]))], args: { size: 2 } },
     {
       desc: 'empty [0,2] size 2 along the empty dim: one empty chunk', inputs: [C(u([0, 2]))], args: { size: 2 },
-      knownBug: 'split of a 0-size dim returns no chunks; torch returns one empty chunk',
     },
     { desc: 'int32', inputs: [C(ints(rng, [5]))], args: { size: 2 } },
   ]),
@@ -923,26 +901,26 @@ const MOVEMENT: OpRow[] = [
     { desc: '[2,3,4] dim -1 index [2,2,5] (repeats)', inputs: [C(u([2, 3, 4])), C(R.randint(rng, [2, 2, 5], 0, 4))], args: { dim: -1 } },
     { desc: 'repeated index (gradient accumulates)', inputs: [C(u([2, 3])), C(R.arr([2, 3], [1, 1, 1, 0, 2, 2], 'int32'))], args: { dim: 1 } },
     { desc: 'index with a 0 dim', inputs: [C(u([3, 4])), C(R.arr([3, 0], [], 'int32'))], args: { dim: 1 } },
-    { desc: '0-d input and index', inputs: [C(u([])), C(R.arr([], [0], 'int32'))], args: { dim: 0 }, knownBug: ZERO_D_GATHER_BUG, knownGradBug: ZERO_D_GATHER_BUG },
+    { desc: '0-d input and index', inputs: [C(u([])), C(R.arr([], [0], 'int32'))], args: { dim: 0 } },
     { desc: 'transposed input, flipped index', inputs: [T(u([4, 3])), Fl(R.randint(rng, [4, 3], 0, 4), [0])], args: { dim: 0 } },
     { desc: 'int32 data', inputs: [C(ints(rng, [2, 3])), C(R.randint(rng, [2, 3], 0, 3))], args: { dim: 1 } },
-  ], IDS_BACKEND_BUG),
+  ]),
   moveRow<{ dim: number; fn?: boolean }>('indexSelect', ([x, i], a) => (a.fn ? k.indexSelect(x, a.dim, i) : x.indexSelect(a.dim, i)), ([x, i], a) => R.indexSelect(x, a.dim, i), (u, rng) => [
     { desc: '[4,3] dim 0 index [2,0,2]', inputs: [C(u([4, 3])), C(R.arr([3], [2, 0, 2], 'int32'))], args: { dim: 0 } },
     { desc: '[3,4] dim 1 index [3,3,0,1,1] function form', inputs: [C(u([3, 4])), C(R.arr([5], [3, 3, 0, 1, 1], 'int32'))], args: { dim: 1, fn: true } },
     { desc: '[2,3,4] dim -2', inputs: [C(u([2, 3, 4])), C(R.arr([2], [2, 1], 'int32'))], args: { dim: -2 } },
     { desc: 'empty index', inputs: [C(u([3, 2])), C(R.arr([0], [], 'int32'))], args: { dim: 0 } },
-    { desc: '0-d input, index [0]', inputs: [C(u([])), C(R.arr([1], [0], 'int32'))], args: { dim: 0 }, knownBug: ZERO_D_GATHER_BUG, knownGradBug: ZERO_D_GATHER_BUG },
+    { desc: '0-d input, index [0]', inputs: [C(u([])), C(R.arr([1], [0], 'int32'))], args: { dim: 0 } },
     { desc: 'transposed input, step -2 index', inputs: [T(u([4, 3])), NSt(R.arr([3], [3, 0, 1], 'int32'))], args: { dim: 0 } },
     { desc: 'bool data', inputs: [C(R.bools(rng, [3, 2])), C(R.arr([2], [2, 2], 'int32'))], args: { dim: 0 } },
-  ], IDS_BACKEND_BUG),
+  ]),
   moveRow<Record<string, never>>('embedding', ([i, w]) => k.embedding(i, w), ([i, w]) => R.embedding(i, w), (u, rng) => [
     { desc: 'indices [2,3] into [5,4]', inputs: [C(R.randint(rng, [2, 3], 0, 5)), C(u([5, 4]))], args: {} },
     { desc: 'repeated indices (gradient accumulates)', inputs: [C(R.arr([4], [1, 1, 4, 1], 'int32')), C(u([5, 2]))], args: {} },
     { desc: '0-d index', inputs: [C(R.arr([], [3], 'int32')), C(u([4, 3]))], args: {} },
     { desc: 'empty indices [0]', inputs: [C(R.arr([0], [], 'int32')), C(u([3, 2]))], args: {} },
     { desc: 'transposed weight', inputs: [C(R.arr([3], [0, 2, 1], 'int32')), T(u([3, 4]))], args: {} },
-  ], IDS_BACKEND_BUG),
+  ]),
 ];
 
 // ----- casts -------------------------------------------------------------------------------------
