@@ -72,7 +72,10 @@ export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backe
   }
   const views = new Map<number, View>([...resolved].map(([id, t]) => [id, t._view]));
   const key = `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
-  let program = plans.get(key);
+  // A hit shares the plan (it depends on structure and layouts only) but keeps this graph's own
+  // nodes: their input sources (which argument, which captured tensor) are what replays resolve.
+  const hit = plans.get(key);
+  let program = hit && { ...hit, graph, optimized: opt };
   const cached = program !== undefined;
   if (!program) {
     const plan = planGraph(opt, views);

@@ -161,3 +161,20 @@ describe('a kernel the backend cannot compile', () => {
     }
   });
 });
+
+describe('plan sharing', () => {
+  it('two functions with the same structure but different captured weights and argument order stay apart', () => {
+    const A = k.randn([3, 3]), B = k.randn([3, 3]);
+    const fa = k.compile((x: k.Tensor) => x.matmul(A).relu());
+    const fb = k.compile((x: k.Tensor) => x.matmul(B).relu());
+    const lt = k.compile((x: k.Tensor, y: k.Tensor) => x.lt(y));
+    const gt = k.compile((x: k.Tensor, y: k.Tensor) => y.lt(x));
+    const x = k.randn([2, 3]), y = k.randn([2, 3]);
+    for (let i = 0; i < 2; i++) {
+      close(fa(x), x.matmul(A).relu());
+      close(fb(x), x.matmul(B).relu());
+      expect(lt(x, y).toArray()).toEqual(x.lt(y).toArray());
+      expect(gt(x, y).toArray()).toEqual(y.lt(x).toArray());
+    }
+  });
+});
