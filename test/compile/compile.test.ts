@@ -178,3 +178,35 @@ describe('plan sharing', () => {
     }
   });
 });
+
+describe('compiled programs from the issue', () => {
+  it('the seed loop: five x = x.mul(W), compiled, then backward gives W.grad = 240', () => {
+    const W = k.tensor(2, { requiresGrad: true });
+    const loop = (x0: k.Tensor) => { let x = x0; const seen: k.Tensor[] = []; for (let i = 0; i < 5; i++) { x = x.mul(W); seen.push(x); } return seen; };
+    const f = k.compile(loop);
+    const seen = f(k.tensor(3));
+    expect(seen.map((t) => t.item())).toEqual([6, 12, 24, 48, 96]);
+    seen[4].backward();
+    expect(W.grad!.item()).toBe(240);
+  });
+
+  it('an attention block (batch 2, 8 tokens, 2 heads of 4) compiled equals eager', () => {
+    k.manualSeed(7);
+    const [B, T, H, D] = [2, 8, 2, 4];
+    const Wq = k.randn([H * D, H * D]).mul(0.3), Wk = k.randn([H * D, H * D]).mul(0.3), Wv = k.randn([H * D, H * D]).mul(0.3), Wo = k.randn([H * D, H * D]).mul(0.3);
+    const ln = new k.nn.LayerNorm(H * D);
+    const heads = (t: k.Tensor) => t.reshape([B, T, H, D]).permute(0, 2, 1, 3);
+    const attention = (x: k.Tensor) => {
+      const h = ln.forward(x);
+      const [q, kk, v] = [h.matmul(Wq), h.matmul(Wk), h.matmul(Wv)].map(heads);
+      const att = q.matmul(kk.mT()).div(Math.sqrt(D)).softmax(-1);
+      const y = att.matmul(v).permute(0, 2, 1, 3).reshape([B, T, H * D]);
+      return x.add(y.matmul(Wo));
+    };
+    const f = k.compile(attention);
+    const x = k.randn([B, T, H * D]);
+    close(f(x), attention(x), 1e-5);
+    close(f(x), attention(x), 1e-5);
+    expect(f.cacheInfo().traces).toBe(1);
+  });
+});
