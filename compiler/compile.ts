@@ -251,7 +251,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       grads = [...trace.gradSets].map((t) => [t, t.grad ? slotOf(trace.idOf(t.grad)) : null]);
     } finally { setTracer(prev); }
     const graph = trace.graphFor(outIds);
-    const outs = trace.execute(outIds);
+    const outs = trace.executeGraph(graph);
     trace.done = true;
     const lazyOut = (t: Tensor, i: number) => { if (lazyHandle(t)?.trace === trace) trace.fill(t, outs[i]); };
     const fillTemplate = (v: unknown, t: Template): void => {

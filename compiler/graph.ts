@@ -48,7 +48,8 @@ export function nodeText(n: GraphNode): string {
 /** Prints a graph as readable code, one node a line with its type and source line. */
 export function printGraph(g: Graph): string {
   const inputs = g.nodes.filter((n) => n.kind === 'input');
-  const head = `graph ${g.name}(${inputs.map((n) => `%${n.id}: ${fmtType(n)}`).join(', ')}) {`;
+  const src = (n: Extract<GraphNode, { kind: 'input' }>) => (n.source.kind === 'arg' ? `arg ${n.source.path}` : n.source.kind);
+  const head = `graph ${g.name}(${inputs.map((n) => `%${n.id}: ${fmtType(n)} ${src(n as Extract<GraphNode, { kind: 'input' }>)}`).join(', ')}) {`;
   const lines = g.nodes.filter((n) => n.kind !== 'input').map((n) => {
     const text = `  %${n.id}: ${fmtType(n)} = ${nodeText(n)}`;
     return n.loc ? `${text.padEnd(56)} # ${n.loc}` : text;

@@ -3,7 +3,14 @@
 // replay (which skips the JavaScript) would drop.
 import * as acorn from 'acorn';
 
-const INTERNAL = /[\\/](src|compiler|backends)[\\/][^\\/]+\.(ts|js)|node:internal|[\\/]node_modules[\\/]/;
+// kiln's own folders, found from this file's location (compiler/ or dist/compiler/), so frames in
+// kiln are skipped at any depth without mistaking a user's own src/ folder for kiln's.
+const ROOT = (() => {
+  try { return new URL('..', import.meta.url).pathname.replace(/\/$/, ''); } catch { return null; }
+})();
+const KILN_DIRS = ROOT ? ['src', 'compiler', 'backends'].map((d) => `${ROOT}/${d}/`) : [];
+const isInternal = (file: string): boolean =>
+  KILN_DIRS.some((d) => file.startsWith(d)) || file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file);
 
 /** file:line of the first stack frame outside kiln (the user's code), or undefined. */
 export function callerLocation(): string | undefined {
@@ -11,8 +18,9 @@ export function callerLocation(): string | undefined {
   for (const frame of stack) {
     const m = frame.match(/\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/);
     if (!m) continue;
-    if (INTERNAL.test(m[1]) && !/[\\/](examples|test|bench)[\\/]/.test(m[1])) continue;
-    const file = m[1].replace(/^file:\/\//, '').split(/[\\/]/).slice(-2).join('/');
+    const path = m[1].replace(/^file:\/\//, '');
+    if (isInternal(path)) continue;
+    const file = path.split(/[\\/]/).slice(-2).join('/');
     return `${file}:${m[2]}`;
   }
   return undefined;

@@ -10,7 +10,7 @@ import type { RandomKind, Tracer } from '../src/dispatch.js';
 import { setTracer } from '../src/dispatch.js';
 import type { OpName } from '../src/ops/index.js';
 import type { Meta, OpDef } from '../src/ops/types.js';
-import { Tensor } from '../src/tensor.js';
+import { Tensor, lastTensorSerial } from '../src/tensor.js';
 import type { Graph, GraphNode, InputSource } from './graph.js';
 import { callerLocation } from './source.js';
 
@@ -33,14 +33,6 @@ interface LazyHandle { readonly trace: Trace; readonly id: number }
 /** Runs a graph, resolving its input nodes' sources to tensors (provided by the compile layer). */
 export type GraphRunner = (g: Graph, resolve: (s: InputSource) => Tensor, onBreak: (reason: string) => void) => Tensor[];
 
-let serial = 0;
-const serials = new WeakMap<Tensor, number>();
-/** Creation order of tensors, to tell constants made during a trace from captured tensors. */
-function serialOf(t: Tensor): number {
-  let s = serials.get(t);
-  if (s === undefined) { s = ++serial; serials.set(t, s); }
-  return s;
-}
 
 /** A full view of its storage can stand for the storage (so in-place aliases resolve to one value). */
 function keyOf(t: Tensor): object {
@@ -75,8 +67,8 @@ export class Trace implements Tracer {
     private readonly run: GraphRunner,
     readonly name: string,
   ) {
-    this.startSerial = ++serial;
-    for (const t of argPaths.keys()) serialOf(t);
+    // Tensors made from here on (and not arguments) are constants of this trace.
+    this.startSerial = lastTensorSerial();
   }
 
   private push(node: DistributiveOmit<GraphNode, 'id'>): number {
@@ -86,9 +78,7 @@ export class Trace implements Tracer {
   }
 
   private lazy(id: number, shape: readonly number[], dtype: DType): Tensor {
-    const t = Tensor._lazyTensor(this.backendName, shape, dtype, { trace: this, id } satisfies LazyHandle);
-    serialOf(t);
-    return t;
+    return Tensor._lazyTensor(this.backendName, shape, dtype, { trace: this, id } satisfies LazyHandle);
   }
 
   /** The node id standing for tensor `t`, lifting real tensors into inputs or constants. */
@@ -107,7 +97,7 @@ export class Trace implements Tracer {
     if (argPath !== undefined) id = this.push({ kind: 'input', ...meta, source: { kind: 'arg', path: argPath } });
     else if (t._constant !== undefined) id = this.push({ kind: 'const', ...meta, value: t, scalar: t._constant });
     else if (this.realized.has(t)) id = this.push({ kind: 'input', ...meta, source: { kind: 'realized', tensor: t } });
-    else if (serialOf(t) > this.startSerial) id = this.push({ kind: 'const', ...meta, value: t });
+    else if (t._serial > this.startSerial) id = this.push({ kind: 'const', ...meta, value: t });
     else {
       const owner = this.capturedTensors.find((c) => c.grad === t);
       const source: InputSource = owner ? { kind: 'grad', of: owner } : { kind: 'captured', tensor: t };
@@ -185,7 +175,8 @@ export class Trace implements Tracer {
 
   /** The sub-graph computing `outputs` (inputs listed in node order). */
   graphFor(outputs: readonly number[]): Graph {
-    return { name: this.name, nodes: this.nodes, outputs };
+    // A snapshot: nodes added later (realized values, later segments) are not part of this graph.
+    return { name: this.name, nodes: this.nodes.slice(), outputs };
   }
 
   /** Resolves an input node's source during this call. */
@@ -198,8 +189,12 @@ export class Trace implements Tracer {
 
   /** Compiles and runs the nodes needed for `outputs`. */
   execute(outputs: readonly number[]): Tensor[] {
-    const g = this.graphFor(outputs);
-    this.executions.push({ graph: g, outputs });
+    return this.executeGraph(this.graphFor(outputs));
+  }
+
+  /** Compiles and runs a graph of this trace (recorded for explain() and dumps). */
+  executeGraph(g: Graph): Tensor[] {
+    this.executions.push({ graph: g, outputs: g.outputs });
     return this.runEagerly(() => this.run(g, this.resolve, (r) => this.breakHere(r)));
   }
 }

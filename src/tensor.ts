@@ -25,6 +25,9 @@ export type Dims = number | readonly number[];
 export interface VersionCounter { value: number }
 
 const scalarCache = new Map<string, Tensor>();
+let nextSerial = 0;
+/** The creation number of the most recently created tensor. */
+export function lastTensorSerial(): number { return nextSerial; }
 
 export class Tensor {
   /** @internal */ _storage: Storage | null;
@@ -34,6 +37,8 @@ export class Tensor {
   /** @internal compile()'s handle while this tensor is a lazy graph value. */ _lazy: unknown = null;
   /** @internal the value when this is a 0-d scalar constant (lets the compiler fold it). */ _constant: number | undefined;
   /** @internal */ _backendName: BackendName;
+  /** @internal Creation order: compile() tells constants made during a trace from captured tensors. */
+  readonly _serial = ++nextSerial;
   private _token: object | null = null;
   private _grad: Tensor | null = null;
   private _requiresGrad = false;
