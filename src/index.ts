@@ -5,6 +5,7 @@ import { setIdsFactory } from './ops/linalg.js';
 import { arange } from './creation.js';
 
 registerBackend(createCpuBackend());
+registerBackendLoader('wasm', async () => (await import('../backends/wasm/index.js')).createWasmBackend());
 registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
 // Gradient rules of gathers need class ids arange(k) laid along one axis.
 setIdsFactory((k, ndim, axis, like) => arange(k, undefined, 1, { backend: like.backend }).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));

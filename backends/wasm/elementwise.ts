@@ -1,0 +1,138 @@
+// wasm backend: the elementwise template. A kernel whose accesses all collapse to one contiguous run
+// becomes a flat SIMD stream over [start, end) (unrolled f32x4/i32x4, scalar tail); anything else
+// (strides, broadcasts, masks, gathers) walks rows: an odometer over the outer dims and a
+// vectorised walk along the innermost one, with loop invariants hoisted out of it.
+import type { ElementwiseKernel, Expr } from '../../src/core/kernel.js';
+import { contiguousView } from '../../src/core/kernel.js';
+import { sizeOf } from '../../src/core/shape.js';
+import type { F, Ref } from './emit.js';
+import { Lanes } from './emit.js';
+import type { Value } from './expr.js';
+import { Lowerer, hoist, variantNodes } from './expr.js';
+import type { RowSite } from './loops.js';
+import { RowSite as Site, addConst, rowLoop, walkRow } from './loops.js';
+import type { KernelModule, Launch } from './module.js';
+import { CHUNK_ELEMENTS, chunked } from './module.js';
+import type { Stream } from './views.js';
+import { StreamSet, collapseDims, collectLoads, elemBytes, pinnedDims } from './views.js';
+
+const EXPENSIVE = new Set(['exp', 'log', 'sin', 'cos', 'tanh', 'erf', 'pow', 'mod', 'div', 'sqrt']);
+
+/** True when an expression has no transcendental or division: memory bound, not latency bound. */
+export function isCheap(roots: readonly Expr[]): boolean {
+  return exprCost(roots) <= 12;
+}
+
+/** A rough op count of expressions (shared nodes once; transcendentals count 20). */
+export function exprCost(roots: readonly Expr[]): number {
+  let cost = 0;
+  const seen = new Set<Expr>();
+  const visit = (e: Expr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    if (e.kind === 'op') { cost += EXPENSIVE.has(e.op) ? 20 : 1; e.args.forEach(visit); }
+    else if (e.kind === 'cast') visit(e.x);
+    else if (e.kind === 'load' && e.gather) { cost += 4; visit(e.gather.index); }
+  };
+  roots.forEach(visit);
+  return cost;
+}
+
+const noAcc = (): Value => { throw new Error('wasm: acc in an elementwise kernel'); };
+
+/** Builds the elementwise kernel into `km` (export `run`) and returns how to launch it. */
+export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch {
+  const total = sizeOf(k.shape);
+  if (total === 0) return () => {};
+  const roots = k.outputs.map((o) => o.expr);
+  const loads = collectLoads(roots);
+  const nIn = k.nInputs;
+  const nOut = k.outputs.length;
+  const START = nIn + nOut;
+  const outViews = k.outputs.map((o) => o.view ?? contiguousView(k.shape));
+  const pinned = pinnedDims(loads);
+  const [collapsed] = collapseDims(k.shape, [k.shape.length], [...loads.map((l) => l.view.strides), ...outViews.map((v) => v.strides)], pinned);
+  const groups = collapsed.length ? collapsed : [{ size: 1, dims: [] }];
+  const ss = new StreamSet(groups);
+  for (const e of loads) ss.addLoad(e, e.input);
+  const outStreams = outViews.map((v, i) => ss.stream(nIn + i, elemBytes(k.outputs[i].dtype), v));
+  const vg = groups.length - 1;
+  const flat = groups.length === 1 && pinned.size === 0 && ss.streams.every((s) => s.strides[0] === 0 || s.strides[0] === 1);
+
+  const fn = km.fn(nIn + nOut + 2);
+  const c1 = new Lanes(fn, 1);
+  const c4 = new Lanes(fn, 4);
+  const paramOf = (input: number) => input;
+  const loadVaries = (s: Stream, e: { masks: readonly { g: number }[]; gather?: { g: number } }) =>
+    s.strides[vg] !== 0 || e.masks.some((x) => x.g === vg) || e.gather?.g === vg;
+  const variant = variantNodes(roots, (e) => { const p = ss.loads.get(e)!; return loadVaries(p.stream, p); });
+  const varies = (e: Expr) => variant.get(e) ?? true;
+  // Cheap bodies are memory bound: two vectors per iteration. Expensive ones (transcendentals)
+  // are latency bound: four interleaved vectors let the CPU overlap their dependency chains.
+  const unroll = isCheap(roots) ? 2 : 4;
+  const m = km.m;
+  const i32 = km.b.i32;
+
+  const emitOutputs = (c: Lanes, site: RowSite, pre: Map<Expr, Value>, recip: Map<Expr, F>) => {
+    const L = new Lowerer(c, km, site, noAcc, pre, recip);
+    const vals = k.outputs.map((o) => L.lower(o.expr));
+    k.outputs.forEach((o, i) => site.store(c, outStreams[i], vals[i], o.dtype));
+  };
+
+  if (flat) {
+    // Streams advance one element per element; broadcast scalars (stride 0) stay put.
+    const ptr = new Map<Stream, number>();
+    for (const s of ss.streams) {
+      const base = addConst(fn, fn.get(s.param), s.offset * s.esize);
+      ptr.set(s, fn.let(i32, s.strides[0] ? m.i32.add(base, m.i32.mul(fn.get(START), m.i32.const(s.esize))) : base));
+    }
+    const i = fn.let(i32, fn.get(START));
+    const mk = (k0: number) => new Site(fn, ss, (s) => ptr.get(s)!, vg, () => fn.get(i), paramOf, varies, k0);
+    const outer = new Lowerer(c1, km, mk(0), noAcc);
+    const { scalar, vector, recipScalar, recipVector } = hoist(roots, variant, outer, c4);
+    const moving = ss.streams.filter((s) => s.strides[0] !== 0);
+    const loopWhile = (lanes: number, body: () => void) => {
+      const L = fn.label('flat');
+      const cond = () => m.i32.le_s(m.i32.add(fn.get(i), m.i32.const(lanes)), fn.get(START + 1));
+      const loop = m.loop(L, fn.block(() => {
+        body();
+        for (const s of moving) fn.set(ptr.get(s)!, addConst(fn, fn.get(ptr.get(s)!), lanes * s.esize));
+        fn.set(i, m.i32.add(fn.get(i), m.i32.const(lanes)));
+        fn.emit(m.br(L, cond()));
+      }));
+      fn.emit(m.if(cond(), loop));
+    };
+    if (unroll > 1) loopWhile(4 * unroll, () => fn.interleave(unroll, (u) => emitOutputs(c4, mk(4 * u), vector, recipVector)));
+    loopWhile(4, () => emitOutputs(c4, mk(0), vector, recipVector));
+    loopWhile(1, () => emitOutputs(c1, mk(0), scalar, recipScalar));
+    fn.finish('run');
+    return (ex, ptrs) => {
+      const args = [...ptrs, 0, 0];
+      chunked(total, CHUNK_ELEMENTS, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+    };
+  }
+
+  // Rows: odometer over the outer groups, vectorised walk along the last one.
+  const outerGroups = groups.slice(0, -1);
+  const L = groups[vg].size;
+  const rowPtr = new Map<Stream, number>();
+  for (const s of ss.streams) rowPtr.set(s, fn.local(i32));
+  rowLoop(fn, outerGroups, ss.streams, rowPtr, fn.get(START), () => fn.get(START + 1), (coords) => {
+    const coordAt = (vcoord: () => Ref) => (g: number): Ref => (g === vg ? vcoord() : fn.get(coords[g]));
+    const rowSite = new Site(fn, ss, (s) => rowPtr.get(s)!, vg, coordAt(() => m.i32.const(0)), paramOf, varies);
+    const outer = new Lowerer(c1, km, rowSite, noAcc);
+    const h = hoist(roots, variant, outer, L >= 4 ? c4 : null);
+    walkRow(fn, {
+      length: L, streams: ss.streams, vg, unroll,
+      simd: (site) => emitOutputs(c4, site, h.vector, h.recipVector),
+      scalar: (site) => emitOutputs(c1, site, h.scalar, h.recipScalar),
+    }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies));
+  });
+  fn.finish('run');
+  const rows = total / L;
+  const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / L));
+  return (ex, ptrs) => {
+    const args = [...ptrs, 0, 0];
+    chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+  };
+}

@@ -1,0 +1,202 @@
+// wasm backend: kernels (src/core/kernel.ts) compiled to WebAssembly with binaryen, one module per
+// distinct kernel (cached by its printed form), all sharing one growable memory that holds the
+// tensor buffers. binaryen is loaded lazily inside the factory (ESM with top-level await).
+import type { Backend, Buffer, KernelStats } from '../../src/core/backend.js';
+import type { DType, TypedArray } from '../../src/core/dtype.js';
+import type { Kernel } from '../../src/core/kernel.js';
+import { printKernel } from '../../src/core/kernel.js';
+import { KilnError } from '../../src/core/errors.js';
+import { buildElementwise } from './elementwise.js';
+import { buildMatmul } from './matmul.js';
+import { buildReduce } from './reduce.js';
+import { INV_PIO2_TABLE_ADDR, invPio2Table } from './mathlib.js';
+import { WasmHeap } from './memory.js';
+import type { CompiledModule, Launch, LaunchEnv } from './module.js';
+import { KernelModule, instantiate, optimizedText } from './module.js';
+import type { Binaryen } from './emit.js';
+import { initTierUp } from './tierup.js';
+
+/** A tensor buffer in the wasm heap. */
+export interface WasmBuffer extends Buffer {
+  readonly backend: 'wasm';
+  /** Byte address in linear memory (16-byte aligned). */
+  readonly ptr: number;
+  /** Bytes of payload (size x element bytes). */
+  readonly bytes: number;
+  freed: boolean;
+}
+
+/** Options of the wasm backend. */
+export interface WasmBackendOptions {
+  /** Keep each kernel's WAT text for `wat()` (costs memory; for dumps and debugging). */
+  readonly keepWat?: boolean;
+  /**
+   * Compile kernel modules straight to V8's optimising tier (Node only; default true). See tierup.ts.
+   */
+  readonly eagerTierUp?: boolean;
+}
+
+/** The wasm backend plus introspection the tests and benchmarks use. */
+export interface WasmBackend extends Backend {
+  readonly name: 'wasm';
+  /** The shared memory every kernel imports. */
+  readonly memory: WebAssembly.Memory;
+  /** The WAT of a compiled kernel (only with `keepWat`), compiling it if needed. */
+  wat(kernel: Kernel): string;
+  /** The optimised WAT of a kernel's module (built afresh, not cached). */
+  source(kernel: Kernel): string;
+  /** Compiles a kernel without running it (warm-up). */
+  prepare(kernel: Kernel): void;
+  /** Allocator statistics. */
+  heapStats(): { live: number; top: number; freeListed: number; memoryBytes: number };
+}
+
+interface Entry {
+  readonly compiled: CompiledModule;
+  readonly launch: Launch;
+}
+
+function bytesPer(dtype: DType): number {
+  return dtype === 'bool' ? 1 : 4;
+}
+
+/** Creates the wasm backend (loads binaryen on first use). */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  await initTierUp(options.eagerTierUp !== false);
+  const binaryen = (await import('binaryen')).default as unknown as Binaryen;
+  const heap = new WasmHeap();
+  new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
+  const cache = new Map<string, Entry>();
+  const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
+  let liveBytes = 0;
+  let scratchPtr = 0;
+  let scratchBytes = 0;
+  const env: LaunchEnv & { inputs: { dtype: DType; size: number }[] } = {
+    inputs: [],
+    scratch(bytes: number): number {
+      if (bytes > scratchBytes) {
+        if (scratchPtr) heap.release(scratchPtr);
+        scratchBytes = Math.max(bytes, scratchBytes * 2);
+        scratchPtr = heap.alloc(scratchBytes);
+      }
+      return scratchPtr;
+    },
+  };
+
+  const live = (b: Buffer): WasmBuffer => {
+    const w = b as WasmBuffer;
+    if (w.backend !== 'wasm') throw new KilnError(`wasm: buffer belongs to backend '${b.backend}'`);
+    if (w.freed) throw new KilnError('wasm: use of a freed buffer');
+    return w;
+  };
+
+  const view = (b: WasmBuffer): TypedArray => {
+    const buf = heap.memory.buffer;
+    switch (b.dtype) {
+      case 'float32': return new Float32Array(buf, b.ptr, b.size);
+      case 'int32': return new Int32Array(buf, b.ptr, b.size);
+      case 'bool': return new Uint8Array(buf, b.ptr, b.size);
+    }
+  };
+
+  const build = (kernel: Kernel): { km: KernelModule; launch: Launch } => {
+    const km = new KernelModule(binaryen);
+    try {
+      switch (kernel.kind) {
+        case 'elementwise': return { km, launch: buildElementwise(km, kernel) };
+        case 'reduce': return { km, launch: buildReduce(km, kernel) };
+        case 'matmul': return { km, launch: buildMatmul(km, kernel) };
+      }
+    } catch (err) {
+      km.m.dispose();
+      throw err;
+    }
+  };
+
+  const compile = (kernel: Kernel, key: string): Entry => {
+    const t0 = performance.now();
+    const { km, launch } = build(kernel);
+    const compiled = instantiate(km, heap.memory, options.keepWat === true);
+    stats.compileMs += performance.now() - t0;
+    stats.compiled++;
+    const entry = { compiled, launch };
+    cache.set(key, entry);
+    return entry;
+  };
+
+  // Compiled programs replay the same kernel objects: those skip printing the key.
+  const byObject = new WeakMap<Kernel, Entry>();
+  const entryFor = (kernel: Kernel): Entry => {
+    let entry = byObject.get(kernel);
+    if (entry) { stats.cacheHits++; return entry; }
+    const key = printKernel(kernel);
+    entry = cache.get(key);
+    if (entry) stats.cacheHits++;
+    else entry = compile(kernel, key);
+    byObject.set(kernel, entry);
+    return entry;
+  };
+
+  const backend: WasmBackend = {
+    name: 'wasm',
+    syncReads: true,
+    memory: heap.memory,
+    alloc(dtype: DType, size: number): Buffer {
+      if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
+      const bytes = size * bytesPer(dtype);
+      const ptr = heap.alloc(bytes);
+      liveBytes += bytes;
+      const b: WasmBuffer = { backend: 'wasm', dtype, size, ptr, bytes, freed: false };
+      return b;
+    },
+    free(b: Buffer): void {
+      const w = b as WasmBuffer;
+      if (w.freed) return;
+      w.freed = true;
+      liveBytes -= w.bytes;
+      heap.release(w.ptr);
+    },
+    write(b: Buffer, data: TypedArray, offset = 0): void {
+      const w = live(b);
+      if (offset < 0 || offset + data.length > w.size) {
+        throw new KilnError(`wasm: write of ${data.length} elements at ${offset} overflows a buffer of ${w.size}`);
+      }
+      view(w).set(data, offset);
+    },
+    read(b: Buffer, offset = 0, size = b.size - offset): TypedArray {
+      const w = live(b);
+      if (offset < 0 || size < 0 || offset + size > w.size) {
+        throw new KilnError(`wasm: read of ${size} elements at ${offset} from a buffer of ${w.size}`);
+      }
+      return view(w).slice(offset, offset + size);
+    },
+    async readAsync(b: Buffer, offset?: number, size?: number): Promise<TypedArray> {
+      return backend.read(b, offset, size);
+    },
+    run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void {
+      const entry = entryFor(kernel);
+      const ptrs = [...inputs.map((b) => live(b).ptr), ...outputs.map((b) => live(b).ptr)];
+      env.inputs = inputs.map((b) => ({ dtype: b.dtype, size: b.size }));
+      entry.launch(entry.compiled.exports, ptrs, env);
+    },
+    unsupported(kernel: Kernel): string | null {
+      switch (kernel.kind) {
+        case 'elementwise': case 'reduce': case 'matmul': return null;
+      }
+    },
+    source(kernel: Kernel): string {
+      const { km } = build(kernel);
+      return optimizedText(km);
+    },
+    stats: () => ({ ...stats }),
+    allocatedBytes: () => liveBytes,
+    wat(kernel: Kernel): string {
+      return entryFor(kernel).compiled.wat();
+    },
+    prepare(kernel: Kernel): void {
+      entryFor(kernel);
+    },
+    heapStats: () => heap.stats(),
+  };
+  return backend;
+}

@@ -1,0 +1,362 @@
+// wasm backend: the matmul template. B is packed per batch into K x 8 panels (zero padded past N, any
+// strides or masks), A is read in place (4 rows at constant offsets, any k stride) or materialised
+// when masked or flipped along m. A 4x8 register tile (8 f32x4 accumulators, broadcast-loaded A)
+// runs the full K; the epilogue (bias, activation, residual ... as an expression of acc0) is applied
+// to the tile in registers and stored through the output view. Column blocks keep B panels in L2.
+import type { Expr, MatmulKernel, View } from '../../src/core/kernel.js';
+import { contiguousView } from '../../src/core/kernel.js';
+import { sizeOf } from '../../src/core/shape.js';
+import type { Fn, Ref } from './emit.js';
+import { Lanes } from './emit.js';
+import type { Value } from './expr.js';
+import { Lowerer, variantNodes } from './expr.js';
+import { RowSite, addConst } from './loops.js';
+import type { KernelModule, Launch } from './module.js';
+import type { Stream } from './views.js';
+import { StreamSet, collectLoads, elemBytes, viewIsEmpty } from './views.js';
+
+/** Rows and columns of the register tile. */
+const MR = 4;
+const NR = 8;
+/** Bytes of packed B kept hot per column block (fits the L2 of current cores). */
+const BLOCK_BYTES = 1 << 20;
+/** Row blocks per call (calls are cheap; many calls let V8 tier the kernel up early). */
+const ROW_BLOCKS_PER_CALL = 16;
+
+/** Builds the matmul kernel (exports packB, packA, mm) and returns its launch. */
+export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
+  const { m: M, n: N, k: K } = k;
+  const nb = k.batch.length;
+  const batchTotal = sizeOf(k.batch);
+  if (batchTotal === 0 || M === 0 || N === 0) return () => {};
+  const b = km.b;
+  const m = km.m;
+  const i32 = b.i32;
+  const nIn = k.nInputs;
+  const OUT = nIn; // output pointer param
+  const av = k.a.view;
+  const bv = k.b.view;
+  const am = av.strides[nb], ak = av.strides[nb + 1];
+  const needA = !!av.mask || am < 0;
+  const nP = Math.ceil(N / NR);
+  const nFullP = Math.floor(N / NR);
+  const tailCols = N % NR;
+  const nRB = Math.ceil(M / MR);
+  const nFullRB = Math.floor(M / MR);
+  const tailRows = M % MR;
+  const panelBytes = K * NR * 4;
+  const batchStrides = (v: View) => v.strides.slice(0, nb);
+  const bVaries = batchStrides(bv).some((s, d) => s !== 0 && k.batch[d] > 1);
+
+  /** Emits batch coordinates of the batch index in local `bi` into locals. */
+  const batchCoords = (fn: Fn, bi: number): number[] => {
+    const coords: number[] = [];
+    let stride = 1;
+    const out = new Array<number>(nb);
+    for (let d = nb - 1; d >= 0; d--) {
+      const q = stride === 1 ? fn.get(bi) : m.i32.div_u(fn.get(bi), m.i32.const(stride));
+      out[d] = fn.let(i32, d === 0 ? q : m.i32.rem_u(q, m.i32.const(k.batch[d])));
+      stride *= k.batch[d];
+    }
+    coords.push(...out);
+    return coords;
+  };
+  /** Byte address of element (batch coords, rest 0) of a view over buffer param `p`. */
+  const batchBase = (fn: Fn, p: Ref, v: View, strides: readonly number[], coords: number[], esize: number): Ref => {
+    let a = addConst(fn, p, v.offset * esize);
+    for (let d = 0; d < nb; d++) {
+      if (strides[d] !== 0) a = m.i32.add(a, m.i32.mul(fn.get(coords[d]), m.i32.const(strides[d] * esize)));
+    }
+    return a;
+  };
+
+  // ---- packB(bBase, pack, batch): panel p, row k at pack + p*K*32 + k*32 -----------------------
+  {
+    const fn = km.fn(3);
+    const coords = batchCoords(fn, 2);
+    const base = fn.let(i32, batchBase(fn, fn.get(0), bv, bv.strides, coords, 4));
+    const bk = bv.strides[nb], bn = bv.strides[nb + 1];
+    const maskK = bv.mask?.[nb], maskN = bv.mask?.[nb + 1];
+    const batchOk = (): Ref | null => {
+      let ok: Ref | null = null;
+      for (let d = 0; d < nb; d++) {
+        const mk = bv.mask?.[d];
+        if (!mk || (mk[0] <= 0 && mk[1] >= k.batch[d])) continue;
+        const t = m.i32.and(m.i32.ge_s(fn.get(coords[d]), m.i32.const(mk[0])), m.i32.lt_s(fn.get(coords[d]), m.i32.const(mk[1])));
+        ok = ok ? m.i32.and(ok, t) : t;
+      }
+      return ok;
+    };
+    const bOk = batchOk();
+    const simple = !bv.mask && bn === 1 && !viewIsEmpty(bv);
+    const kk = fn.local(i32);
+    const src = fn.local(i32);
+    const dst = fn.local(i32);
+    if (viewIsEmpty(bv)) {
+      fn.emit(m.memory.fill(fn.get(1), m.i32.const(0), m.i32.const(nP * panelBytes), 'mem'));
+    } else if (simple) {
+      // Row-major B: two v128 copies per (k, panel); the tail panel copies its columns and zero-fills.
+      fn.repeat(nP, (pc) => {
+        const p = () => (pc < 0 ? m.i32.const(0) : fn.get(pc));
+        fn.set(dst, m.i32.add(fn.get(1), m.i32.mul(p(), m.i32.const(panelBytes))));
+        fn.set(src, m.i32.add(fn.get(base), m.i32.mul(p(), m.i32.const(NR * 4))));
+        const full = () => fn.repeat(K, () => {
+          fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
+          fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
+          fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
+          fn.set(src, addConst(fn, fn.get(src), bk * 4));
+        });
+        const tail = () => fn.repeat(K, () => {
+          for (let c = 0; c < NR; c++) {
+            fn.emit(m.f32.store(4 * c, 4, fn.get(dst), c < tailCols ? m.f32.load(4 * c, 4, fn.get(src)) : m.f32.const(0)));
+          }
+          fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
+          fn.set(src, addConst(fn, fn.get(src), bk * 4));
+        });
+        if (tailCols === 0) full();
+        else if (nFullP === 0) tail();
+        else if (pc < 0) full();
+        else fn.if(m.i32.lt_s(p(), m.i32.const(nFullP)), full, tail);
+      });
+    } else {
+      // General: column by column (contiguous along k for transposed B), masks checked per element.
+      fn.repeat(nP, (pc) => {
+        const p = () => (pc < 0 ? m.i32.const(0) : fn.get(pc));
+        for (let c = 0; c < NR; c++) {
+          const col = fn.let(i32, m.i32.add(m.i32.mul(p(), m.i32.const(NR)), m.i32.const(c)));
+          fn.set(dst, m.i32.add(m.i32.add(fn.get(1), m.i32.mul(p(), m.i32.const(panelBytes))), m.i32.const(4 * c)));
+          fn.set(src, m.i32.add(fn.get(base), m.i32.mul(fn.get(col), m.i32.const(bn * 4))));
+          fn.set(kk, m.i32.const(0));
+          if (K > 0) {
+            const L = fn.label('pk');
+            fn.emit(m.loop(L, fn.block(() => {
+              let ok: Ref = m.i32.lt_s(fn.get(col), m.i32.const(N));
+              if (maskN) ok = m.i32.and(ok, m.i32.and(m.i32.ge_s(fn.get(col), m.i32.const(maskN[0])), m.i32.lt_s(fn.get(col), m.i32.const(maskN[1]))));
+              if (maskK) ok = m.i32.and(ok, m.i32.and(m.i32.ge_s(fn.get(kk), m.i32.const(maskK[0])), m.i32.lt_s(fn.get(kk), m.i32.const(maskK[1]))));
+              if (bOk) ok = m.i32.and(ok, batchOk()!);
+              const okl = fn.let(i32, ok);
+              const v = m.f32.load(0, 4, m.select(fn.get(okl), fn.get(src), fn.get(0)));
+              fn.emit(m.f32.store(0, 4, fn.get(dst), m.select(fn.get(okl), v, m.f32.const(0))));
+              fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
+              fn.set(src, addConst(fn, fn.get(src), bk * 4));
+              fn.set(kk, m.i32.add(fn.get(kk), m.i32.const(1)));
+              fn.emit(m.br(L, m.i32.lt_s(fn.get(kk), m.i32.const(K))));
+            })));
+          }
+        }
+      });
+    }
+    fn.finish('packB');
+  }
+
+  // ---- packA(aBase, dst, batch): A[b] as a contiguous [M, K] (masked or m-flipped A only) -------
+  if (needA) {
+    const fn = km.fn(3);
+    const coords = batchCoords(fn, 2);
+    const base = fn.let(i32, batchBase(fn, fn.get(0), av, av.strides, coords, 4));
+    const row = fn.local(i32), col = fn.local(i32), dst = fn.let(i32, fn.get(1));
+    if (M > 0 && K > 0) {
+      fn.forRange(row, m.i32.const(0), () => m.i32.const(M), 1, () => {
+        fn.forRange(col, m.i32.const(0), () => m.i32.const(K), 1, () => {
+          let ok: Ref = m.i32.const(1);
+          const chk = (d: number, local: number) => {
+            const mk = av.mask?.[d];
+            if (mk) ok = m.i32.and(ok, m.i32.and(m.i32.ge_s(fn.get(local), m.i32.const(mk[0])), m.i32.lt_s(fn.get(local), m.i32.const(mk[1]))));
+          };
+          for (let d = 0; d < nb; d++) chk(d, coords[d]);
+          chk(nb, row);
+          chk(nb + 1, col);
+          const okl = fn.let(i32, ok);
+          const addr = m.i32.add(fn.get(base), m.i32.add(m.i32.mul(fn.get(row), m.i32.const(am * 4)), m.i32.mul(fn.get(col), m.i32.const(ak * 4))));
+          const v = m.f32.load(0, 4, m.select(fn.get(okl), addr, fn.get(0)));
+          fn.emit(m.f32.store(0, 4, fn.get(dst), m.select(fn.get(okl), v, m.f32.const(0))));
+          fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(4)));
+        }, true);
+      }, true);
+    }
+    fn.finish('packA');
+  }
+
+  // ---- toF32(src, dst, n, isBool): int32 / bool operands converted to float32 (same element indexing)
+  {
+    const fn = km.fn(4);
+    const i = fn.local(i32);
+    fn.if(fn.get(3), () => {
+      fn.forRange(i, m.i32.const(0), () => fn.get(2), 1, () => {
+        fn.emit(m.f32.store(0, 4, m.i32.add(fn.get(1), m.i32.shl(fn.get(i), m.i32.const(2))),
+          m.f32.convert_s.i32(m.i32.load8_u(0, 1, m.i32.add(fn.get(0), fn.get(i))))));
+      });
+    }, () => {
+      fn.forRange(i, m.i32.const(0), () => fn.get(2), 1, () => {
+        const off = () => m.i32.shl(fn.get(i), m.i32.const(2));
+        fn.emit(m.f32.store(0, 4, m.i32.add(fn.get(1), off()), m.f32.convert_s.i32(m.i32.load(0, 4, m.i32.add(fn.get(0), off())))));
+      });
+    });
+    fn.finish('toF32');
+  }
+
+  // ---- epilogue streams over [...batch, M, N]: each dim its own group, N vectorised --------------
+  const epShape = [...k.batch, M, N];
+  const groups = epShape.map((size, d) => ({ size, dims: [d] }));
+  const ss = new StreamSet(groups);
+  const epi = k.epilogue;
+  const loads = collectLoads([epi.expr]);
+  for (const e of loads) ss.addLoad(e, e.input);
+  const outView = epi.view ?? contiguousView(epShape);
+  const outStream = ss.stream(OUT, elemBytes(epi.dtype), outView);
+  const VG = nb + 1;
+  const variant = variantNodes([epi.expr], () => true);
+  const varies = (e: Expr) => variant.get(e) ?? true;
+  // Per-call state the tiles read: stream bases at the batch, batch coordinates, A base.
+  const streamGlobal = (s: Stream) => `sb${s.id}`;
+  for (const s of ss.streams) m.addGlobal(streamGlobal(s), i32, true, m.i32.const(0));
+  for (let d = 0; d < nb; d++) m.addGlobal(`bc${d}`, i32, true, m.i32.const(0));
+
+  // ---- tile(pa, pb, row, col): R x 8 register tile over the full K, then the epilogue ----------
+  const aOffsetStride = needA ? K : am;
+  const aKStride = needA ? 1 : ak;
+  const tileName = (R: number, C: number) => `tile${R}x${C}`;
+  const buildTile = (R: number, C: number) => {
+    const fn = km.fn(4);
+    const c4 = new Lanes(fn, 4);
+    const c1 = new Lanes(fn, 1);
+    const acc = Array.from({ length: R * 2 }, () => c4.fconst(0));
+    if (K > 0) {
+      const pa = fn.let(i32, fn.get(0));
+      const pb = fn.let(i32, fn.get(1));
+      const end = fn.let(i32, m.i32.add(fn.get(1), m.i32.const(panelBytes)));
+      const L = fn.label('k');
+      fn.emit(m.loop(L, fn.block(() => {
+        const b0 = c4.f(m.v128.load(0, 16, fn.get(pb)));
+        const b1 = c4.f(m.v128.load(16, 16, fn.get(pb)));
+        for (let r = 0; r < R; r++) {
+          const a = c4.f(m.v128.load32_splat(r * aOffsetStride * 4, 4, fn.get(pa)));
+          fn.set(acc[2 * r].idx, m.f32x4.add(fn.get(acc[2 * r].idx), m.f32x4.mul(a.r, b0.r)));
+          fn.set(acc[2 * r + 1].idx, m.f32x4.add(fn.get(acc[2 * r + 1].idx), m.f32x4.mul(a.r, b1.r)));
+        }
+        fn.set(pa, addConst(fn, fn.get(pa), aKStride * 4));
+        fn.set(pb, m.i32.add(fn.get(pb), m.i32.const(NR * 4)));
+        fn.emit(m.br(L, m.i32.ne(fn.get(pb), fn.get(end))));
+      })));
+    }
+    // Epilogue: per vector of 4 columns, pointers of every stream at (row + r, col + 4c).
+    for (let r = 0; r < R; r++) {
+      for (let cv = 0; cv < 2; cv++) {
+        const valid = Math.min(4, C - 4 * cv);
+        if (valid <= 0) continue;
+        const q = new Map<Stream, number>();
+        for (const s of ss.streams) {
+          let a: Ref = m.global.get(streamGlobal(s), i32);
+          const sm = s.strides[nb] * s.esize, sn = s.strides[nb + 1] * s.esize;
+          if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(2), m.i32.const(r)), m.i32.const(sm)));
+          if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(3), m.i32.const(4 * cv)), m.i32.const(sn)));
+          q.set(s, fn.let(i32, a));
+        }
+        const coord = (g: number): Ref => (g < nb ? m.global.get(`bc${g}`, i32)
+          : g === nb ? m.i32.add(fn.get(2), m.i32.const(r)) : m.i32.add(fn.get(3), m.i32.const(4 * cv)));
+        const site = new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, (input) => input, varies);
+        const accIdx = acc[2 * r + cv].idx;
+        if (valid === 4) {
+          const L4 = new Lowerer(c4, km, site, (): Value => ({ dt: 'float32', v: c4.fAt(accIdx) }));
+          site.store(c4, outStream, L4.lower(epi.expr), epi.dtype);
+        } else {
+          for (let t = 0; t < valid; t++) {
+            const st = site.shifted(t);
+            const L1 = new Lowerer(c1, km, st, (): Value => ({ dt: 'float32', v: c1.f(m.f32x4.extract_lane(fn.get(accIdx), t)) }));
+            st.store(c1, outStream, L1.lower(epi.expr), epi.dtype);
+          }
+        }
+      }
+    }
+    fn.finish(tileName(R, C), b.none, false);
+  };
+  const variants = new Set<string>();
+  const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref) => {
+    const name = tileName(R, C);
+    if (!variants.has(name)) { variants.add(name); buildTile(R, C); }
+    fn.emit(m.call(name, [pa, pb, row, col], b.none));
+  };
+
+  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1) ------------------------------------
+  {
+    const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6;
+    const fn = km.fn(nIn + 7);
+    const coords = batchCoords(fn, P_BATCH);
+    for (let d = 0; d < nb; d++) fn.emit(m.global.set(`bc${d}`, fn.get(coords[d])));
+    for (const s of ss.streams) {
+      const full = s.strides.slice(0, nb);
+      fn.emit(m.global.set(streamGlobal(s), batchBase(fn, fn.get(s.param), { ...outView, offset: s.offset }, full, coords, s.esize)));
+    }
+    const aBase = fn.let(i32, needA ? fn.get(P_ASCR) : batchBase(fn, fn.get(P_A), av, av.strides, coords, 4));
+    const panelsPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / Math.max(1, panelBytes)));
+    const rb = fn.local(i32), p = fn.local(i32), pa = fn.local(i32);
+    const rowBytes = MR * aOffsetStride * 4;
+    for (let p0 = 0; p0 < nP; p0 += panelsPerBlock) {
+      const p1 = Math.min(nP, p0 + panelsPerBlock);
+      const fullEnd = Math.min(p1, nFullP);
+      const hasTail = tailCols > 0 && p1 === nP;
+      const panels = (R: number) => {
+        if (fullEnd > p0) {
+          fn.forRange(p, m.i32.const(p0), () => m.i32.const(fullEnd), 1, () => {
+            tileCall(fn, R, NR, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.mul(fn.get(p), m.i32.const(panelBytes))),
+              m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.mul(fn.get(p), m.i32.const(NR)));
+          }, true);
+        }
+        if (hasTail) {
+          tileCall(fn, R, tailCols, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.const(nFullP * panelBytes)),
+            m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR));
+        }
+      };
+      if (nFullRB > 0) {
+        const end = () => (m.select(m.i32.lt_s(fn.get(P_RB1), m.i32.const(nFullRB)), fn.get(P_RB1), m.i32.const(nFullRB)));
+        fn.forRange(rb, fn.get(P_RB0), end, 1, () => {
+          fn.set(pa, m.i32.add(fn.get(aBase), m.i32.mul(fn.get(rb), m.i32.const(rowBytes))));
+          panels(MR);
+        });
+      }
+      if (tailRows > 0) {
+        fn.if(m.i32.eq(fn.get(P_RB1), m.i32.const(nRB)), () => {
+          fn.set(rb, m.i32.const(nFullRB));
+          fn.set(pa, m.i32.add(fn.get(aBase), m.i32.const(nFullRB * rowBytes)));
+          panels(tailRows);
+        });
+      }
+    }
+    fn.finish('mm');
+  }
+
+  const packBytes = nP * panelBytes;
+  const aBytes = needA ? M * K * 4 : 0;
+  const align = (x: number) => (x + 15) & ~15;
+  return (ex, ptrs, env) => {
+    // NOTE: the IR types matmul operands as float32, but the frontend also multiplies int32 (and bool)
+    // tensors: those operands are converted to float32 copies first (exact below 2^24).
+    const conv = [k.a.input, k.b.input].map((inp) => env.inputs[inp]).map((x) => (x && x.dtype !== 'float32' ? x : null));
+    const convBytes = conv.map((x) => (x ? align(4 * x.size) : 0));
+    const pack = env.scratch(align(packBytes) + align(aBytes) + convBytes[0] + convBytes[1] + 16);
+    const aScr = pack + align(packBytes);
+    let cursor = aScr + align(aBytes);
+    const operand = (j: 0 | 1): number => {
+      const inp = j === 0 ? k.a.input : k.b.input;
+      const c = conv[j];
+      if (!c) return ptrs[inp];
+      const dst = cursor;
+      cursor += convBytes[j];
+      ex.toF32(ptrs[inp], dst, c.size, c.dtype === 'bool' ? 1 : 0);
+      return dst;
+    };
+    const aPtr = operand(0);
+    const bPtr = k.b.input === k.a.input && conv[0] ? aPtr : operand(1);
+    const args = [...ptrs, pack, aScr, aPtr, 0, 0, 0];
+    for (let bi = 0; bi < batchTotal; bi++) {
+      if (bi === 0 || bVaries) ex.packB(bPtr, pack, bi);
+      if (needA) ex.packA(aPtr, aScr, bi);
+      args[nIn + 4] = bi;
+      for (let r = 0; r < nRB; r += ROW_BLOCKS_PER_CALL) {
+        args[nIn + 5] = r;
+        args[nIn + 6] = Math.min(nRB, r + ROW_BLOCKS_PER_CALL);
+        ex.mm(...args);
+      }
+    }
+  };
+}

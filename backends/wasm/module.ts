@@ -1,0 +1,106 @@
+// wasm backend: one binaryen module per kernel. Every module imports the shared memory (env.memory),
+// enables SIMD128 and friends, is validated, optimised, and instantiated synchronously.
+import type { DType } from '../../src/core/dtype.js';
+import type { Binaryen, Module, WType } from './emit.js';
+import { Fn } from './emit.js';
+import type { LowerEnv } from './expr.js';
+import { Helpers } from './mathlib.js';
+import { compileModule } from './tierup.js';
+
+/** Work units of a kernel handed to each call, so V8 can tier a long kernel up between calls. */
+export const CHUNK_ELEMENTS = 1 << 14;
+
+/** A module under construction. */
+export class KernelModule implements LowerEnv {
+  readonly m: Module;
+  readonly helpers: Helpers;
+  readonly makeFn: (params: WType[]) => Fn;
+
+  constructor(readonly b: Binaryen) {
+    const m = new b.Module();
+    const F = b.Features;
+    m.setFeatures(F.MVP | F.SIMD128 | F.NontrappingFPToInt | F.SignExt | F.BulkMemory | F.BulkMemoryOpt | F.MutableGlobals);
+    // NOTE: setMemory first, then mark it imported; the other order leaves a module-defined memory.
+    m.setMemory(1, 65536, null, [], false, false, 'mem');
+    m.addMemoryImport('mem', 'env', 'memory');
+    this.m = m;
+    this.helpers = new Helpers(b, m);
+    this.makeFn = (params) => new Fn(b, m, params);
+  }
+
+  /** A function with `n` i32 params. */
+  fn(n: number): Fn {
+    return new Fn(this.b, this.m, new Array<WType>(n).fill(this.b.i32));
+  }
+}
+
+/** The compiled result of a module: its instance and (for inspection) its text. */
+export interface CompiledModule {
+  readonly exports: Record<string, (...args: number[]) => void>;
+  readonly wat: () => string;
+}
+
+/** Optimisation level for binaryen's pass pipeline (2: full local/simplify passes, no -O3 extras). */
+export const OPT_LEVEL = 2;
+
+/**
+ * binaryen's global optimiser settings for kernel modules.
+ * NOTE: binaryen inlines a function with a single caller whatever its size, loops included; that
+ * would pull the matmul register tile into its driver loop and cost V8 registers, so inlining is
+ * skipped (builtins are emitted inline by the templates already; helpers stay calls).
+ */
+function configure(b: KernelModule['b']): void {
+  b.setOptimizeLevel(OPT_LEVEL);
+  b.setShrinkLevel(0);
+  b.setFastMath(false);
+  b.addPassToSkip('inlining');
+  b.addPassToSkip('inlining-optimizing');
+}
+
+/** Validates, optimises and instantiates a module against `memory`; disposes the binaryen module. */
+export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepText = false): CompiledModule {
+  const { b, m } = km;
+  if (!m.validate()) {
+    const text = m.emitText();
+    m.dispose();
+    throw new Error(`wasm backend: generated module failed validation\n${text.slice(0, 4000)}`);
+  }
+  configure(b);
+  m.optimize();
+  const bytes = m.emitBinary();
+  const text = keepText ? m.emitText() : '';
+  m.dispose();
+  const mod = compileModule(bytes as Uint8Array<ArrayBuffer>);
+  const inst = new WebAssembly.Instance(mod, { env: { memory } });
+  return { exports: inst.exports as unknown as CompiledModule['exports'], wat: () => text };
+}
+
+/** What a launch may ask of the backend at run time. */
+export interface LaunchEnv {
+  /** Address of a scratch area of at least `bytes` (valid until the next launch). */
+  scratch(bytes: number): number;
+  /** The input buffers' dtypes and sizes (matmul converts non-float operands). */
+  readonly inputs: readonly { readonly dtype: DType; readonly size: number }[];
+}
+
+/** Runs a compiled kernel: `ptrs` are the byte addresses of the inputs, then the outputs. */
+export type Launch = (exports: CompiledModule['exports'], ptrs: readonly number[], env: LaunchEnv) => void;
+
+/** Calls `f(start, end)` over [0, total) in chunks of `per` units. */
+export function chunked(total: number, per: number, f: (start: number, end: number) => void): void {
+  const step = Math.max(1, per);
+  for (let s = 0; s < total; s += step) f(s, Math.min(total, s + step));
+}
+
+/** Validates and optimises a module and returns its text (for dumps); disposes the module. */
+export function optimizedText(km: KernelModule): string {
+  const { b, m } = km;
+  try {
+    if (!m.validate()) throw new Error('wasm backend: generated module failed validation');
+    configure(b);
+    m.optimize();
+    return m.emitText();
+  } finally {
+    m.dispose();
+  }
+}
