@@ -3,15 +3,14 @@
 import * as kiln from '../src/index.js';
 
 async function main(): Promise<void> {
-  const backend = process.env.KILN_BACKEND as kiln.BackendName | undefined;
-  const name = backend ?? 'wasm';
-  try {
+  // wasm is the default; KILN_BACKEND=cpu|webgpu picks another. ready() waits until kernels compile
+  // to WebAssembly (binaryen loads lazily; until then they run as JS).
+  const name = process.env.KILN_BACKEND as kiln.BackendName | undefined;
+  if (name) {
     await kiln.initBackend(name);
     kiln.setBackend(name);
-  } catch (e) {
-    console.log(`backend ${name} unavailable (${(e as Error).message.split('\n')[0]}); using cpu`);
-    kiln.setBackend('cpu');
   }
+  await kiln.ready();
   console.log(`backend: ${kiln.currentBackend()}`);
   kiln.manualSeed(0);
 

@@ -1,14 +1,24 @@
 // kiln's public entry: wires the backends into the core registry and re-exports the API.
-import { registerBackend, registerBackendLoader } from './core/backend.js';
+import { currentBackend, initBackend, registerBackend, registerBackendLoader, setBackend } from './core/backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
+import { compileJs } from '../backends/cpu/codegen.js';
+import { createWasmBackendSync } from '../backends/wasm/index.js';
 import { setIdsFactory } from './ops/linalg.js';
 import { arange } from './creation.js';
 
 registerBackend(createCpuBackend());
-registerBackendLoader('wasm', async () => (await import('../backends/wasm/index.js')).createWasmBackend());
+// wasm is the default backend. It is usable at once: kernels run through the cpu renderer (its
+// baseline tier) until binaryen, loaded on first use, compiles them to WebAssembly; `await ready()`.
+registerBackend(createWasmBackendSync({ baseline: compileJs }));
+setBackend('wasm');
 registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
 // Gradient rules of gathers need class ids arange(k) laid along one axis.
 setIdsFactory((k, ndim, axis, like) => arange(k, undefined, 1, { backend: like.backend }).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
+
+/** Resolves when the default backend is fully loaded (wasm: binaryen compiles kernels to WebAssembly). */
+export async function ready(): Promise<void> {
+  await initBackend(currentBackend());
+}
 
 export { Tensor } from './tensor.js';
 export type { TensorLike, Dims } from './tensor.js';

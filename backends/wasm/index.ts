@@ -34,7 +34,16 @@ export interface WasmBackendOptions {
    * Compile kernel modules straight to V8's optimising tier (Node only; default true). See tierup.ts.
    */
   readonly eagerTierUp?: boolean;
+  /**
+   * The baseline tier: compiles a kernel to JS over typed arrays. While binaryen loads (it is large,
+   * so it is fetched on first use), kernels run through it on views of the same memory; without it
+   * they wait for `ready()`. The wiring passes the cpu backend's renderer; wasm imports no backend.
+   */
+  readonly baseline?: (kernel: Kernel) => BaselineKernel;
 }
+
+/** A kernel as a JS function over typed arrays (`ins[i]`, `outs[i]` are views of the wasm memory). */
+export type BaselineKernel = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
 
 /** The wasm backend plus introspection the tests and benchmarks use. */
 export interface WasmBackend extends Backend {
@@ -49,6 +58,8 @@ export interface WasmBackend extends Backend {
   prepare(kernel: Kernel): void;
   /** Allocator statistics. */
   heapStats(): { live: number; top: number; freeListed: number; memoryBytes: number };
+  /** Loads binaryen (once); resolves when kernels compile to WebAssembly. */
+  ready(): Promise<void>;
 }
 
 interface Entry {
@@ -60,10 +71,24 @@ function bytesPer(dtype: DType): number {
   return dtype === 'bool' ? 1 : 4;
 }
 
-/** Creates the wasm backend (loads binaryen on first use). */
+/** Creates the wasm backend and waits for binaryen. */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  await initTierUp(options.eagerTierUp !== false);
-  const binaryen = (await import('binaryen')).default as unknown as Binaryen;
+  const backend = createWasmBackendSync(options);
+  await backend.ready();
+  return backend;
+}
+
+/**
+ * Creates the wasm backend at once (memory and allocator); binaryen loads on the first kernel or on
+ * `ready()`. Until it has loaded, kernels run through `options.baseline`.
+ */
+export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+  let binaryen: Binaryen | null = null;
+  let loading: Promise<void> | null = null;
+  const ready = (): Promise<void> => (loading ??= (async () => {
+    await initTierUp(options.eagerTierUp !== false);
+    binaryen = (await import('binaryen')).default as unknown as Binaryen;
+  })());
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
   const cache = new Map<string, Entry>();
@@ -100,6 +125,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   };
 
   const build = (kernel: Kernel): { km: KernelModule; launch: Launch } => {
+    if (!binaryen) throw new KilnError("wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
     const km = new KernelModule(binaryen);
     try {
       switch (kernel.kind) {
@@ -124,6 +150,8 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     return entry;
   };
 
+  const baselineCache = new Map<string, BaselineKernel>();
+  const baselineByObject = new WeakMap<Kernel, BaselineKernel>();
   // Compiled programs replay the same kernel objects: those skip printing the key.
   const byObject = new WeakMap<Kernel, Entry>();
   const entryFor = (kernel: Kernel): Entry => {
@@ -174,6 +202,19 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       return backend.read(b, offset, size);
     },
     run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void {
+      if (!binaryen && options.baseline) {
+        // Baseline tier while binaryen loads in the background.
+        ready().catch(() => { /* stays on the baseline; ready() reports the error when awaited */ });
+        let fn = baselineByObject.get(kernel);
+        if (!fn) {
+          const key = printKernel(kernel);
+          fn = baselineCache.get(key) ?? options.baseline(kernel);
+          baselineCache.set(key, fn);
+          baselineByObject.set(kernel, fn);
+        }
+        fn(inputs.map((b) => view(live(b))), outputs.map((b) => view(live(b))));
+        return;
+      }
       const entry = entryFor(kernel);
       const ptrs = [...inputs.map((b) => live(b).ptr), ...outputs.map((b) => live(b).ptr)];
       env.inputs = inputs.map((b) => ({ dtype: b.dtype, size: b.size }));
@@ -197,6 +238,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       entryFor(kernel);
     },
     heapStats: () => heap.stats(),
+    ready,
   };
   return backend;
 }

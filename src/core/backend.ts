@@ -44,11 +44,13 @@ export interface Backend {
   allocatedBytes(): number;
   /** Waits for queued work (webgpu); no-op on synchronous backends. */
   sync?(): Promise<void>;
+  /** Resolves when the backend is fully loaded (wasm: binaryen); initBackend awaits it. */
+  ready?(): Promise<void>;
 }
 
 const backends = new Map<BackendName, Backend>();
 const loaders = new Map<BackendName, () => Promise<Backend>>();
-let current: BackendName = 'cpu';
+let current: BackendName = 'cpu'; // the wiring makes wasm the default
 
 /** Registers a ready backend (the wiring does this for cpu and, once loaded, wasm/webgpu). */
 export function registerBackend(b: Backend): void {
@@ -63,7 +65,10 @@ export function registerBackendLoader(name: BackendName, load: () => Promise<Bac
 /** Initialises a backend (loading heavy modules lazily) and returns it. */
 export async function initBackend(name: BackendName): Promise<Backend> {
   const ready = backends.get(name);
-  if (ready) return ready;
+  if (ready) {
+    await ready.ready?.();
+    return ready;
+  }
   const load = loaders.get(name);
   if (!load) throw new KilnError(`initBackend: unknown backend '${name}', expected one of ${[...new Set([...backends.keys(), ...loaders.keys()])].join(', ')}`);
   const b = await load();

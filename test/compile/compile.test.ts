@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
 import { optimize, propagateShapes } from '../../compiler/passes.js';
 
+// These tests are about the compiler: they run on the cpu reference backend (fusion.test.ts and
+// opinfo-compiled.test.ts cover every backend).
+k.setBackend('cpu');
+
 const close = (a: k.Tensor, b: k.Tensor, tol = 1e-5) => {
   expect(a.shape).toEqual(b.shape);
   expect(a.dtype).toBe(b.dtype);

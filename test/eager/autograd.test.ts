@@ -2,7 +2,7 @@
 // requiresGrad_ rules, leaves, explicit output gradients, freed graphs, the in-place version
 // counter, views sharing storage, and dispose / `using`.
 import { describe, expect, it } from 'vitest';
-import { AutogradError, KilnError, ShapeError, arange, getBackend, isGradEnabled, noGrad, ones, tensor, zeros } from '../../src/index.js';
+import { AutogradError, KilnError, ShapeError, arange, currentBackend, getBackend, isGradEnabled, noGrad, ones, tensor, zeros } from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 
 const leaf = (v: number[]) => tensor(v, { requiresGrad: true });
@@ -307,7 +307,7 @@ describe('views share storage', () => {
 
 describe('dispose and using', () => {
   it('dispose frees the storage; a disposed tensor cannot be used', () => {
-    const b = getBackend('cpu');
+    const b = getBackend(currentBackend());
     const before = b.allocatedBytes();
     const x = zeros([1000]);
     expect(b.allocatedBytes() - before).toBe(4000);
@@ -319,7 +319,7 @@ describe('dispose and using', () => {
   });
 
   it('a view keeps the storage alive until it is disposed too', () => {
-    const b = getBackend('cpu');
+    const b = getBackend(currentBackend());
     const before = b.allocatedBytes();
     const x = ones([100]);
     const v = x.reshape([10, 10]);
@@ -333,7 +333,7 @@ describe('dispose and using', () => {
   });
 
   it('`using` disposes at the end of the block', () => {
-    const b = getBackend('cpu');
+    const b = getBackend(currentBackend());
     const before = b.allocatedBytes();
     let escaped: Tensor;
     {
@@ -346,7 +346,7 @@ describe('dispose and using', () => {
   });
 
   it('memory stays flat over a loop that disposes what it creates', () => {
-    const b = getBackend('cpu');
+    const b = getBackend(currentBackend());
     const step = () => {
       const x = ones([64]);
       const y = x.mul(2);

@@ -241,7 +241,7 @@ describe('creation and misc', () => {
 const webgpu = BACKENDS.find((b) => b.name === 'webgpu')!;
 describe('across backends', () => {
   it.skipIf(!webgpu.available)('operands on different backends name both', () => {
-    expectError(() => ones([2]).add(ones([2], { backend: 'webgpu' })), KilnError, 'add: operands live on different backends (cpu and webgpu)', "t.to('cpu')");
+    expectError(() => ones([2], { backend: 'cpu' }).add(ones([2], { backend: 'webgpu' })), KilnError, 'add: operands live on different backends (cpu and webgpu)', "t.to('cpu')");
   });
   it.skipIf(!webgpu.available)('sync reads on webgpu name the async form', () => {
     const t = ones([2], { backend: 'webgpu' });

@@ -21,7 +21,7 @@ describe('examples/seed_loop.ts', () => {
     ]);
   });
 
-  it('runs as a script and prints the same lines', () => {
+  it('runs as a script and prints the same lines', { timeout: 60_000 }, () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/seed_loop.ts'], { cwd: root, encoding: 'utf8' });
     expect(out.trim().split('\n')).toEqual([
       'x = tensor(6., grad_fn=<mul>)', 'x = tensor(12., grad_fn=<mul>)', 'x = tensor(24., grad_fn=<mul>)',

@@ -88,11 +88,13 @@ describe('reads', () => {
 });
 
 describe('backends', () => {
-  it('the cpu backend is always there and is the default', () => {
+  it('cpu and wasm are always there, and wasm is the default', () => {
     expect(BACKENDS.find((b) => b.name === 'cpu')!.available).toBe(true);
-    expect(k.currentBackend()).toBe('cpu');
+    expect(k.currentBackend()).toBe('wasm');
     expect(k.hasBackend('cpu')).toBe(true);
-    expect(tensor([1]).backend).toBe('cpu');
+    expect(k.hasBackend('wasm')).toBe(true);
+    expect(tensor([1]).backend).toBe('wasm');
+    expect(tensor([1], { backend: 'cpu' }).backend).toBe('cpu');
   });
 
   it('reports each backend the suites will skip', () => {

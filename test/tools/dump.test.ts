@@ -116,7 +116,8 @@ describe('kiln dump examples/dump_mlp.ts', () => {
     expect(train.cache.hits).toBe(19);
     expect(g.kernels).toBeGreaterThan(3);
     expect(g.kernels).toBeLessThan(g.tracedOps / 3);
-    expect(g.kernelFiles.filter((f) => f.endsWith('.js'))).toHaveLength(g.kernels);
+    // The default backend is wasm: one WebAssembly text file per kernel.
+    expect(g.kernelFiles.filter((f) => f.endsWith('.wat'))).toHaveLength(g.kernels);
   });
 });
 
