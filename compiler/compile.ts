@@ -169,6 +169,8 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   const state = { name, options, get entries() { return entries; }, info, sideEffects, lastTrace: null as Trace | null };
   compiledRegistry.push(state);
   let warned = false;
+  /** .grad tensors this function wrote: the next call updates them in place (see writeBack). */
+  const ownGrads = new WeakSet<Tensor>();
 
   const runner = (g: Graph, resolve: (s: InputSource) => Tensor, onBreak: (reason: string) => void): Tensor[] => {
     const { program, leaves } = prepare(g, resolve, options.backend);
@@ -217,8 +219,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       e.programs.set(key, program);
     }
     const outs = runProgram(program, replayLeaves(program, resolve));
-    for (const [t, i] of e.mutations!) assignEager(t, outs[i]);
-    for (const [t, i] of e.grads!) t.grad = i === null ? null : outs[i];
+    writeBack(outs, e.template!, e.mutations!, e.grads!, ownGrads);
     return fromTemplate(e.template!, outs);
   };
 
@@ -341,6 +342,46 @@ function templateNeedsGrad(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(templateNeedsGrad);
   if (v && typeof v === 'object') return Object.values(v).some(templateNeedsGrad);
   return false;
+}
+
+/** Output slots the caller can see: returned values. */
+function returnedSlots(t: Template, into = new Set<number>()): Set<number> {
+  if ('out' in t) into.add(t.out);
+  else if ('arr' in t) t.arr.forEach((x) => returnedSlots(x, into));
+  else if ('obj' in t) Object.values(t.obj).forEach((x) => returnedSlots(x, into));
+  return into;
+}
+
+/**
+ * Applies a replay's side effects and frees what only carried them, so a long synchronous loop of
+ * compiled steps holds its memory steady (finalizers run only when the event loop turns):
+ * in-place updates are copied into their tensors and the carrier buffers freed at once; a .grad
+ * this function wrote on its previous call is updated in place instead of replaced.
+ */
+function writeBack(outs: readonly Tensor[], template: Template, mutations: readonly [Tensor, number][], grads: readonly [Tensor, number | null][], ownGrads: WeakSet<Tensor>): void {
+  const keep = returnedSlots(template);
+  const reuse = new Set<number>();
+  for (const [t, i] of grads) {
+    if (i === null) { t.grad = null; continue; }
+    const prev = t.grad;
+    const g = outs[i];
+    if (prev && ownGrads.has(prev) && !keep.has(i) && prev.backend === g.backend && prev.dtype === g.dtype &&
+        prev.shape.length === g.shape.length && prev.shape.every((d, k) => d === g.shape[k]) && !prev.requiresGrad) {
+      assignEager(prev, g);
+      prev._version.value++;
+      reuse.add(i);
+    } else {
+      t.grad = g;
+      ownGrads.add(g);
+      keep.add(i);
+    }
+  }
+  for (const [t, i] of mutations) assignEager(t, outs[i]);
+  // Carriers: outputs used only to write back (mutations, reused grads) are freed now.
+  const used = new Set<Tensor>();
+  outs.forEach((o, i) => { if (keep.has(i)) used.add(o); });
+  for (const [, i] of mutations) if (!keep.has(i) && !used.has(outs[i])) outs[i].dispose();
+  for (const i of reuse) if (!used.has(outs[i])) outs[i].dispose();
 }
 
 /** Re-types a traced graph for new input shapes (dynamic dims); throws where an op baked in a size. */

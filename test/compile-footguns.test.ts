@@ -40,4 +40,18 @@ describe('compile footguns', () => {
     const comp = f(x).data();
     comp.forEach((v, i) => expect(Math.abs(v - eager[i])).toBeLessThanOrEqual(1.5));
   });
+
+  it('a replayed step updates the .grad it wrote last call in place (bounded memory), eager makes a new one', () => {
+    // Finalizers only run when the event loop turns, so a synchronous loop of compiled steps reuses
+    // its own .grad storage instead of dropping one tensor per parameter per step. A reference to
+    // last step's gradient therefore sees this step's values; clone() it to keep it.
+    const W = k.ones([2], { requiresGrad: true });
+    const step = k.compile((x: k.Tensor) => { W.grad = null; x.mul(W).sum().backward(); });
+    step(k.tensor([1, 2]));
+    step(k.tensor([1, 2]));
+    const kept = W.grad!;
+    step(k.tensor([3, 4]));
+    expect(W.grad).toBe(kept);
+    expect(kept.toArray()).toEqual([3, 4]);
+  });
 });
