@@ -155,6 +155,13 @@ const TINY_BUDGET: Record<'quick' | 'normal', Budget> = {
 };
 
 /** A call of `fn` that, on backends with queued work (webgpu), waits for it to finish. */
+/** Disposes the tensors in a call's result (a tensor, or arrays/objects of them). */
+function disposeAll(v: unknown): void {
+  if (v instanceof kiln.Tensor) v.dispose();
+  else if (Array.isArray(v)) v.forEach(disposeAll);
+  else if (v && typeof v === 'object') Object.values(v).forEach(disposeAll);
+}
+
 function synced(backend: Backend, fn: () => unknown): () => unknown {
   const sync = backend.sync?.bind(backend);
   if (!sync) return fn;
@@ -177,9 +184,13 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
   kiln.manualSeed(1);
   const C = w.setup(info.name, scale);
   const base = { workload: w.name, what: w.what, backend: info.name, size: E.size, scale };
-  const eagerCall = synced(backend, () => E.fn(...E.args));
+  // Eager calls run inside tidy() (as an eager user of a JS framework writes a loop): intermediates
+  // are freed when the call returns instead of waiting for the garbage collector.
+  const eagerCall = synced(backend, () => kiln.tidy(() => E.fn(...E.args)));
   const f = kiln.compile(C.fn, { backend: info.name });
   const compiledCall = synced(backend, () => f(...C.args));
+  // Timed repetitions drop their results at once, so memory stays flat over thousands of calls.
+  const dropping = (call: () => unknown) => async () => { disposeAll(await call()); };
 
   say(`${info.name} ${w.name}: eager first call`);
   const e1 = await wallMs(eagerCall);
@@ -195,10 +206,10 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
   collect();
 
   say(`${info.name} ${w.name}: timing eager`);
-  const eager = await timeTask(`${w.name} eager`, eagerCall, e2.ms, budget);
+  const eager = await timeTask(`${w.name} eager`, dropping(eagerCall), e2.ms, budget);
   collect();
   say(`${info.name} ${w.name}: timing compiled`);
-  const compiled = await timeTask(`${w.name} compiled`, compiledCall, c2.ms, budget);
+  const compiled = await timeTask(`${w.name} compiled`, dropping(compiledCall), c2.ms, budget);
   collect();
 
   const s = compiled.medianMs / 1000;

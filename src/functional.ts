@@ -1,5 +1,7 @@
 // Composite ops, written with primitives so they trace, fuse and differentiate for free.
 import { KilnError, ShapeError, fmtShape } from './core/errors.js';
+import { isGradEnabled } from './autograd.js';
+import { tidy as tidyScope } from './tidy.js';
 import { normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
 import { apply } from './dispatch.js';
@@ -9,6 +11,19 @@ import { full, rand, randn } from './creation.js';
 export { fromTypedArray, typedOf, onesLike } from './creation.js';
 
 const T = (x: TensorLike, like: Tensor) => like._scalar(x);
+const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
+
+/** tidy() with kiln's Tensor check: see src/tidy.ts. */
+export function tidy<R>(fn: () => R): R { return tidyScope(fn, isTensor); }
+
+/**
+ * Runs a composite's body; when no autograd graph will hold its intermediates (grad off, or no input
+ * requires grad), they are freed as it returns instead of waiting for the garbage collector.
+ */
+function scoped(inputs: readonly (Tensor | null | undefined)[], body: () => Tensor): Tensor {
+  const recording = isGradEnabled() && inputs.some((t) => t?.requiresGrad);
+  return recording ? body() : tidyScope(body, isTensor);
+}
 
 /** where(cond, a, b) with scalars allowed for a and b. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
@@ -17,29 +32,37 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 }
 
 /** 1 / (1 + e^-x) */
-export function sigmoid(x: Tensor): Tensor { return x.neg().exp().add(1).reciprocal(); }
-
-/** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through); NaN stays NaN. */
-export function relu(x: Tensor): Tensor { return x.where(x.le(0).logicalNot(), 0); }
-
-/** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
-export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate === 'tanh') {
-    const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-    return x.mul(0.5).mul(inner.tanh().add(1));
+export function sigmoid(x: Tensor): Tensor {
+  return scoped([x], () => { return x.neg().exp().add(1).reciprocal(); });
   }
-  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+
+  /** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through); NaN stays NaN. */
+  export function relu(x: Tensor): Tensor { return x.where(x.le(0).logicalNot(), 0); }
+
+  /** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
+  export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return scoped([x], () => {
+    if (approximate === 'tanh') {
+      const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+      return x.mul(0.5).mul(inner.tanh().add(1));
+    }
+    return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+  });
 }
 
 /** x·sigmoid(x) */
-export function silu(x: Tensor): Tensor { return x.mul(sigmoid(x)); }
+export function silu(x: Tensor): Tensor {
+  return scoped([x], () => { return x.mul(sigmoid(x)); });
+  }
 
-/** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
-export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
-  const bx = x.mul(beta);
-  // log(1+e^z) = max(z,0) + log(1 + e^-|z|)
-  const soft = bx.maximum(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
-  return x.where(bx.gt(threshold), soft);
+  /** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
+  export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  return scoped([x], () => {
+    const bx = x.mul(beta);
+    // log(1+e^z) = max(z,0) + log(1 + e^-|z|)
+    const soft = bx.maximum(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
+    return x.where(bx.gt(threshold), soft);
+  });
 }
 
 /** Clamps to [min, max]; the gradient is 1 inside the closed interval. */
@@ -79,54 +102,64 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false, name = 'mean'): Ten
 
 /** Variance with `correction` (1 = Bessel's, unbiased; 0 = population). */
 export function variance(x: Tensor, dim?: Dims, keepdim = false, correction = 1, name = 'var'): Tensor {
-  const dims = normalizeDims(name, dim, x.ndim);
-  const xf = x.dtype === 'float32' ? x : x.to('float32');
-  const n = countOf(x, dims);
-  const centered = xf.sub(mean(xf, dims, true, name));
-  return centered.mul(centered).sum(dims, keepdim).div(Math.max(n - correction, 0));
+  return scoped([x], () => {
+    const dims = normalizeDims(name, dim, x.ndim);
+    const xf = x.dtype === 'float32' ? x : x.to('float32');
+    const n = countOf(x, dims);
+    const centered = xf.sub(mean(xf, dims, true, name));
+    return centered.mul(centered).sum(dims, keepdim).div(Math.max(n - correction, 0));
+  });
 }
 
 /** log Σ exp(x), shifted by the (detached) max for stability; -inf over an empty dim. */
 export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  const dims = normalizeDims('logsumexp', dim, x.ndim);
-  const m = shiftOf(x, dims);
-  if (!m) return x.exp().sum(dims, keepdim).log();
-  const safe = m.where(m.abs().ne(Infinity), 0);
-  const out = x.sub(safe).exp().sum(dims, true).log().add(safe);
-  return keepdim ? out : out.squeeze(dims);
+  return scoped([x], () => {
+    const dims = normalizeDims('logsumexp', dim, x.ndim);
+    const m = shiftOf(x, dims);
+    if (!m) return x.exp().sum(dims, keepdim).log();
+    const safe = m.where(m.abs().ne(Infinity), 0);
+    const out = x.sub(safe).exp().sum(dims, true).log().add(safe);
+    return keepdim ? out : out.squeeze(dims);
+  });
 }
 
 /** softmax along `dim`. */
 export function softmax(x: Tensor, dim = -1): Tensor {
-  const d = normalizeDims('softmax', dim, x.ndim);
-  const m = shiftOf(x, d);
-  const e = (m ? x.sub(m) : x).exp();
-  return e.div(e.sum(d, true));
+  return scoped([x], () => {
+    const d = normalizeDims('softmax', dim, x.ndim);
+    const m = shiftOf(x, d);
+    const e = (m ? x.sub(m) : x).exp();
+    return e.div(e.sum(d, true));
+  });
 }
 
 /** log-softmax along `dim`. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  const d = normalizeDims('logSoftmax', dim, x.ndim);
-  const m = shiftOf(x, d);
-  const shifted = m ? x.sub(m) : x;
-  return shifted.sub(shifted.exp().sum(d, true).log());
+  return scoped([x], () => {
+    const d = normalizeDims('logSoftmax', dim, x.ndim);
+    const m = shiftOf(x, d);
+    const shifted = m ? x.sub(m) : x;
+    return shifted.sub(shifted.exp().sum(d, true).log());
+  });
 }
 
 /** Layer normalisation over the trailing `normalizedShape` dims, with optional affine weight and bias. */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  const k = normalizedShape.length;
-  const tail = x.shape.slice(x.ndim - k);
-  if (k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
-    throw new ShapeError(`layerNorm: normalizedShape ${fmtShape(normalizedShape)} does not match the trailing dims of input ${fmtShape(x.shape)}`);
-  }
-  const dims = normalizedShape.map((_, i) => x.ndim - k + i);
-  const mu = x.mean(dims, true);
-  const c = x.sub(mu);
-  const v = c.mul(c).mean(dims, true);
-  let y = c.mul(v.add(eps).rsqrt());
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
+  return scoped([x, weight, bias], () => {
+    const k = normalizedShape.length;
+    const tail = x.shape.slice(x.ndim - k);
+    if (k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
+      throw new ShapeError(`layerNorm: normalizedShape ${fmtShape(normalizedShape)} does not match the trailing dims of input ${fmtShape(x.shape)}`);
+    }
+    const dims = normalizedShape.map((_, i) => x.ndim - k + i);
+    const mu = x.mean(dims, true);
+    const c = x.sub(mu);
+    const v = c.mul(c).mean(dims, true);
+    let y = c.mul(v.add(eps).rsqrt());
+    if (weight) y = y.mul(weight);
+    if (bias) y = y.add(bias);
+    return y;
+  });
 }
 
 /** torch.matmul: 1-D operands are promoted to matrices and the added dims removed. */
@@ -186,25 +219,27 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | re
 
 /** Concatenates along `dim` (as pads and adds, so it fuses and differentiates like any composite). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (tensors.length === 0) throw new KilnError('cat: expected a non-empty list of tensors');
-  const ref = tensors[0];
-  const d = normalizeDim('cat', dim, ref.ndim);
-  tensors.forEach((t, i) => {
-    if (t.ndim !== ref.ndim || t.shape.some((s, j) => j !== d && s !== ref.shape[j])) {
-      throw new ShapeError(`cat: tensor ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(ref.shape.map((s, j) => (j === d ? -1 : s)))} (all dims but ${d} must match)`);
+  return scoped([...tensors], () => {
+    if (tensors.length === 0) throw new KilnError('cat: expected a non-empty list of tensors');
+    const ref = tensors[0];
+    const d = normalizeDim('cat', dim, ref.ndim);
+    tensors.forEach((t, i) => {
+      if (t.ndim !== ref.ndim || t.shape.some((s, j) => j !== d && s !== ref.shape[j])) {
+        throw new ShapeError(`cat: tensor ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(ref.shape.map((s, j) => (j === d ? -1 : s)))} (all dims but ${d} must match)`);
+      }
+    });
+    if (tensors.length === 1) return tensors[0];
+    const total = tensors.reduce((s, t) => s + t.shape[d], 0);
+    let offset = 0;
+    let out: Tensor | null = null;
+    for (const t of tensors) {
+      const pads = t.shape.map((_, j): [number, number] => (j === d ? [offset, total - offset - t.shape[d]] : [0, 0]));
+      offset += t.shape[d];
+      const p = apply(OPS.pad, [t], { pads });
+      out = out ? out.add(p) : p;
     }
+    return out!;
   });
-  if (tensors.length === 1) return tensors[0];
-  const total = tensors.reduce((s, t) => s + t.shape[d], 0);
-  let offset = 0;
-  let out: Tensor | null = null;
-  for (const t of tensors) {
-    const pads = t.shape.map((_, j): [number, number] => (j === d ? [offset, total - offset - t.shape[d]] : [0, 0]));
-    offset += t.shape[d];
-    const p = apply(OPS.pad, [t], { pads });
-    out = out ? out.add(p) : p;
-  }
-  return out!;
 }
 
 /** Stacks equal-shaped tensors along a new dim. */

@@ -27,6 +27,8 @@ export type { BackendName, Backend } from './core/backend.js';
 export { initBackend, setBackend, currentBackend, getBackend, hasBackend } from './core/backend.js';
 export { KilnError, ShapeError, DTypeError, AutogradError } from './core/errors.js';
 export { noGrad, isGradEnabled } from './autograd.js';
+export { tidy } from './functional.js';
+export { keep } from './tidy.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, manualSeed,
 } from './creation.js';

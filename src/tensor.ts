@@ -14,6 +14,7 @@ import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autogra
 import { activeTracer, apply, assignEager } from './dispatch.js';
 import { Storage, track, untrack } from './storage.js';
 import { formatTensor, nest } from './format.js';
+import { trackCreated } from './tidy.js';
 import * as F from './functional.js';
 
 /** A tensor or a JS scalar (numbers and booleans broadcast as 0-d tensors, PyTorch's weak scalars). */
@@ -52,7 +53,11 @@ export class Tensor {
     this.dtype = dtype;
     this._version = version ?? { value: 0 };
     if (storage) this._token = track(this, storage);
+    trackCreated(this);
   }
+
+  /** @internal Set once this tensor has been some tensor's .grad (tidy() leaves it alive). */
+  _isGradOf = false;
 
   /** @internal Wraps a freshly allocated buffer. */
   static _wrap(backend: Backend, buf: Buffer, view: View, dtype: DType): Tensor {
@@ -84,7 +89,10 @@ export class Tensor {
     if (g && (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
       throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
     }
+    // A replaced gradient is no longer protected from tidy() as a .grad.
+    if (this._grad && this._grad !== g) this._grad._isGradOf = false;
     this._grad = g;
+    if (g) g._isGradOf = true;
     activeTracer()?.gradSet(this);
   }
 

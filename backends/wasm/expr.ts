@@ -133,6 +133,22 @@ const bin = (f: (x: F, y: F) => F, i: (x: I, y: I) => I): OpEmitter => (L, [a, b
 const cmp = (op: 'lt' | 'le' | 'eq' | 'ne'): OpEmitter => (L, [a, b]) =>
   (a.dt === 'float32' || b.dt === 'float32' ? mv(L.f(a)[op](L.f(b))) : mv(L.i(a)[op](L.i(b))));
 
+/**
+ * max/min. Against a non-NaN constant, pmax(x, c) = (x < c ? c : x) is one x86 instruction where the
+ * NaN-propagating f32x4.max takes several, and it still propagates a NaN x.
+ * NOTE: the sign of a zero result may differ (max(-0, 0) can give -0), as with SIMD reductions.
+ */
+function minMax(op: 'max' | 'min'): OpEmitter {
+  const general = bin((x, y) => x[op](y), (x, y) => x[op](y));
+  return (L, args, e) => {
+    if (!isF(e)) return general(L, args, e);
+    const k = e.args.findIndex((x) => x.kind === 'const' && !Number.isNaN(x.value));
+    if (k < 0) return general(L, args, e);
+    const [x, c] = [L.f(args[1 - k]), L.f(args[k])];
+    return fv(op === 'max' ? x.pmax(c) : x.pmin(c));
+  };
+}
+
 /** sign with NaN -> NaN and ±0 -> +0 (as SCALAR_HELPERS.sign). */
 function signF(x: F): F {
   const c = x.c;
@@ -188,8 +204,8 @@ export const OP_EMITTERS: Record<ScalarOp, OpEmitter> = {
     return fv(r ? L.f(a).mul(r) : L.f(a).div(L.f(b)));
   },
   pow: (L, [a, b], e) => fv(powEmit(L, L.f(a), L.f(b), e)),
-  max: bin((x, y) => x.max(y), (x, y) => x.max(y)),
-  min: bin((x, y) => x.min(y), (x, y) => x.min(y)),
+  max: minMax('max'),
+  min: minMax('min'),
   mod: (L, [a, b], e) => (isF(e)
     ? fv(fmodF(L.f(a), L.f(b), L.env.helpers, L.env.makeFn))
     : iv(e.dtype, imodI(L.i(a), L.i(b)))),
