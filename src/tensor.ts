@@ -89,8 +89,8 @@ export class Tensor {
     if (g && (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
       throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
     }
-    // A replaced gradient is no longer protected from tidy() as a .grad.
-    if (this._grad && this._grad !== g) this._grad._isGradOf = false;
+    // A gradient replaced (or cleared) inside tidy() is freed when it ends, unless it survives it.
+    if (this._grad && this._grad !== g) { this._grad._isGradOf = false; trackCreated(this._grad); }
     this._grad = g;
     if (g) g._isGradOf = true;
     activeTracer()?.gradSet(this);

@@ -26,8 +26,9 @@ function collect(v: unknown, into: Set<Tensor>, isTensor: (x: unknown) => x is T
 
 /**
  * Runs fn and disposes the tensors it created, except those in its result (arrays and plain objects
- * are searched), those assigned to a tensor's .grad, and those passed to keep(). Storage shared with a
- * survivor (a view) stays alive through the survivor.
+ * are searched), those assigned to a tensor's .grad, and those passed to keep(). A .grad replaced or
+ * cleared inside fn (zeroGrad, accumulation) is freed too. Storage shared with a survivor (a view)
+ * stays alive through the survivor.
  */
 export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
   const scope: Scope = { created: [], kept: new Set() };
@@ -40,7 +41,7 @@ export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
   }
   const survivors = new Set<Tensor>(scope.kept);
   collect(result, survivors, isTensor);
-  for (const t of scope.created) {
+  for (const t of new Set(scope.created)) {
     if (survivors.has(t) || t._constant !== undefined || t._lazy) continue;
     if (t._isGradOf) { keepInParent(t); continue; }
     t.dispose();
