@@ -118,7 +118,7 @@ function runPlan(p: Program, leaves: readonly Tensor[]): Tensor[] {
   }
   const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
   for (const s of plan.steps) {
-    const outs = s.outputs.map((o) => { const b = backend.alloc(o.dtype, o.size); bufs[o.buf] = b; return b; });
+    const outs = s.outputs.map((o) => { const b = backend.alloc(o.dtype, o.size, false); bufs[o.buf] = b; return b; }); // written whole
     backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), outs);
     for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
   }

@@ -63,7 +63,7 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
 
 /** Runs a kernel on real tensors and wraps its (contiguous) output. */
 export function runKernel(backend: Backend, kernel: Kernel, inputs: readonly Tensor[], out: Meta): Tensor {
-  const buf = backend.alloc(out.dtype, sizeOf(out.shape));
+  const buf = backend.alloc(out.dtype, sizeOf(out.shape), false); // the kernel writes every element
   backend.run(kernel, inputs.map((t) => t._buffer()), [buf]);
   return Tensor._wrap(backend, buf, contiguousView(out.shape), out.dtype);
 }

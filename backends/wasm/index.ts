@@ -169,10 +169,10 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     name: 'wasm',
     syncReads: true,
     memory: heap.memory,
-    alloc(dtype: DType, size: number): Buffer {
+    alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
       const bytes = size * bytesPer(dtype);
-      const ptr = heap.alloc(bytes);
+      const ptr = heap.alloc(bytes, zeroed);
       liveBytes += bytes;
       const b: WasmBuffer = { backend: 'wasm', dtype, size, ptr, bytes, freed: false };
       return b;

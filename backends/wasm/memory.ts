@@ -58,19 +58,19 @@ export class WasmHeap {
   }
 
   /** Allocates `bytes` (16-byte aligned, zeroed) and returns the address. */
-  alloc(bytes: number): number {
+  alloc(bytes: number, zeroed = true): number {
     const cls = sizeClass(bytes);
     const list = this.free.get(cls.index);
     let ptr = list?.pop();
     if (ptr !== undefined) {
-      this.views().u8.fill(0, ptr, ptr + cls.bytes);
+      if (zeroed) this.views().u8.fill(0, ptr, ptr + cls.bytes);
     } else {
       ptr = this.top;
       this.ensure(ptr + cls.bytes + TAIL_SLACK);
       this.top += cls.bytes;
       // Fresh memory above the high-water mark is still zero; below it a block freed at the top
       // may have left data behind.
-      if (ptr < this.highWater) this.views().u8.fill(0, ptr, Math.min(ptr + cls.bytes, this.highWater));
+      if (zeroed && ptr < this.highWater) this.views().u8.fill(0, ptr, Math.min(ptr + cls.bytes, this.highWater));
       this.highWater = Math.max(this.highWater, this.top);
     }
     this.live.set(ptr, cls.bytes);

@@ -259,7 +259,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     limits,
     device,
 
-    alloc(dtype: DType, size: number): Buffer {
+    alloc(dtype: DType, size: number, zeroed = true): Buffer {
       alive();
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`webgpu: cannot allocate ${size} elements`);
       const need = size * 4; // bool is stored as u32
@@ -268,7 +268,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
           `maxStorageBufferBindingSize (${maxBinding} bytes); split the tensor or use the wasm/cpu backend`);
       }
       const { buffer, bytes, reused } = pool.acquire(Math.max(4, need));
-      if (reused) { enc().clearBuffer(buffer); count(); } // alloc promises zeros; fresh buffers already are
+      if (reused && zeroed) { enc().clearBuffer(buffer); count(); } // alloc promises zeros; fresh buffers already are
       liveBytes += bytes;
       const b: GpuBuffer = { backend: 'webgpu', dtype, size, gpu: buffer, bytes, freed: false };
       return b;

@@ -24,8 +24,11 @@ export interface Backend {
   readonly name: BackendName;
   /** True when `read` works synchronously (cpu, wasm); webgpu reads are async only. */
   readonly syncReads: boolean;
-  /** Allocates `size` zeroed elements. */
-  alloc(dtype: DType, size: number): Buffer;
+  /**
+   * Allocates `size` elements, zeroed unless `zeroed` is false (a kernel output the kernel overwrites
+   * whole: skipping the clear saves a pass over memory).
+   */
+  alloc(dtype: DType, size: number, zeroed?: boolean): Buffer;
   free(buf: Buffer): void;
   /** Copies `data` into the buffer starting at element `offset`. */
   write(buf: Buffer, data: TypedArray, offset?: number): void;
