@@ -1,6 +1,7 @@
 // A float64 reference for the op-info suite, written in plain JS from the PyTorch semantics and
 // sharing no code with kiln: strided nested arrays become flat Float64Arrays with a shape and a
 // dtype tag, and every op is a direct loop over output coordinates.
+import { mulberry32 } from '../rng.js';
 
 /** The dtypes the reference tracks (it only decides rounding and the expected result dtype). */
 export type RDType = 'float32' | 'int32' | 'bool';
@@ -526,17 +527,8 @@ export function binaryCrossEntropy(p: RArray, t: RArray, r: Reduction = 'mean'):
 
 // ----- seeded sample generation ------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded generator for sample inputs (independent of kiln's generator). */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded generator (test/rng.ts). */
+export const makeRng = mulberry32;
 
 /** A stable 32-bit hash of a string (seeds per row, so adding rows never shifts other rows). */
 export function hashString(s: string): number {

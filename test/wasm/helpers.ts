@@ -10,6 +10,7 @@ import type { ScalarOp } from '../../src/ops/scalar.js';
 import { SCALAR_OPS } from '../../src/ops/scalar.js';
 import { createCpuBackend } from '../../backends/cpu/index.js';
 import { createWasmBackend, type WasmBackend } from '../../backends/wasm/index.js';
+import { mulberry32 } from '../rng.js';
 
 let wasmPromise: Promise<WasmBackend> | null = null;
 /** One wasm backend per test file (binaryen loads once). */
@@ -59,17 +60,8 @@ export function matmul(batch: number[], M: number, N: number, K: number, a: View
 
 // ---- data ---------------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded generator (test/rng.ts). */
+export const rng = mulberry32;
 
 export function randF32(n: number, seed = 1, lo = -2, hi = 2): Float32Array {
   const r = rng(seed);

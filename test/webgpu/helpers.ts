@@ -10,6 +10,7 @@ import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
 import { SCALAR_OPS, type ScalarOp, type ScalarOpDef } from '../../src/ops/scalar.js';
 import { createCpuBackend } from '../../backends/cpu/index.js';
 import { createWebGpuBackend, type WebGpuBackend, type WebGpuOptions } from '../../backends/webgpu/index.js';
+import { mulberry32 } from '../rng.js';
 
 /** The backend under test, or the reason it could not start. */
 export interface GpuStart {
@@ -68,17 +69,8 @@ export function acc(index: number, dtype: DType = 'float32'): Expr {
 
 // --- data ------------------------------------------------------------------------------------
 
-/** A deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded generator (test/rng.ts). */
+export const rng = mulberry32;
 
 /** Host data for one buffer. */
 export interface HostArray {
