@@ -214,3 +214,14 @@ describe('compiled programs from the issue', () => {
     expect(f.cacheInfo().traces).toBe(1);
   });
 });
+
+describe('decorator syntax', () => {
+  it('examples/decorator.ts (@compile() on a Module method) runs through tsx and matches eager', { timeout: 60_000 }, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const root = new URL('../..', import.meta.url).pathname;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/decorator.ts'], { cwd: root, encoding: 'utf8' });
+    const diff = Number(/max \|compiled - eager\| = (\S+)/.exec(out)![1]);
+    expect(diff).toBeLessThan(1e-5);
+    expect(out).toMatch(/traces 1, hits 1/);
+  });
+});
