@@ -1,4 +1,4 @@
-// GELU (tanh form) compiled: nine elementwise ops fuse into one kernel. The input of the README's
+// GELU (tanh form) compiled: its eight elementwise ops fuse into one kernel. The input of the README's
 // `npx kiln dump examples/dump_gelu.ts` section and of test/tools/dump.test.ts.
 // KILN_BACKEND=webgpu (or wasm) runs it there, so the dump holds WGSL (or WAT) instead of JS.
 import * as kiln from '../src/index.js';
