@@ -412,11 +412,10 @@ export function retype(g: Graph, resolve: (s: InputSource) => Tensor): Graph {
       if (changed.some((c, i) => c && !full(i))) throw new KilnError('retype: slice bakes in a size that changed');
       attrs = { ...attrs, ends: attrs.ends.map((e: number, i: number) => (changed[i] ? ins[0].shape[i] : e)) };
     }
-    const meta = OPS_INFER(n.op, ins, attrs);
+    const meta = OPS[n.op].infer(ins, attrs as never);
     shapes.set(n.id, meta.shape);
     return { ...n, shape: meta.shape, attrs };
   });
   return { ...g, nodes };
 }
 
-const OPS_INFER = (op: keyof typeof OPS, ins: { shape: readonly number[]; dtype: Tensor['dtype'] }[], attrs: unknown) => OPS[op].infer(ins, attrs as never);
