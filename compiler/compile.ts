@@ -4,6 +4,7 @@
 import type { BackendName } from '../src/core/backend.js';
 import { currentBackend } from '../src/core/backend.js';
 import { KilnError, fmtShape } from '../src/core/errors.js';
+import { shapesEqual } from '../src/core/shape.js';
 import { isGradEnabled } from '../src/autograd.js';
 import { activeTracer, assignEager, setTracer } from '../src/dispatch.js';
 import { Tensor } from '../src/tensor.js';
@@ -200,7 +201,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       if (n.kind !== 'input' || n.source.kind === 'arg' || n.source.kind === 'realized') continue;
       const t = n.source.kind === 'captured' ? n.source.tensor : n.source.of.grad;
       if (!t) return 'guard failed: a captured tensor\'s .grad is now null';
-      if (t.dtype !== n.dtype || t.shape.length !== n.shape.length || t.shape.some((d, i) => d !== n.shape[i])) {
+      if (t.dtype !== n.dtype || !shapesEqual(t.shape, n.shape)) {
         return `guard failed: captured tensor ${fmtShape(n.shape)}:${n.dtype} is now ${fmtShape(t.shape)}:${t.dtype}`;
       }
     }
@@ -366,7 +367,7 @@ function writeBack(outs: readonly Tensor[], template: Template, mutations: reado
     const prev = t.grad;
     const g = outs[i];
     if (prev && ownGrads.has(prev) && !keep.has(i) && prev.backend === g.backend && prev.dtype === g.dtype &&
-        prev.shape.length === g.shape.length && prev.shape.every((d, k) => d === g.shape[k]) && !prev.requiresGrad) {
+        shapesEqual(prev.shape, g.shape) && !prev.requiresGrad) {
       assignEager(prev, g);
       prev._version.value++;
       reuse.add(i);

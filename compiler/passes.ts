@@ -2,6 +2,7 @@
 // elimination, constant folding, and shape propagation (which doubles as the verifier in tests and
 // as the re-typing step for dynamic shapes).
 import { KilnError } from '../src/core/errors.js';
+import { shapesEqual } from '../src/core/shape.js';
 import { shortDType } from '../src/core/dtype.js';
 import { OPS } from '../src/ops/index.js';
 import { evalScalar } from '../src/ops/scalar.js';
@@ -88,7 +89,7 @@ export const propagateShapes: Pass = (g) => {
     if (n.kind === 'op') {
       const ins = n.inputs.map((x) => byId.get(x)!);
       const meta = OPS[n.op].infer(ins, n.attrs as never);
-      const same = meta.dtype === n.dtype && meta.shape.length === n.shape.length && meta.shape.every((d, i) => d === n.shape[i]);
+      const same = meta.dtype === n.dtype && shapesEqual(meta.shape, n.shape);
       if (!same) {
         throw new KilnError(`verify: node %${n.id} (${n.op}${n.loc ? ` at ${n.loc}` : ''}) is typed ${shortDType(n.dtype)}[${n.shape}] but its inputs give ${shortDType(meta.dtype)}[${meta.shape}]`);
       }

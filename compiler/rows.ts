@@ -4,7 +4,7 @@
 // normalise) and layerNorm (mean, variance, normalise) each become a single kernel whose rows are
 // read from memory once.
 import type { Expr, Kernel, ReduceKernel, View } from '../src/core/kernel.js';
-import { contiguousStrides } from '../src/core/shape.js';
+import { contiguousStrides, shapesEqual } from '../src/core/shape.js';
 import type { Step } from './schedule.js';
 import { mapLoads } from './schedule.js';
 
@@ -23,11 +23,10 @@ interface Group {
   nodes: number[];
 }
 
-const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** True when `v` reads a per-row buffer broadcast over [...outer, ...inner] (inner may be empty: per-row scope). */
 function isRowBroadcast(v: View, outer: readonly number[], inner: readonly number[]): boolean {
-  if (v.mask || v.offset !== 0 || !same(v.shape, [...outer, ...inner])) return false;
+  if (v.mask || v.offset !== 0 || !shapesEqual(v.shape, [...outer, ...inner])) return false;
   const cs = contiguousStrides(outer);
   return v.strides.every((s, d) => (d < outer.length ? outer[d] === 1 || s === cs[d] : inner[d - outer.length] === 1 || s === 0));
 }
@@ -104,7 +103,7 @@ export function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Ste
       const early = b.inputs.every((buf) => g.accOf.has(buf) || (producedAt.get(buf) ?? -1) < i);
       if (!early) continue;
       const bk = b.kernel;
-      if (bk.kind === 'reduce' && same(bk.outer, g.outer) && same(bk.inner, g.inner) && !bk.outputs.some((o) => o.view)) {
+      if (bk.kind === 'reduce' && shapesEqual(bk.outer, g.outer) && shapesEqual(bk.inner, g.inner) && !bk.outputs.some((o) => o.view)) {
         // b's own accs move past the group's reductions; loads of the group's results become its accs.
         const shift = g.reductions.length;
         const bodies = bk.reductions.map((_, n) => toAccs(exprs[n], g, shift));
@@ -116,11 +115,11 @@ export function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Ste
           g.outputs.push({ out: { ...o, expr }, buf: b.outputs[n].buf, size: b.outputs[n].size });
           if (o.scope === 'outer' && expr.kind === 'acc') g.accOf.set(b.outputs[n].buf, expr.index);
         });
-      } else if (bk.kind === 'elementwise' && same(bk.shape, [...g.outer, ...g.inner]) && g.inner.length > 0 && !bk.outputs.some((o) => o.view)) {
+      } else if (bk.kind === 'elementwise' && shapesEqual(bk.shape, [...g.outer, ...g.inner]) && g.inner.length > 0 && !bk.outputs.some((o) => o.view)) {
         const outs = exprs.map((e) => toAccs(e, g, 0));
         if (outs.some((x) => x === null)) continue;
         bk.outputs.forEach((o, n) => g.outputs.push({ out: { expr: outs[n]!, dtype: o.dtype, scope: 'full' }, buf: b.outputs[n].buf, size: b.outputs[n].size }));
-      } else if (bk.kind === 'elementwise' && same(bk.shape, g.outer) && !bk.outputs.some((o) => o.view)) {
+      } else if (bk.kind === 'elementwise' && shapesEqual(bk.shape, g.outer) && !bk.outputs.some((o) => o.view)) {
         // An epilogue over the reduced shape (mean's division, a loss's negation) is a per-row output.
         const outs = exprs.map((e) => toAccs(e, g, 0, 'outer'));
         if (outs.some((x) => x === null)) continue;

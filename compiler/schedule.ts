@@ -6,7 +6,7 @@
 import type { DType } from '../src/core/dtype.js';
 import type { Expr, Kernel, View } from '../src/core/kernel.js';
 import { contiguousView, walkExpr } from '../src/core/kernel.js';
-import { sizeOf } from '../src/core/shape.js';
+import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { expandView, permuteView, reshapeView } from '../src/core/view.js';
 import { castExpr, elementwiseExpr, loadExpr, reduceSplit } from '../src/lower.js';
 import { OPS } from '../src/ops/index.js';
@@ -140,7 +140,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   /** The value as an expression over `shape` (broadcasting leaf views). */
   const asExpr = (v: Val, shape: readonly number[]): Extract<Val, { kind: 'expr' }> => {
     if (v.kind === 'buf') return { kind: 'expr', expr: loadExpr(v.buf, expandView(v.view, shape), v.dtype), shape, dtype: v.dtype, ops: 0, nodes: [] };
-    if (v.shape.length === shape.length && v.shape.every((d, i) => d === shape[i])) return v;
+    if (shapesEqual(v.shape, shape)) return v;
     return { ...v, shape, expr: mapLoads(v.expr, (l) => ({ ...l, view: expandView(l.view, shape) })) };
   };
 
@@ -168,7 +168,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
         let mm: PendingMatmul | undefined;
         const args = ins.map((iv) => {
           let x = iv;
-          if (x.kind === 'expr' && x.mm && ((mm && mm !== x.mm) || !sameShape(x.shape, n.shape))) x = materialize(x);
+          if (x.kind === 'expr' && x.mm && ((mm && mm !== x.mm) || !shapesEqual(x.shape, n.shape))) x = materialize(x);
           const e = asExpr(x, n.shape);
           if (e.mm) mm = e.mm;
           return e;
@@ -255,10 +255,6 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   });
   for (const [buf, i] of last) if (buf >= leaves.length && !keep.has(buf)) fused[i].freeAfter.push(buf);
   return { leaves, steps: fused, outputs };
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** A movement op on a value: index arithmetic on every load when possible, else a copy first. */

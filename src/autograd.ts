@@ -2,6 +2,7 @@
 // topological order calling the registry's gradient rules, which are themselves tensor ops (so
 // backward traces and compiles like any other code).
 import { AutogradError, fmtShape } from './core/errors.js';
+import { shapesEqual } from './core/shape.js';
 import type { Meta, OpDef, VjpContext } from './ops/types.js';
 import type { Tensor } from './tensor.js';
 
@@ -78,7 +79,7 @@ export class Node {
 
 /** Sums a broadcast gradient back to `shape` (un-broadcasting lives here, once). */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (shapesEqual(g.shape, shape)) return g;
   const lead = g.shape.length - shape.length;
   const dims: number[] = [];
   g.shape.forEach((d, i) => { if (i < lead || (shape[i - lead] === 1 && d !== 1)) dims.push(i); });

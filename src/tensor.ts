@@ -7,7 +7,7 @@ import { checkDType, scalarPromote, typedArrayFor } from './core/dtype.js';
 import { AutogradError, KilnError, ShapeError, fmtShape } from './core/errors.js';
 import type { View } from './core/kernel.js';
 import { contiguousView, isContiguousView } from './core/kernel.js';
-import { inferReshape, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
+import { inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
 import type { Node, BackwardOptions } from './autograd.js';
 import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
@@ -86,7 +86,7 @@ export class Tensor {
   get gradFn(): string | null { return this._node ? this._node.op.name : null; }
   get grad(): Tensor | null { return this._grad; }
   set grad(g: Tensor | null) {
-    if (g && (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
+    if (g && !shapesEqual(g.shape, this.shape)) {
       throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
     }
     // A gradient replaced (or cleared) inside tidy() is freed when it ends, unless it survives it.
@@ -119,7 +119,7 @@ export class Tensor {
     if (!grad) checkImplicitGrad(this);
     else if (!this.requiresGrad) checkImplicitGrad(this);
     const g = grad ?? F.onesLike(this);
-    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+    if (!shapesEqual(g.shape, this.shape)) {
       throw new ShapeError(`backward: gradient ${fmtShape(g.shape)} does not match output ${fmtShape(this.shape)}`);
     }
     runBackward(this, g, opts);
@@ -484,7 +484,7 @@ export class Tensor {
     alias._node = this._node;
     alias._requiresGrad = this._requiresGrad;
     const result = compute(alias);
-    if (result.shape.length !== this.shape.length || result.shape.some((d, i) => d !== this.shape[i])) {
+    if (!shapesEqual(result.shape, this.shape)) {
       throw new ShapeError(`${name}: result ${fmtShape(result.shape)} cannot be written into ${fmtShape(this.shape)} in place`);
     }
     if (tr) tr.assign(this, result);

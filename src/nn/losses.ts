@@ -1,6 +1,7 @@
 // Loss functions (composites of primitives, so their gradients come from the registry).
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { arange } from '../creation.js';
+import { shapesEqual } from '../core/shape.js';
 import { getBackend } from '../core/backend.js';
 import type { Tensor } from '../tensor.js';
 
@@ -8,7 +9,7 @@ type Reduction = 'mean' | 'sum' | 'none';
 const reduce = (x: Tensor, r: Reduction) => (r === 'mean' ? x.mean() : r === 'sum' ? x.sum() : x);
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+  if (!shapesEqual(a.shape, b.shape)) {
     throw new ShapeError(`${op}: input ${fmtShape(a.shape)} and target ${fmtShape(b.shape)} must have the same shape`);
   }
 }

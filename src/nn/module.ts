@@ -1,6 +1,7 @@
 // nn.Module: parameters are tensor fields that require grad; submodules are Module fields (or arrays of them).
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
+import { shapesEqual } from '../core/shape.js';
 import { Tensor } from '../tensor.js';
 
 /** Base class of layers and models. Subclasses define forward(). */
@@ -69,7 +70,7 @@ export abstract class Module {
       for (const [k, src] of Object.entries(state)) {
         const dst = mine.get(k);
         if (!dst) continue;
-        if (dst.shape.length !== src.shape.length || dst.shape.some((d, i) => d !== src.shape[i])) {
+        if (!shapesEqual(dst.shape, src.shape)) {
           throw new ShapeError(`loadStateDict: ${k} has shape ${fmtShape(src.shape)} but the module expects ${fmtShape(dst.shape)}`);
         }
         dst.copy_(src.backend === dst.backend ? src : src.to(dst.backend));
