@@ -8,7 +8,7 @@ import type { Expr, Kernel, View } from '../src/core/kernel.js';
 import { contiguousView, walkExpr } from '../src/core/kernel.js';
 import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { expandView, permuteView, reshapeView } from '../src/core/view.js';
-import { castExpr, elementwiseExpr, loadExpr, reduceSplit } from '../src/lower.js';
+import { castExpr, elementwiseExpr, loadExpr, matmulKernel, reduceSplit } from '../src/lower.js';
 import { OPS } from '../src/ops/index.js';
 import type { ElementwiseDef, MovementDef } from '../src/ops/types.js';
 import type { Graph, GraphNode } from './graph.js';
@@ -118,20 +118,12 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     let kernel: Kernel;
     if (v.mm) {
       const a = local(v.mm.a.buf), b = local(v.mm.b.buf);
-      const batch = v.shape.slice(0, -2);
-      const [m, n] = v.shape.slice(-2);
-      const k = v.mm.a.view.shape[v.mm.a.view.shape.length - 1];
       const expr = remap(v.expr);
-      kernel = {
-        kind: 'matmul', batch, m, n, k, nInputs: 0,
-        a: { input: a, view: expandView(v.mm.a.view, [...batch, m, k]) },
-        b: { input: b, view: expandView(v.mm.b.view, [...batch, k, n]) },
-        epilogue: { expr, dtype: v.dtype },
-      };
+      kernel = matmulKernel(v.mm.a.view, v.mm.b.view, v, { a, b, count: bufs.length }, expr);
     } else {
-      kernel = { kind: 'elementwise', shape: v.shape, nInputs: 0, outputs: [{ expr: remap(v.expr), dtype: v.dtype }] };
+      const expr = remap(v.expr);
+      kernel = { kind: 'elementwise', shape: v.shape, nInputs: bufs.length, outputs: [{ expr, dtype: v.dtype }] };
     }
-    kernel = { ...kernel, nInputs: bufs.length };
     const out = nextBuf++;
     steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: v.dtype, size: sizeOf(v.shape) }], nodes: [...new Set(v.nodes)].sort((a, b) => a - b), freeAfter: [] });
     return { kind: 'buf', buf: out, view: contiguousView(v.shape), dtype: v.dtype };

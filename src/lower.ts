@@ -52,16 +52,24 @@ export function reduceKernel(def: ReduceDef, attrs: ReduceAttrs, view: View, x: 
   };
 }
 
-/** A matmul kernel for operand views a [...ba, m, k] and b [...bb, k, n] with batch broadcast. */
-export function matmulKernel(va: View, vb: View, out: Meta): Kernel {
+/**
+ * A matmul kernel for operand views a [...ba, m, k] and b [...bb, k, n] with batch broadcast. Eager
+ * mode passes the operands as inputs 0 and 1 and stores the dot product; the planner passes its own
+ * input numbering and a fused epilogue (an expression over acc0).
+ */
+export function matmulKernel(
+  va: View, vb: View, out: Meta,
+  inputs: { a: number; b: number; count: number } = { a: 0, b: 1, count: 2 },
+  epilogue: Expr = { kind: 'acc', index: 0, dtype: 'float32' },
+): Kernel {
   const batch = out.shape.slice(0, -2);
   const [m, n] = out.shape.slice(-2);
   const k = va.shape[va.shape.length - 1];
   return {
-    kind: 'matmul', batch, m, n, k, nInputs: 2,
-    a: { input: 0, view: expandView(va, [...batch, m, k]) },
-    b: { input: 1, view: expandView(vb, [...batch, k, n]) },
-    epilogue: { expr: { kind: 'acc', index: 0, dtype: 'float32' }, dtype: out.dtype },
+    kind: 'matmul', batch, m, n, k, nInputs: inputs.count,
+    a: { input: inputs.a, view: expandView(va, [...batch, m, k]) },
+    b: { input: inputs.b, view: expandView(vb, [...batch, k, n]) },
+    epilogue: { expr: epilogue, dtype: out.dtype },
   };
 }
 
