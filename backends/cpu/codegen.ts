@@ -2,7 +2,7 @@
 // the other backends are tested against, so it favours clarity: nested loops over coordinates, float64
 // accumulation, every address computed from the view's strides.
 import type { Expr, Kernel, View } from '../../src/core/kernel.js';
-import { sharedExprs } from '../../src/core/kernel.js';
+import { renderDag } from '../../src/core/kernel.js';
 import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
 import type { DType } from '../../src/core/dtype.js';
 import { assertNever } from '../../src/core/errors.js';
@@ -31,12 +31,7 @@ function maskTest(v: View, coord: (d: number) => string): string | null {
 
 /** Emits JS statements computing `roots`; shared nodes become `const` temps. Returns the root expressions. */
 function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }): string[] {
-  const shared = new Set(sharedExprs(roots));
-  const names = new Map<Expr, string>();
-  const gen = (e: Expr): string => {
-    const named = names.get(e);
-    if (named) return named;
-    let code: string;
+  const render = (e: Expr, gen: (x: Expr) => string): string => {
     switch (e.kind) {
       case 'load': {
         let addr = address(e.view, (d) => `c${d}`);
@@ -50,31 +45,25 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
           coord = (d) => (d === axis ? idx : `c${d}`);
         }
         const m = maskTest(e.view, coord);
-        code = m ? `((${m})?in${e.input}[${addr}]:0)` : `in${e.input}[${addr}]`;
-        break;
+        return m ? `((${m})?in${e.input}[${addr}]:0)` : `in${e.input}[${addr}]`;
       }
       case 'const':
         // Parenthesised so `-` never merges with a neighbouring operator (`x--2`).
-        code = Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : `(${Object.is(e.value, -0) ? '-0' : e.value === -Infinity ? '-Infinity' : String(e.value)})`;
-        break;
+        return Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : `(${Object.is(e.value, -0) ? '-0' : e.value === -Infinity ? '-Infinity' : String(e.value)})`;
       case 'op': {
         const args = e.args.map(gen);
-        code = scalarTemplate(e.op, e.dtype)(args[0], args[1], args[2]);
-        break;
+        return scalarTemplate(e.op, e.dtype)(args[0], args[1], args[2]);
       }
-      case 'cast': code = castCode(gen(e.x), e.x.dtype, e.dtype); break;
-      case 'acc': code = `acc${e.index}`; break;
-      default: assertNever(e, 'expr');
+      case 'cast': return castCode(gen(e.x), e.x.dtype, e.dtype);
+      case 'acc': return `acc${e.index}`;
+      default: return assertNever(e, 'expr');
     }
-    if (shared.has(e)) {
-      const name = `t${tmp.n++}`;
-      lines.push(`const ${name} = ${code};`);
-      names.set(e, name);
-      return name;
-    }
-    return code;
   };
-  return roots.map(gen);
+  return renderDag(roots, render, (_e, code) => {
+    const name = `t${tmp.n++}`;
+    lines.push(`const ${name} = ${code};`);
+    return name;
+  });
 }
 
 function castCode(x: string, from: DType, to: DType): string {

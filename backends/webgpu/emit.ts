@@ -4,7 +4,7 @@
 // which views are contiguous, the expression DAG) and the text itself is the pipeline cache key.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, View } from '../../src/core/kernel.js';
-import { isContiguousView, sharedExprs } from '../../src/core/kernel.js';
+import { isContiguousView, renderDag } from '../../src/core/kernel.js';
 import { assertNever } from '../../src/core/errors.js';
 import { type Arg, type WgslHelper, WGSL_OPS, as, castWgsl, wgslType } from './wgsl-ops.js';
 
@@ -159,41 +159,33 @@ export class Emitter {
 
   /** Emits `roots` (shared nodes become `let` temps in `lines`) and returns their values. */
   exprs(roots: readonly Expr[], scope: Scope, lines: string[]): Arg[] {
-    const shared = new Set(sharedExprs(roots));
-    const names = new Map<Expr, string>();
-    const gen = (e: Expr): string => {
-      const named = names.get(e);
-      if (named) return named;
-      let code: string;
+    const render = (e: Expr, gen: (x: Expr) => string): string => {
       switch (e.kind) {
         case 'load': {
           const g = e.gather ? { axis: e.gather.axis, index: as({ code: gen(e.gather.index), dtype: e.gather.index.dtype }, 'i32', this.use) } : undefined;
-          code = this.load(e.input, e.view, e.dtype, scope, lines, g);
-          break;
+          return this.load(e.input, e.view, e.dtype, scope, lines, g);
         }
         case 'const':
-          code = e.dtype === 'float32' ? this.params.f32(e.value) : this.params.i32(castInt(e.value, e.dtype));
-          break;
+          return e.dtype === 'float32' ? this.params.f32(e.value) : this.params.i32(castInt(e.value, e.dtype));
         case 'op': {
           const args = e.args.map((a): Arg => ({ code: gen(a), dtype: a.dtype }));
           const c = WGSL_OPS[e.op](args, e.dtype, this.use);
           if (c === null) throw new Error(`scalar op ${e.op} has no ${e.dtype} form`);
-          code = c;
-          break;
+          return c;
         }
-        case 'cast': code = castWgsl({ code: gen(e.x), dtype: e.x.dtype }, e.dtype, this.use); break;
-        case 'acc': code = scope.acc(e.index); break;
-        default: assertNever(e, 'expr');
+        case 'cast': return castWgsl({ code: gen(e.x), dtype: e.x.dtype }, e.dtype, this.use);
+        case 'acc': return scope.acc(e.index);
+        default: return assertNever(e, 'expr');
       }
-      if (shared.has(e) || (e.kind === 'load' && e.view.mask)) {
-        const t = this.fresh('tmp');
-        lines.push(`let ${t}: ${wgslType(e.dtype)} = ${code};`);
-        names.set(e, t);
-        return t;
-      }
-      return code;
     };
-    return roots.map((e) => ({ code: gen(e), dtype: e.dtype }));
+    const bind = (e: Expr, code: string): string => {
+      const t = this.fresh('tmp');
+      lines.push(`let ${t}: ${wgslType(e.dtype)} = ${code};`);
+      return t;
+    };
+    // A masked load also gets a temp, right after the `let` of its mask test (see load()).
+    const codes = renderDag(roots, render, bind, (e) => e.kind === 'load' && e.view.mask !== undefined);
+    return roots.map((e, i) => ({ code: codes[i], dtype: e.dtype }));
   }
 
   /** A value converted to `to` by the IR's cast rules. */

@@ -127,6 +127,32 @@ export function sharedExprs(roots: readonly Expr[]): Expr[] {
   return order.filter((e) => shared.has(e));
 }
 
+/**
+ * Renders an expression DAG to code, each node once: `render(e, sub)` builds a node's code from its
+ * children's (`sub`); a node used more than once, or one `alwaysBind` picks, is bound to a temp by
+ * `bind(e, code)`, which returns the temp's name for every later use. Backends emitting source text
+ * (JS, WGSL) share this; what a temp looks like is theirs.
+ */
+export function renderDag(
+  roots: readonly Expr[],
+  render: (e: Expr, sub: (x: Expr) => string) => string,
+  bind: (e: Expr, code: string) => string,
+  alwaysBind: (e: Expr) => boolean = () => false,
+): string[] {
+  const shared = new Set(sharedExprs(roots));
+  const names = new Map<Expr, string>();
+  const gen = (e: Expr): string => {
+    const named = names.get(e);
+    if (named) return named;
+    const code = render(e, gen);
+    if (!shared.has(e) && !alwaysBind(e)) return code;
+    const name = bind(e, code);
+    names.set(e, name);
+    return name;
+  };
+  return roots.map(gen);
+}
+
 /** Prints an expression; nodes in `names` print as their name (shared subexpressions). */
 export function printExpr(e: Expr, names: ReadonlyMap<Expr, string> = new Map(), top = true): string {
   const name = names.get(e);
