@@ -95,7 +95,7 @@ export class Lowerer {
     readonly pre?: ReadonlyMap<Expr, Value>,
     /** Reciprocals of hoisted divisors: x / d in the loop becomes x * (1/d). */
     readonly recip?: ReadonlyMap<Expr, F>,
-    /** When set, exp takes the normal-range form and reports its exponent n here (see expOptimistic). */
+    /** When set, exp takes the normal-range form and reports its exponent's bits here (see expOptimistic). */
     readonly guard?: (n: I) => void,
   ) {}
 
@@ -180,8 +180,8 @@ export const OP_EMITTERS: Record<ScalarOp, OpEmitter> = {
   sqrt: unF((x) => x.sqrt()),
   exp: unF((x, L) => {
     if (!L.guard) return expF(x);
-    const { value, n } = expOptimistic(x);
-    L.guard(n);
+    const { value, nBits } = expOptimistic(x);
+    L.guard(nBits);
     return value;
   }),
   log: unF((x) => logF(x)),

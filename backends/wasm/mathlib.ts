@@ -70,19 +70,20 @@ function expCore(x: F): { t: F; y: F } {
 }
 
 /**
- * e^x computed for the normal range only (one-step 2^n), with n itself: the result is exact when
- * -125 <= n <= 127 for every lane (NaN and ±Inf arguments give n far outside). Callers that can
- * redo their work track min/max of n and check afterwards (reduce.ts re-runs a row pass with the
- * full-range form when some lane was outside).
+ * e^x computed for the normal range only (one-step 2^n), with the bits of the rounding sum t,
+ * which are 0x4b400000 + n: the result is exact when -125 <= n <= 127 for every lane (NaN and ±Inf
+ * arguments give bits far outside, either sign). Callers that can redo their work track min/max of
+ * these bits and check afterwards (reduce.ts re-runs a row pass with the full-range form when some
+ * lane was outside); tracking the bits rather than n saves an instruction per vector.
  */
-export function expOptimistic(x: F): { value: F; n: I } {
+export function expOptimistic(x: F): { value: F; nBits: I } {
   const { t, y } = expCore(x);
   const tb = t.bits();
-  return { value: y.bits().add(tb.shl(23)).asFloat(), n: tb.sub(0x4b400000) };
+  return { value: y.bits().add(tb.shl(23)).asFloat(), nBits: tb };
 }
 
-/** The n range in which expOptimistic is exact. */
-export const EXP_OPTIMISTIC_N = [-125, 127] as const;
+/** The range of expOptimistic's nBits (as signed int32) in which it is exact: n in [-125, 127]. */
+export const EXP_OPTIMISTIC_BITS = [0x4b400000 - 125, 0x4b400000 + 127] as const;
 
 /**
  * e^x, ~1 ulp, over the whole range and without a branch: clamp with pmax/pmin (NaN passes through

@@ -11,7 +11,7 @@ import { Lanes } from './emit.js';
 import { exprCost, isCheap } from './elementwise.js';
 import type { LoadExpr, Value } from './expr.js';
 import { Lowerer, hoist, splatValue, toF, toI, variantNodes } from './expr.js';
-import { EXP_OPTIMISTIC_N } from './mathlib.js';
+import { EXP_OPTIMISTIC_BITS } from './mathlib.js';
 import type { RowSite } from './loops.js';
 import { RowSite as Site, nestLoops, rowLoop, walkRow } from './loops.js';
 import type { KernelModule, Launch } from './module.js';
@@ -56,6 +56,7 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
       (p.gather !== undefined && innerG.has(p.gather.g));
   });
   const caches = rowCaches(k, variant, shape, innerSize, ss, SCRATCH);
+  const nanBlind = nanBlindPasses(k);
   const nOG = outerGroups.length;
   const vg = innerGroups.length ? groups.length - 1 : -1;
   const L = vg >= 0 ? groups[vg].size : 1;
@@ -134,33 +135,43 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
       });
     };
 
+    const emitPass = (i: number, trackNaN = true) => {
+      const red = k.reductions[i];
+      // Values the 'full' outputs will need again are kept in a row cache while this pass computes them.
+      const keep = caches.filter((x) => x.reduction === i);
+      const save = (L: Lowerer, site: RowSite) => keep.forEach((x) => site.store(L.c, x.stream, L.lower(x.bodyNode), 'float32'));
+      emitReduction(red.op, red.body, red.body.dtype === 'float32', red.dtype === 'float32', accLocals[i],
+        walkInner, c1, c4, keep.length ? save : undefined, trackNaN);
+    };
     k.reductions.forEach((red, i) => {
       if (innerSize === 0) {
         fn.set(accLocals[i], isArg(red.op) ? m.i32.const(0) : initScalar(c1, red.op, red.dtype === 'float32'));
         return;
       }
-      // Values the 'full' outputs will need again are kept in a row cache while this pass computes them.
-      const keep = caches.filter((x) => x.reduction === i);
-      const save = (L: Lowerer, site: RowSite) => keep.forEach((x) => site.store(L.c, x.stream, L.lower(x.bodyNode), 'float32'));
       pfNow = i === pfPass && pfStreams.length ? pfLocals() : undefined;
-      const emit = () => emitReduction(red.op, red.body, red.body.dtype === 'float32', red.dtype === 'float32', accLocals[i],
-        walkInner, c1, c4, keep.length ? save : undefined);
+      if (nanBlind.has(i)) {
+        emitPass(i, false);
+        pfNow = undefined;
+        return;
+      }
+      const emit = () => emitPass(i);
       if (hasExp(red.body)) {
         // Optimistic pass: exp in its cheaper normal-range form, lanes' range checks AND-ed; a row
         // with an argument outside (NaN, overflow, subnormal results) runs the pass again exactly.
-        const [nLo, nHi] = EXP_OPTIMISTIC_N;
+        const [bLo, bHi] = EXP_OPTIMISTIC_BITS;
         guardNow = {
-          lo1: fn.let(b.i32, m.i32.const(nLo)), hi1: fn.let(b.i32, m.i32.const(nHi)),
-          lo4: fn.let(b.v128, c4.iconstRef(nLo)), hi4: fn.let(b.v128, c4.iconstRef(nHi)),
+          lo1: fn.let(b.i32, m.i32.const(bLo)), hi1: fn.let(b.i32, m.i32.const(bHi)),
+          lo4: fn.let(b.v128, c4.iconstRef(bLo)), hi4: fn.let(b.v128, c4.iconstRef(bHi)),
         };
         const g = guardNow;
         emit();
         guardNow = undefined;
         pfNow = undefined;
-        const lo = m.i32x4.all_true(m.i32x4.ge_s(fn.get(g.lo4), c4.iconstRef(nLo)));
-        const hi = m.i32x4.all_true(m.i32x4.le_s(fn.get(g.hi4), c4.iconstRef(nHi)));
-        const inRange = m.i32.and(m.i32.and(lo, hi), m.i32.and(m.i32.ge_s(fn.get(g.lo1), m.i32.const(nLo)), m.i32.le_s(fn.get(g.hi1), m.i32.const(nHi))));
-        fn.if(m.i32.eqz(inRange), emit);
+        const lo = m.i32x4.all_true(m.i32x4.ge_s(fn.get(g.lo4), c4.iconstRef(bLo)));
+        const hi = m.i32x4.all_true(m.i32x4.le_s(fn.get(g.hi4), c4.iconstRef(bHi)));
+        const inRange = m.i32.and(m.i32.and(lo, hi), m.i32.and(m.i32.ge_s(fn.get(g.lo1), m.i32.const(bLo)), m.i32.le_s(fn.get(g.hi1), m.i32.const(bHi))));
+        // A NaN-blind max before this pass (see nanBlindPasses) is redone NaN-aware first.
+        fn.if(m.i32.eqz(inRange), () => { if (nanBlind.has(i - 1)) emitPass(i - 1); emit(); });
       } else emit();
       pfNow = undefined;
     });
@@ -245,6 +256,27 @@ function rowCaches(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>, shape: 
 
 const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
 
+/**
+ * Float max/min passes that may skip their NaN tracking (two instructions per vector): those whose
+ * next pass evaluates exp(B - acc) with B the same expression as their body (softmax's
+ * exp(x - max x)). A NaN in B then reaches that exp, whose optimistic range check fails and redoes
+ * both passes exactly, so the NaN-blind result is only kept for rows without NaN.
+ */
+function nanBlindPasses(k: ReduceKernel): Set<number> {
+  const out = new Set<number>();
+  k.reductions.forEach((r, i) => {
+    const next = k.reductions[i + 1];
+    if ((r.op !== 'max' && r.op !== 'min') || r.body.dtype !== 'float32' || !next) return;
+    const body = printExpr(r.body);
+    walkExpr(next.body, (e) => {
+      if (e.kind !== 'op' || e.op !== 'exp') return;
+      const a = e.args[0];
+      if (a.kind === 'op' && a.op === 'sub' && a.args[1].kind === 'acc' && a.args[1].index === i && printExpr(a.args[0]) === body) out.add(i);
+    });
+  });
+  return out;
+}
+
 /** True when an expression evaluates exp (directly, not inside tanh/erf). */
 function hasExp(e: Expr): boolean {
   let found = false;
@@ -271,7 +303,7 @@ type WalkInner = (roots: readonly Expr[], unroll: number,
 
 /** Emits one reduction over the row into the scalar local `out`. */
 function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: boolean, out: number, walk: WalkInner,
-  c1: Lanes, c4: Lanes, save?: (L: Lowerer, site: RowSite) => void): void {
+  c1: Lanes, c4: Lanes, save?: (L: Lowerer, site: RowSite) => void, trackNaN = true): void {
   const fn = c1.fn;
   const m = c1.m;
   const b = c1.b;
@@ -341,7 +373,7 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
       walk([body], U, (L4, site, u) => {
         const v = toF(c4, L4.lower(body));
         fn.set(accs[u].idx, (isMax ? accs[u].pmax(v) : accs[u].pmin(v)).r);
-        fn.set(nans[u].idx, c4.m.v128.or(fn.get(nans[u].idx), v.ne(v).r));
+        if (trackNaN) fn.set(nans[u].idx, c4.m.v128.or(fn.get(nans[u].idx), v.ne(v).r));
         save?.(L4, site);
       }, (L1, site) => { fn.set(tail.idx, pick(tail, toF(c1, L1.lower(body))).r); save?.(L1, site); });
       let s = accs[0];

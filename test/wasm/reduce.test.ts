@@ -90,16 +90,19 @@ describe('reductions (wasm vs cpu)', () => {
   });
 
   it('softmax rows whose exp arguments leave the normal range (masked -Inf, huge spreads, NaN) redo exactly', async () => {
-    const rows = 6, n = 67;
+    const rows = 8, n = 67;
     const x = randF32(rows * n, 3, -5, 5);
     for (let i = 0; i < n; i += 3) x[i] = -Infinity; // row 0: attention-style masking
     for (let i = 0; i < n; i++) x[n + i] = -i * 3; // row 1: exp arguments down to -198 (subnormal and zero results)
     x[2 * n + 5] = NaN; // row 2: NaN poisons the row
     x[3 * n + 66] = 80; // row 3: a large max in the scalar tail
+    x[6 * n + 66] = NaN; // row 6: NaN in the scalar tail
+    x[7 * n + 10] = Infinity; // row 7: +Inf max, so Inf - Inf
     const xl = ld(0, view([rows, n]));
     const e = op('exp', [op('sub', [xl, acc(0)])]);
+    // The max pass skips NaN tracking here (exp(x - max) re-checks); the max output must still be NaN.
     const k = red([rows], [n], 1, [{ op: 'max', body: xl }, { op: 'sum', body: e }],
-      [{ expr: op('div', [e, acc(1)]), scope: 'full' }, { expr: acc(1), scope: 'outer' }]);
+      [{ expr: op('div', [e, acc(1)]), scope: 'full' }, { expr: acc(1), scope: 'outer' }, { expr: acc(0), scope: 'outer' }]);
     await check(k, [x], { rtol: 2e-6, atol: 1e-30 });
     // logsumexp-like: sum of exp(x) with no max subtraction overflows to Inf exactly as the reference does
     const y = randF32(4 * 40, 4, -120, 95);
