@@ -130,6 +130,8 @@ export interface CompiledState {
   readonly info: CacheInfo;
   readonly sideEffects: readonly SideEffect[] | null;
   readonly lastTrace: Trace | null;
+  /** The cache entry the latest call used (null when it ran eagerly). */
+  readonly lastEntry: Entry | null;
 }
 
 /** A compiled function: same call signature, plus cache introspection. */
@@ -167,7 +169,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   const info: CacheInfo = { traces: 0, hits: 0, misses: 0, entries: 0, recompileReasons: [], fellBackToEager: false };
   const sideEffects = findSideEffects(fn);
   const name = fn.name || 'anonymous';
-  const state = { name, options, get entries() { return entries; }, info, sideEffects, lastTrace: null as Trace | null };
+  const state = { name, options, get entries() { return entries; }, info, sideEffects, lastTrace: null as Trace | null, lastEntry: null as Entry | null };
   compiledRegistry.push(state);
   let warned = false;
   /** .grad tensors this function wrote: the next call updates them in place (see writeBack). */
@@ -273,6 +275,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
 
   const call = function (this: unknown, ...args: unknown[]): unknown {
     if (epoch !== myEpoch) { entries = []; myEpoch = epoch; }
+    state.lastEntry = null;
     if (info.fellBackToEager || activeTracer()) return fn.apply(this, args);
     const { leaves, sig } = flatten(args, this);
     let lastFailure = entries.length ? '' : 'first call';
@@ -280,6 +283,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       const fail = guardFailure(e, sig) ?? (e.mode === 'replay' ? capturedFailure(e) : null);
       if (fail) { lastFailure = fail; continue; }
       info.hits++;
+      state.lastEntry = e;
       log('guards', () => `[kiln] ${name}: cache hit (${e.mode})`);
       if (e.mode === 'replay') return replay(e, args, sig);
       return traced(this, args, leaves).result;
@@ -296,6 +300,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
           retype(similar.graph!, resolve);
           const e: Entry = { ...similar, sig: similar.sig, dynamicDims: dyn, why: `${lastFailure}; dims made dynamic` };
           entries[entries.indexOf(similar)] = e;
+          state.lastEntry = e;
           info.recompileReasons.push(`${lastFailure} -> dim made dynamic (graph reused)`);
           log('recompiles', () => `[kiln] ${name}: ${lastFailure}; marking dims dynamic`);
           return replay(e, args, sig);
@@ -331,6 +336,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       programs: new Map(), breaks: r.trace.breaks, graphs: r.trace.executions.map((x) => x.graph), why, firstCallMs,
     };
     entries.push(entry);
+    state.lastEntry = entry;
     info.entries = entries.length;
     return r.result;
   };

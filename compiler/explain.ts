@@ -37,23 +37,35 @@ function describe(g: Graph): ExplainGraph {
   };
 }
 
-/** Compiles `fn` afresh, calls it once on `args`, and reports graphs, breaks, fusion and guards. */
+/**
+ * Compiles `fn` afresh, calls it once on `args`, and reports graphs, breaks, fusion and guards.
+ * An already compiled function is called as it is (its options and cache stay its own) and its
+ * entry for `args` is reported.
+ */
 export function explain(fn: (...args: any[]) => unknown, ...args: unknown[]): Explanation;
 export function explain(fn: (...args: any[]) => unknown, opts: CompileOptions & { args: unknown[] }): Explanation;
 export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Explanation {
   const viaOpts = rest.length === 1 && rest[0] && typeof rest[0] === 'object' && Array.isArray((rest[0] as { args?: unknown }).args);
   const opts = viaOpts ? (rest[0] as CompileOptions & { args: unknown[] }) : {};
   const args = viaOpts ? (rest[0] as { args: unknown[] }).args : rest;
-  const compiled = compileFunction(fn, opts);
+  const given = (fn as { _state?: CompiledState })._state;
+  if (given && Object.keys(opts).some((k) => k !== 'args')) {
+    throw new TypeError('explain: this function is already compiled, so its options are fixed; pass the plain function to explain() with options');
+  }
+  const compiled = given ? (fn as (...a: unknown[]) => unknown) : compileFunction(fn, opts);
+  const state = given ?? (compiled as ReturnType<typeof compileFunction>)._state;
   compiled(...args);
-  return explainState(compiled._state);
+  return explainState(state, state.lastEntry);
 }
 
-/** The report for one cache entry (default: the latest) of a compiled function, without calling it. */
-export function explainState(st: CompiledState, e: CompiledState['entries'][number] | undefined = st.entries[st.entries.length - 1]): Explanation {
+/**
+ * The report for one cache entry (default: the latest) of a compiled function, without calling it;
+ * null reports an eager run (past cacheLimit).
+ */
+export function explainState(st: CompiledState, e: CompiledState['entries'][number] | null | undefined = st.entries[st.entries.length - 1]): Explanation {
   const graphs = (e?.mode === 'replay' && e.graph ? [e.graph] : e?.graphs ?? []).map(describe);
   const report: Omit<Explanation, 'toString'> = {
-    graphCount: graphs.length, graphs, breaks: e?.breaks ?? [], mode: e?.mode ?? 'eager', why: e?.why ?? '',
+    graphCount: graphs.length, graphs, breaks: e?.breaks ?? [], mode: e?.mode ?? 'eager', why: e?.why ?? (st.info.fellBackToEager ? `past cacheLimit (${st.options.cacheLimit}): runs eagerly` : ''),
     guards: e ? e.sig.struct.split('|').filter(Boolean).join('\n') + `\nshapes: ${e.sig.shapes.map((s) => `[${s.join(',')}]`).join(' ')}` : '',
     recompileReasons: st.info.recompileReasons, sideEffects: st.sideEffects,
   };

@@ -68,6 +68,19 @@ describe('compile on cpu', () => {
     expect(e.breaks[0].reason).toMatch(/item/);
   });
 
+  it('explain() of an already compiled function reports that function and the entry the call used', () => {
+    const f = k.compile((x: k.Tensor) => x.softmax(-1));
+    f(k.randn([2, 8]));
+    const e = k.explain(f, k.randn([2, 8]));
+    expect(e.mode).toBe('replay');
+    expect(e.sideEffects).toEqual([]); // kiln's own wrapper is not what gets analysed
+    expect(e.guards).toMatch(/shapes: \[2,8\]/);
+    expect(e.graphs[0].kernels).toHaveLength(1);
+    expect(f.cacheInfo()).toMatchObject({ traces: 1, hits: 1 });
+    expect(k.explain(f, k.randn([3, 5])).recompileReasons.join()).toMatch(/dynamic/);
+    expect(() => k.explain(f, { args: [k.ones([2])], fullgraph: true })).toThrow(/already compiled.*plain function/);
+  });
+
   it('fullgraph throws GraphBreakError naming the reason and line', () => {
     const f = k.compile((x: k.Tensor) => x.mul(2).item(), { fullgraph: true });
     expect(() => f(k.ones([1]))).toThrow(k.GraphBreakError);
