@@ -56,7 +56,7 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
       (p.gather !== undefined && innerG.has(p.gather.g));
   });
   const caches = rowCaches(k, variant, shape, innerSize, ss, SCRATCH);
-  const nanBlind = nanBlindPasses(k);
+  const nanBlind = nanBlindPasses(k, variant);
   const nOG = outerGroups.length;
   const vg = innerGroups.length ? groups.length - 1 : -1;
   const L = vg >= 0 ? groups[vg].size : 1;
@@ -259,17 +259,18 @@ const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
 /**
  * Float max/min passes that may skip their NaN tracking (two instructions per vector): those whose
  * next pass evaluates exp(B - acc) with B the same expression as their body (softmax's
- * exp(x - max x)). A NaN in B then reaches that exp, whose optimistic range check fails and redoes
- * both passes exactly, so the NaN-blind result is only kept for rows without NaN.
+ * exp(x - max x)), evaluated per element (not hoisted out of the row). A NaN in B then reaches that
+ * exp, whose optimistic range check fails and redoes both passes exactly, so the NaN-blind result
+ * is only kept for rows without NaN.
  */
-function nanBlindPasses(k: ReduceKernel): Set<number> {
+function nanBlindPasses(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>): Set<number> {
   const out = new Set<number>();
   k.reductions.forEach((r, i) => {
     const next = k.reductions[i + 1];
     if ((r.op !== 'max' && r.op !== 'min') || r.body.dtype !== 'float32' || !next) return;
     const body = printExpr(r.body);
     walkExpr(next.body, (e) => {
-      if (e.kind !== 'op' || e.op !== 'exp') return;
+      if (e.kind !== 'op' || e.op !== 'exp' || !variant.get(e)) return;
       const a = e.args[0];
       if (a.kind === 'op' && a.op === 'sub' && a.args[1].kind === 'acc' && a.args[1].index === i && printExpr(a.args[0]) === body) out.add(i);
     });

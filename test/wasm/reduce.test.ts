@@ -104,6 +104,13 @@ describe('reductions (wasm vs cpu)', () => {
     const k = red([rows], [n], 1, [{ op: 'max', body: xl }, { op: 'sum', body: e }],
       [{ expr: op('div', [e, acc(1)]), scope: 'full' }, { expr: acc(1), scope: 'outer' }, { expr: acc(0), scope: 'outer' }]);
     await check(k, [x], { rtol: 2e-6, atol: 1e-30 });
+    // The same with a row-invariant body (a value broadcast along the row): its exp is hoisted, unguarded.
+    const col = randF32(4, 6, -5, 5);
+    col[2] = NaN;
+    const bl = ld(0, view([4, 8], [1, 0]));
+    const eb = op('exp', [op('sub', [bl, acc(0)])]);
+    await check(red([4], [8], 1, [{ op: 'max', body: bl }, { op: 'sum', body: eb }],
+      [{ expr: acc(0), scope: 'outer' }, { expr: acc(1), scope: 'outer' }]), [col], { rtol: 2e-6, atol: 1e-30 });
     // logsumexp-like: sum of exp(x) with no max subtraction overflows to Inf exactly as the reference does
     const y = randF32(4 * 40, 4, -120, 95);
     await check(red([4], [40], 1, [{ op: 'sum', body: op('exp', [ld(0, view([4, 40]))]) }], [{ expr: acc(0), scope: 'outer' }]), [y], { rtol: 2e-6, atol: 1e-38 });
