@@ -18,7 +18,11 @@ export class Fn {
   private readonly stack: Ref[][] = [[]];
   private labels = 0;
 
-  constructor(readonly b: Binaryen, readonly m: Module, readonly params: readonly WType[]) {}
+  /**
+   * `fma`: the module enables relaxed SIMD, so F.madd fuses (see features.ts); templates call madd
+   * only where either rounding is correct.
+   */
+  constructor(readonly b: Binaryen, readonly m: Module, readonly params: readonly WType[], readonly fma = false) {}
 
   /** A fresh local of type `t`. */
   local(t: WType): number {
@@ -148,6 +152,10 @@ export class F extends Val {
   sub(o: FArg): F { return this.c.fbin('sub', this, o); }
   mul(o: FArg): F { return this.c.fbin('mul', this, o); }
   div(o: FArg): F { return this.c.fbin('div', this, o); }
+  /** this * o + c: one fused relaxed-SIMD instruction where the module allows it, else mul then add. */
+  madd(o: FArg, c: FArg): F { return this.c.madd(this, o, c, false); }
+  /** c - this * o, fused like madd. */
+  nmadd(o: FArg, c: FArg): F { return this.c.madd(this, o, c, true); }
   /** NaN-propagating min/max (IEEE minimum/maximum as JS Math.min/max). */
   min(o: FArg): F { return this.c.fbin('min', this, o); }
   max(o: FArg): F { return this.c.fbin('max', this, o); }
@@ -220,6 +228,12 @@ export class M extends Val {
 }
 
 type FBin = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max';
+/** binaryen's C API for relaxed SIMD ternaries (its JS wrapper has no methods for them). */
+interface RelaxedApi {
+  _BinaryenSIMDTernary(module: number, op: number, a: Ref, b: Ref, c: Ref): Ref;
+  _BinaryenRelaxedMaddVecF32x4(): number;
+  _BinaryenRelaxedNmaddVecF32x4(): number;
+}
 type FUn = 'abs' | 'neg' | 'sqrt' | 'floor' | 'ceil' | 'trunc' | 'nearest';
 type Cmp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 type IBin = 'add' | 'sub' | 'mul' | 'and' | 'or' | 'xor' | 'min' | 'max';
@@ -268,6 +282,22 @@ export class Lanes {
   fbin(op: FBin, a: F, b: FArg): F {
     const ns = this.w === 1 ? this.m.f32 : this.m.f32x4;
     return this.f(ns[op](a.r, this.fref(b)));
+  }
+
+  /**
+   * a*b + c (or c - a*b): relaxed_madd/nmadd when the function allows FMA; the scalar form goes
+   * through lane 0 of the vector instruction so SIMD lanes and scalar tails round alike.
+   */
+  madd(a: F, b: FArg, c: FArg, negate: boolean): F {
+    if (!this.fn.fma) {
+      const p = this.fbin('mul', a, b);
+      return negate ? this.fbin('sub', typeof c === 'number' ? this.fconst(c) : c, p) : this.fbin('add', p, c);
+    }
+    const api = this.b as unknown as RelaxedApi;
+    const op = negate ? api._BinaryenRelaxedNmaddVecF32x4() : api._BinaryenRelaxedMaddVecF32x4();
+    const v4 = (x: FArg) => (this.w === 4 ? this.fref(x) : this.m.f32x4.splat(this.fref(x)));
+    const r = api._BinaryenSIMDTernary(this.m.ptr, op, v4(a), v4(b), v4(c));
+    return this.f(this.w === 4 ? r : this.m.f32x4.extract_lane(r, 0));
   }
 
   pminmax(op: 'pmin' | 'pmax', a: F, b: FArg): F {
@@ -391,6 +421,6 @@ export class Lanes {
 /** Horner evaluation c[0] + x*(c[1] + x*(c[2] + ...)) (coefficients in ascending order). */
 export function horner(x: F, c: readonly number[]): F {
   let acc = x.c.fconst(c[c.length - 1]);
-  for (let i = c.length - 2; i >= 0; i--) acc = acc.mul(x).add(c[i]);
+  for (let i = c.length - 2; i >= 0; i--) acc = acc.madd(x, c[i]);
   return acc;
 }

@@ -15,6 +15,7 @@ import type { CompiledModule, Launch, LaunchEnv } from './module.js';
 import { KernelModule, instantiate, optimizedText } from './module.js';
 import type { Binaryen } from './emit.js';
 import { initTierUp } from './tierup.js';
+import { hasRelaxedSimd } from './features.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -40,6 +41,11 @@ export interface WasmBackendOptions {
    * they wait for `ready()`. The wiring passes the cpu backend's renderer; wasm imports no backend.
    */
   readonly baseline?: (kernel: Kernel) => BaselineKernel;
+  /**
+   * Fused multiply-add (relaxed SIMD) inside builtins and matmul; default: when the runtime has it
+   * (features.ts). false gives the same results on every machine.
+   */
+  readonly fma?: boolean;
 }
 
 /** A kernel as a JS function over typed arrays (`ins[i]`, `outs[i]` are views of the wasm memory). */
@@ -60,6 +66,8 @@ export interface WasmBackend extends Backend {
   heapStats(): { live: number; top: number; freeListed: number; memoryBytes: number };
   /** Loads binaryen (once); resolves when kernels compile to WebAssembly. */
   ready(): Promise<void>;
+  /** Whether kernels use relaxed-SIMD fused multiply-add. */
+  readonly fma: boolean;
 }
 
 interface Entry {
@@ -89,6 +97,8 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     await initTierUp(options.eagerTierUp !== false);
     binaryen = (await import('binaryen')).default as unknown as Binaryen;
   })());
+  const fma = options.fma ?? hasRelaxedSimd();
+  if (fma && !hasRelaxedSimd()) throw new KilnError('wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: --experimental-wasm-relaxed-simd)');
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
   const cache = new Map<string, Entry>();
@@ -126,7 +136,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
 
   const build = (kernel: Kernel): { km: KernelModule; launch: Launch } => {
     if (!binaryen) throw new KilnError("wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
-    const km = new KernelModule(binaryen);
+    const km = new KernelModule(binaryen, fma);
     try {
       switch (kernel.kind) {
         case 'elementwise': return { km, launch: buildElementwise(km, kernel) };
@@ -169,6 +179,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     name: 'wasm',
     syncReads: true,
     memory: heap.memory,
+    fma,
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
       const bytes = size * bytesPer(dtype);

@@ -63,10 +63,11 @@ const ROUND_MAGIC = 12582912;
 
 /** n = round(x log2 e) by the magic-number add (t's bits hold n), r = x - n ln2, e^r. */
 function expCore(x: F): { t: F; y: F } {
-  const t = x.mul(LOG2E).add(ROUND_MAGIC);
+  // Each multiply-add is correct fused or not (F.madd): n*C1 is exact, and the rest only gains.
+  const t = x.madd(LOG2E, ROUND_MAGIC);
   const n = t.sub(ROUND_MAGIC);
-  const r = x.sub(n.mul(LN2_C1)).sub(n.mul(LN2_C2));
-  return { t, y: horner(r, EXP_P).mul(r.mul(r)).add(r).add(1) };
+  const r = n.nmadd(LN2_C2, n.nmadd(LN2_C1, x));
+  return { t, y: horner(r, EXP_P).madd(r.mul(r), r).add(1) };
 }
 
 /**

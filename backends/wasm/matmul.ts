@@ -231,8 +231,8 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
         const b1 = c4.f(m.v128.load(16, 16, fn.get(pb)));
         for (let r = 0; r < R; r++) {
           const a = c4.f(m.v128.load32_splat(r * aOffsetStride * 4, 4, fn.get(pa)));
-          fn.set(acc[2 * r].idx, m.f32x4.add(fn.get(acc[2 * r].idx), m.f32x4.mul(a.r, b0.r)));
-          fn.set(acc[2 * r + 1].idx, m.f32x4.add(fn.get(acc[2 * r + 1].idx), m.f32x4.mul(a.r, b1.r)));
+          fn.set(acc[2 * r].idx, a.madd(b0, acc[2 * r]).r);
+          fn.set(acc[2 * r + 1].idx, a.madd(b1, acc[2 * r + 1]).r);
         }
         fn.set(pa, addConst(fn, fn.get(pa), aKStride * 4));
         fn.set(pb, m.i32.add(fn.get(pb), m.i32.const(NR * 4)));

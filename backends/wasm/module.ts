@@ -16,21 +16,23 @@ export class KernelModule implements LowerEnv {
   readonly helpers: Helpers;
   readonly makeFn: (params: WType[]) => Fn;
 
-  constructor(readonly b: Binaryen) {
+  /** `fma`: enable relaxed SIMD so that F.madd fuses (the runtime must have it: features.ts). */
+  constructor(readonly b: Binaryen, readonly fma = false) {
     const m = new b.Module();
     const F = b.Features;
-    m.setFeatures(F.MVP | F.SIMD128 | F.NontrappingFPToInt | F.SignExt | F.BulkMemory | F.BulkMemoryOpt | F.MutableGlobals);
+    m.setFeatures(F.MVP | F.SIMD128 | F.NontrappingFPToInt | F.SignExt | F.BulkMemory | F.BulkMemoryOpt | F.MutableGlobals |
+      (fma ? F.RelaxedSIMD : 0));
     // NOTE: setMemory first, then mark it imported; the other order leaves a module-defined memory.
     m.setMemory(1, 65536, null, [], false, false, 'mem');
     m.addMemoryImport('mem', 'env', 'memory');
     this.m = m;
     this.helpers = new Helpers(b, m);
-    this.makeFn = (params) => new Fn(b, m, params);
+    this.makeFn = (params) => new Fn(b, m, params, fma);
   }
 
   /** A function with `n` i32 params. */
   fn(n: number): Fn {
-    return new Fn(this.b, this.m, new Array<WType>(n).fill(this.b.i32));
+    return new Fn(this.b, this.m, new Array<WType>(n).fill(this.b.i32), this.fma);
   }
 }
 

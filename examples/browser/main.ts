@@ -101,7 +101,7 @@ async function startBackend(name: BackendName): Promise<{ backend: Backend; via:
 function deviceOf(b: Backend): string {
   const desc = (b as { adapterDescription?: string }).adapterDescription;
   if (b.name === 'webgpu') return desc && desc !== 'unknown adapter' ? desc : 'navigator.gpu adapter';
-  if (b.name === 'wasm') return 'WebAssembly (binaryen)';
+  if (b.name === 'wasm') return `WebAssembly (binaryen)${(b as { fma?: boolean }).fma ? ', relaxed-SIMD FMA' : ''}`;
   return 'JavaScript';
 }
 

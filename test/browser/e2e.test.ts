@@ -214,6 +214,8 @@ suite(`browser demo in headless chromium + WebGPU/SwiftShader${env.ok ? '' : ` â
       expect(b.wasm.bundled, `backends/wasm/index.ts was bundled but did not start in the browser: ${r.reason}`).toBe(false);
     } else {
       expect(r.status, `wasm failed: ${r.reason}`).toBe('ok');
+      // Chromium has relaxed SIMD by default (since 114), so the page's kernels take the FMA path.
+      expect(r.device).toMatch(/relaxed-SIMD FMA/);
     }
   });
 

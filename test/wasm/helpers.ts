@@ -15,7 +15,11 @@ import { mulberry32 } from '../rng.js';
 let wasmPromise: Promise<WasmBackend> | null = null;
 /** One wasm backend per test file (binaryen loads once). */
 export function getWasm(): Promise<WasmBackend> {
-  wasmPromise ??= createWasmBackend();
+  wasmPromise ??= createWasmBackend().then((w) => {
+    // Set by fma.test.ts for its child run: these tests must then exercise the FMA kernels.
+    if (process.env.KILN_EXPECT_FMA === '1' && !w.fma) throw new Error('KILN_EXPECT_FMA=1 but the wasm backend has no relaxed-SIMD FMA');
+    return w;
+  });
   return wasmPromise;
 }
 export const cpu: Backend = createCpuBackend();

@@ -1,0 +1,67 @@
+// Relaxed-SIMD FMA in the wasm kernels (builtins' polynomials and range reduction, matmul). Node 20
+// has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so one test runs the wasm kernel
+// tests again in a child process with the flag; Chrome >= 114 and Node >= 22 have it by default.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createWasmBackend, type WasmBackend } from '../../backends/wasm/index.js';
+import { hasRelaxedSimd } from '../../backends/wasm/features.js';
+import type { Kernel } from '../../src/core/kernel.js';
+import { acc, ew, getWasm, ld, matmul, op, randF32, red, runOn, ulpDiff, view } from './helpers.js';
+
+const inChild = process.env.KILN_EXPECT_FMA === '1';
+
+describe('wasm relaxed-SIMD FMA', () => {
+  it('the backend uses FMA exactly when the runtime has relaxed SIMD, and refuses it otherwise', async () => {
+    const w = await getWasm();
+    expect(w.fma).toBe(hasRelaxedSimd());
+    if (!hasRelaxedSimd()) await expect(createWasmBackend({ fma: true })).rejects.toThrow(/relaxed SIMD.*--experimental-wasm-relaxed-simd/);
+  });
+
+  it.skipIf(inChild)('the wasm kernel tests pass with FMA on (child process with --experimental-wasm-relaxed-simd)', () => {
+    const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+    const files = ['builtins', 'reduce', 'matmul', 'ops', 'fma'].map((f) => `test/wasm/${f}.test.ts`);
+    // The flag goes to vitest's workers (execArgv), where the tests run; helpers.ts checks it took.
+    const r = spawnSync(process.execPath, [vitest, 'run', ...files, '--maxWorkers=1', '--execArgv=--experimental-wasm-relaxed-simd'], {
+      env: { ...process.env, KILN_EXPECT_FMA: '1', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, out.slice(-4000)).toBe(0);
+    expect(out).toMatch(/Test Files\s+.*5 passed/);
+  }, 600_000);
+
+  describe.skipIf(!hasRelaxedSimd())('FMA and plain kernels agree (runtime has relaxed SIMD)', () => {
+    let plain: WasmBackend;
+    const both = async (k: Kernel, inputs: Float32Array[]) => {
+      plain ??= await createWasmBackend({ fma: false });
+      return { fused: runOn(await getWasm(), k, inputs), plain: runOn(plain, k, inputs) };
+    };
+
+    it('exp, tanh and erf differ by at most an ulp or two from the plain kernels', async () => {
+      const n = 4099;
+      const x = randF32(n, 11, -20, 20);
+      for (const [name, bound] of [['exp', 1], ['tanh', 2], ['erf', 2], ['log', 1]] as const) {
+        const arg = name === 'log' ? op('abs', [ld(0, view([n]))]) : ld(0, view([n]));
+        const { fused, plain: p } = await both(ew([n], 1, [op(name, [arg])]), [x]);
+        let worst = 0;
+        for (let i = 0; i < n; i++) worst = Math.max(worst, ulpDiff(fused[0][i], p[0][i]));
+        expect(worst, name).toBeLessThanOrEqual(bound);
+      }
+    });
+
+    it('matmul and softmax agree with the plain kernels', async () => {
+      const M = 37, K = 129, N = 21;
+      const a = randF32(M * K, 12), b = randF32(K * N, 13);
+      const r1 = await both(matmul([], M, N, K, view([M, K]), view([K, N])), [a, b]);
+      r1.fused[0].forEach((v, i) => expect(Math.abs(v - r1.plain[0][i])).toBeLessThan(1e-4 * (1 + Math.abs(r1.plain[0][i]))));
+      const rows = 5, n = 1030;
+      const x = randF32(rows * n, 14, -4, 4);
+      const xl = ld(0, view([rows, n]));
+      const e = op('exp', [op('sub', [xl, acc(0)])]);
+      const sm = red([rows], [n], 1, [{ op: 'max', body: xl }, { op: 'sum', body: e }], [{ expr: op('div', [e, acc(1)]), scope: 'full' }]);
+      const r2 = await both(sm, [x]);
+      r2.fused[0].forEach((v, i) => expect(Math.abs(v - r2.plain[0][i])).toBeLessThanOrEqual(4e-7 * r2.plain[0][i] + 1e-12));
+    });
+  });
+});
