@@ -1,17 +1,18 @@
 // wasm backend: optional WebAssembly features the runtime may have. Relaxed SIMD gives a fused
-// multiply-add (f32x4.relaxed_madd): on by default in Chrome >= 114 and Node >= 22; Node 20 needs
-// --experimental-wasm-relaxed-simd. Kernels use it where either rounding is correct (polynomials,
-// range reduction, matmul accumulation), never to contract a user's separate mul and add.
+// multiply-add (f32x4.relaxed_madd): on by default in Chrome >= 114 and Node >= 22; on Node 20 it is
+// behind --experimental-wasm-relaxed-simd, which v8flags.ts sets for kernel modules. Kernels use it
+// where either rounding is correct (polynomials, range reduction, matmul accumulation), never to
+// contract a user's separate mul and add.
 
 /** (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))) */
-const RELAXED_MADD_PROBE = new Uint8Array([
+export const RELAXED_MADD_PROBE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b, 0x03, 0x02,
   0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x00, 0x20, 0x00, 0xfd, 0x85, 0x02, 0x0b,
 ]);
 
 let relaxed: boolean | undefined;
 
-/** True when this runtime compiles relaxed SIMD (checked once, without compiling anything big). */
+/** True when this runtime compiles relaxed SIMD as it stands (checked once, by validating a tiny module). */
 export function hasRelaxedSimd(): boolean {
   if (relaxed === undefined) {
     try { relaxed = WebAssembly.validate(RELAXED_MADD_PROBE); } catch { relaxed = false; }

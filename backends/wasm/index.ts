@@ -14,8 +14,7 @@ import { WasmHeap } from './memory.js';
 import type { CompiledModule, Launch, LaunchEnv } from './module.js';
 import { KernelModule, instantiate, optimizedText } from './module.js';
 import type { Binaryen } from './emit.js';
-import { initTierUp } from './tierup.js';
-import { hasRelaxedSimd } from './features.js';
+import { initV8Flags, relaxedSimdAvailable } from './v8flags.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -32,7 +31,7 @@ export interface WasmBackendOptions {
   /** Keep each kernel's WAT text for `wat()` (costs memory; for dumps and debugging). */
   readonly keepWat?: boolean;
   /**
-   * Compile kernel modules straight to V8's optimising tier (Node only; default true). See tierup.ts.
+   * Compile kernel modules straight to V8's optimising tier (Node only; default true). See v8flags.ts.
    */
   readonly eagerTierUp?: boolean;
   /**
@@ -42,10 +41,17 @@ export interface WasmBackendOptions {
    */
   readonly baseline?: (kernel: Kernel) => BaselineKernel;
   /**
-   * Fused multiply-add (relaxed SIMD) inside builtins and matmul; default: when the runtime has it
-   * (features.ts). false gives the same results on every machine.
+   * Fused multiply-add (relaxed SIMD) inside builtins and matmul. Default: on where the runtime has
+   * relaxed SIMD or (Node 20) can enable it for kernel modules (v8flags.ts), unless KILN_WASM_FMA=0;
+   * true insists (ready() rejects without it). Off gives the same results on every machine.
    */
   readonly fma?: boolean;
+}
+
+/** KILN_WASM_FMA=0 or =1 (Node), else undefined. */
+function fmaFromEnv(): boolean | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_FMA;
+  return v === '0' ? false : v === '1' ? true : undefined;
 }
 
 /** A kernel as a JS function over typed arrays (`ins[i]`, `outs[i]` are views of the wasm memory). */
@@ -66,7 +72,7 @@ export interface WasmBackend extends Backend {
   heapStats(): { live: number; top: number; freeListed: number; memoryBytes: number };
   /** Loads binaryen (once); resolves when kernels compile to WebAssembly. */
   ready(): Promise<void>;
-  /** Whether kernels use relaxed-SIMD fused multiply-add. */
+  /** Whether kernels use relaxed-SIMD fused multiply-add (settled by `ready()`; false before). */
   readonly fma: boolean;
 }
 
@@ -93,12 +99,16 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
 export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
   let binaryen: Binaryen | null = null;
   let loading: Promise<void> | null = null;
+  const wantFma = options.fma ?? fmaFromEnv();
+  let fma = false;
   const ready = (): Promise<void> => (loading ??= (async () => {
-    await initTierUp(options.eagerTierUp !== false);
+    await initV8Flags({ tierUp: options.eagerTierUp !== false, relaxed: wantFma !== false });
+    fma = wantFma !== false && relaxedSimdAvailable();
+    if (wantFma === true && !fma) {
+      throw new KilnError('wasm: fma: true needs WebAssembly relaxed SIMD, which this runtime lacks and cannot enable (Chrome >= 114, Node >= 20)');
+    }
     binaryen = (await import('binaryen')).default as unknown as Binaryen;
   })());
-  const fma = options.fma ?? hasRelaxedSimd();
-  if (fma && !hasRelaxedSimd()) throw new KilnError('wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: --experimental-wasm-relaxed-simd)');
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
   const cache = new Map<string, Entry>();
@@ -179,7 +189,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     name: 'wasm',
     syncReads: true,
     memory: heap.memory,
-    fma,
+    get fma() { return fma; },
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
       const bytes = size * bytesPer(dtype);

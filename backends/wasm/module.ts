@@ -5,7 +5,7 @@ import type { Binaryen, Module, WType } from './emit.js';
 import { Fn } from './emit.js';
 import type { LowerEnv } from './expr.js';
 import { Helpers } from './mathlib.js';
-import { compileModule } from './tierup.js';
+import { compileModule } from './v8flags.js';
 
 /** Work units of a kernel handed to each call, so V8 can tier a long kernel up between calls. */
 export const CHUNK_ELEMENTS = 1 << 14;
@@ -72,7 +72,7 @@ export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepTe
   const bytes = m.emitBinary();
   const text = keepText ? m.emitText() : '';
   m.dispose();
-  const mod = compileModule(bytes as Uint8Array<ArrayBuffer>);
+  const mod = compileModule(bytes as Uint8Array<ArrayBuffer>, km.fma);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   return { exports: inst.exports as unknown as CompiledModule['exports'], wat: () => text };
 }
