@@ -271,7 +271,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     backends.push(info.available ? { ...info, scale: scaleFor(info, opts), ...(isSoftwareGpu(info) ? { label: 'correctness run, SwiftShader' } : {}) } : info);
   }
   say('measuring the roofline');
-  const roofline = await measureRoofline(quick ? { n: 1 << 20, reps: 3, quick } : { n: 1 << 24, reps: 7 });
+  // The FMA peak is measured when the wasm kernels use FMA: it is then their compute roof.
+  const fma = backends.some((b) => b.name === 'wasm' && b.available) && !!(kiln.getBackend('wasm') as Backend & { fma?: boolean }).fma;
+  const roofline = await measureRoofline(quick ? { n: 1 << 20, reps: 3, quick, fma } : { n: 1 << 24, reps: 7, fma });
 
   const prevBackend = kiln.currentBackend();
   const results: WorkloadResult[] = [];

@@ -55,6 +55,7 @@ function preamble(r: BenchReport): string[] {
   const rf = r.roofline;
   lines.push(`roofline (measured now): bandwidth ${f(rf.bandwidthGBs)} GB/s (${rf.bandwidthSource}); copy ${f(rf.copyGBs)} GB/s; ` +
     `peak ${rf.peakGflops === null ? 'n/a' : `${f(rf.peakGflops)} GFLOP/s (wasm SIMD mul+add)`}; ` +
+    (rf.fmaPeakGflops ? `FMA peak ${f(rf.fmaPeakGflops)} GFLOP/s (relaxed SIMD, the compute roof of FMA kernels); ` : '') +
     `hand GELU ${rf.geluElemsPerSec === null ? 'n/a' : `${f(rf.geluElemsPerSec / 1e6)} Melem/s`}`);
   for (const n of rf.notes) lines.push(`  note: ${n}`);
   return lines;

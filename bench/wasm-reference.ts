@@ -3,6 +3,7 @@
 // person would (algebra folded, constants hoisted: the compute roofline for GELU), and SIMD mul+add
 // loops whose best rate is the peak GFLOP/s of one core.
 import type binaryenNS from 'binaryen';
+import { compileModule } from '../backends/wasm/v8flags.js';
 
 type Binaryen = typeof binaryenNS;
 type Module = binaryenNS.Module;
@@ -28,9 +29,9 @@ function i32x4(x: number): number[] {
   return Array.from(new Uint8Array(new Int32Array([x, x, x, x]).buffer));
 }
 
-function newModule(b: Binaryen): Module {
+function newModule(b: Binaryen, relaxed = false): Module {
   const m = new b.Module();
-  m.setFeatures(b.Features.SIMD128 | b.Features.NontrappingFPToInt | b.Features.SignExt | b.Features.BulkMemory);
+  m.setFeatures(b.Features.SIMD128 | b.Features.NontrappingFPToInt | b.Features.SignExt | b.Features.BulkMemory | (relaxed ? b.Features.RelaxedSIMD : 0));
   m.setMemory(1, 65536, null, [], false, false, 'mem');
   m.addMemoryImport('mem', 'env', 'memory');
   return m;
@@ -120,11 +121,18 @@ function buildGelu(b: Binaryen, m: Module, U = 1, name = 'gelu'): void {
  * Peak loops. `chains`: C independent chains a = a*y + z (mul then add, values stay put with y = 1,
  * z = 0 loaded at run time so nothing folds). `split`: P mul chains and P add chains interleaved.
  * `l1dot`: 4x2 register tile acc += splat(a) * b over a 2 KB L1-resident buffer (the op mix of a
- * matmul inner loop). The best of these is the peak the matmul is compared with.
+ * matmul inner loop). The best of these is the peak the matmul is compared with. With `fma` the
+ * chains and l1dot use relaxed-SIMD fused multiply-add instead (names end in _fma; split has none).
  */
-function buildPeaks(b: Binaryen, m: Module): { name: string; flopsPerIter: number }[] {
+function buildPeaks(b: Binaryen, m: Module, fma = false): { name: string; flopsPerIter: number }[] {
   const { i32, v128 } = b;
   const out: { name: string; flopsPerIter: number }[] = [];
+  const api = b as unknown as { _BinaryenSIMDTernary(mod: number, op: number, a: Ref, b: Ref, c: Ref): Ref; _BinaryenRelaxedMaddVecF32x4(): number };
+  /** x*y + z: fused with `fma`, else a mul then an add. */
+  const mac = (x: Ref, y: Ref, z: Ref): Ref => (fma
+    ? api._BinaryenSIMDTernary(m.ptr, api._BinaryenRelaxedMaddVecF32x4(), x, y, z)
+    : m.f32x4.add(z, m.f32x4.mul(x, y)));
+  const suffix = fma ? '_fma' : '';
   const g = (i: number) => m.local.get(i, v128);
   const gi = (i: number) => m.local.get(i, i32);
   // params: iters(0), scratch(1). scratch holds y = 1.0 x4 at 0, z = 0 x4 at 16, seeds from 32.
@@ -133,11 +141,11 @@ function buildPeaks(b: Binaryen, m: Module): { name: string; flopsPerIter: numbe
     const init: Ref[] = [m.local.set(Y, m.v128.load(0, 16, gi(1))), m.local.set(Z, m.v128.load(16, 16, gi(1)))];
     for (let j = 0; j < C; j++) init.push(m.local.set(A0 + j, m.v128.load(32 + 16 * (j % 8), 16, gi(1))));
     const body: Ref[] = [];
-    for (let j = 0; j < C; j++) body.push(m.local.set(A0 + j, m.f32x4.add(m.f32x4.mul(g(A0 + j), g(Y)), g(Z))));
+    for (let j = 0; j < C; j++) body.push(m.local.set(A0 + j, mac(g(A0 + j), g(Y), g(Z))));
     body.push(m.local.set(0, m.i32.sub(gi(0), m.i32.const(1))), m.br('L', gi(0)));
     let s = g(A0);
     for (let j = 1; j < C; j++) s = m.f32x4.add(s, g(A0 + j));
-    const name = `chains${C}`;
+    const name = `chains${C}${suffix}`;
     m.addFunction(name, b.createType([i32, i32]), b.none, new Array(2 + C).fill(v128),
       m.block(null, [...init, m.loop('L', m.block(null, body)), m.v128.store(1024, 16, gi(1), s)]));
     m.addFunctionExport(name, name);
@@ -171,8 +179,8 @@ function buildPeaks(b: Binaryen, m: Module): { name: string; flopsPerIter: numbe
     ];
     for (let r = 0; r < 4; r++) {
       inner.push(m.local.set(A, m.v128.load32_splat(32 + 4 * r, 4, gi(PTR))));
-      inner.push(m.local.set(ACC + 2 * r, m.f32x4.add(g(ACC + 2 * r), m.f32x4.mul(g(A), g(B0)))));
-      inner.push(m.local.set(ACC + 2 * r + 1, m.f32x4.add(g(ACC + 2 * r + 1), m.f32x4.mul(g(A), g(B1)))));
+      inner.push(m.local.set(ACC + 2 * r, mac(g(A), g(B0), g(ACC + 2 * r))));
+      inner.push(m.local.set(ACC + 2 * r + 1, mac(g(A), g(B1), g(ACC + 2 * r + 1))));
     }
     inner.push(m.local.set(PTR, m.i32.add(gi(PTR), m.i32.const(48))), m.br('I', m.i32.ne(gi(PTR), gi(END))));
     const outer = [
@@ -182,19 +190,23 @@ function buildPeaks(b: Binaryen, m: Module): { name: string; flopsPerIter: numbe
     ];
     let s = g(ACC);
     for (let j = 1; j < 8; j++) s = m.f32x4.add(s, g(ACC + j));
-    m.addFunction('l1dot', b.createType([i32, i32]), b.none, [...new Array(8).fill(v128), i32, i32, v128, v128, v128],
+    const name = `l1dot${suffix}`;
+    m.addFunction(name, b.createType([i32, i32]), b.none, [...new Array(8).fill(v128), i32, i32, v128, v128, v128],
       m.block(null, [...init, m.loop('L', m.block(null, outer)), m.v128.store(1024, 16, gi(1), s)]));
-    m.addFunctionExport('l1dot', 'l1dot');
-    out.push({ name: 'l1dot', flopsPerIter: 32 * 64 });
+    m.addFunctionExport(name, name);
+    out.push({ name, flopsPerIter: 32 * 64 });
   };
   for (const C of [8, 10, 12, 13]) chain(C);
-  for (const P of [5, 6]) split(P);
+  if (!fma) for (const P of [5, 6]) split(P);
   l1dot();
   return out;
 }
 
-/** Builds and instantiates the reference kernels against `memory` (binaryen loaded lazily). */
-export async function buildReferences(memory: WebAssembly.Memory): Promise<References> {
+/**
+ * Builds and instantiates the reference kernels against `memory` (binaryen loaded lazily); with
+ * `fma` (the wasm backend's kernels use it, so its flags are set up) also the FMA peak loops.
+ */
+export async function buildReferences(memory: WebAssembly.Memory, opts: { fma?: boolean } = {}): Promise<References> {
   const b = (await import('binaryen')).default as unknown as Binaryen;
   const m = newModule(b);
   buildAxpb(b, m);
@@ -208,7 +220,19 @@ export async function buildReferences(memory: WebAssembly.Memory): Promise<Refer
   const bytes = m.emitBinary();
   m.dispose();
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } });
-  const ex = inst.exports as Record<string, (...a: number[]) => void>;
+  const ex = { ...inst.exports } as Record<string, (...a: number[]) => void>;
+  // FMA peak loops when the wasm backend's kernels use FMA (compiled the way its kernels are).
+  if (opts.fma) {
+    const mf = newModule(b, true);
+    const fmaPeaks = buildPeaks(b, mf, true);
+    if (!mf.validate()) throw new Error('FMA reference module failed validation');
+    mf.optimize();
+    const fbytes = mf.emitBinary();
+    mf.dispose();
+    const fex = new WebAssembly.Instance(compileModule(fbytes as Uint8Array<ArrayBuffer>, true), { env: { memory } }).exports as typeof ex;
+    for (const p of fmaPeaks) ex[p.name] = fex[p.name];
+    peaks.push(...fmaPeaks);
+  }
   return {
     axpb: ex.axpb,
     gelu: ex.gelu,

@@ -109,6 +109,8 @@ describe('bench figures', () => {
     expect(rooflineFraction(roof, 'compute', { seconds: 1, flops: 50e9, bytes: 1e6 })).toEqual({ fraction: 0.5, bound: 'compute' });
     expect(rooflineFraction(roof, 'gelu', { seconds: 1, flops: 9e8, bytes: 8e8, elements: 2.5e8 })).toEqual({ fraction: 0.25, bound: 'hand GELU' });
     expect(rooflineFraction({ ...roof, peakGflops: null }, 'compute', { seconds: 1, flops: 50e9, bytes: 1e9 })!.bound).toBe('bandwidth');
+    // Kernels that use FMA are held to the FMA peak when one was measured.
+    expect(rooflineFraction({ ...roof, fmaPeakGflops: 200 }, 'compute', { seconds: 1, flops: 50e9, bytes: 1e6 })).toEqual({ fraction: 0.25, bound: 'compute' });
     expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9)).toBe(10);
   });
 });
