@@ -4,6 +4,7 @@
 // loops whose best rate is the peak GFLOP/s of one core.
 import type binaryenNS from 'binaryen';
 import { compileModule } from '../backends/wasm/v8flags.js';
+import type { RelaxedApi } from '../backends/wasm/emit.js';
 
 type Binaryen = typeof binaryenNS;
 type Module = binaryenNS.Module;
@@ -127,7 +128,7 @@ function buildGelu(b: Binaryen, m: Module, U = 1, name = 'gelu'): void {
 function buildPeaks(b: Binaryen, m: Module, fma = false): { name: string; flopsPerIter: number }[] {
   const { i32, v128 } = b;
   const out: { name: string; flopsPerIter: number }[] = [];
-  const api = b as unknown as { _BinaryenSIMDTernary(mod: number, op: number, a: Ref, b: Ref, c: Ref): Ref; _BinaryenRelaxedMaddVecF32x4(): number };
+  const api = b as unknown as RelaxedApi;
   /** x*y + z: fused with `fma`, else a mul then an add. */
   const mac = (x: Ref, y: Ref, z: Ref): Ref => (fma
     ? api._BinaryenSIMDTernary(m.ptr, api._BinaryenRelaxedMaddVecF32x4(), x, y, z)

@@ -228,16 +228,17 @@ export class M extends Val {
 }
 
 type FBin = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max';
-/** binaryen's C API for relaxed SIMD ternaries (its JS wrapper has no methods for them). */
-interface RelaxedApi {
-  _BinaryenSIMDTernary(module: number, op: number, a: Ref, b: Ref, c: Ref): Ref;
-  _BinaryenRelaxedMaddVecF32x4(): number;
-  _BinaryenRelaxedNmaddVecF32x4(): number;
-}
 type FUn = 'abs' | 'neg' | 'sqrt' | 'floor' | 'ceil' | 'trunc' | 'nearest';
 type Cmp = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 type IBin = 'add' | 'sub' | 'mul' | 'and' | 'or' | 'xor' | 'min' | 'max';
 type ICmp = 'eq' | 'ne' | 'lt_s' | 'le_s' | 'gt_s' | 'ge_s';
+
+/** binaryen's C API for relaxed SIMD ternaries (its JS wrapper has no methods for them). */
+export interface RelaxedApi {
+  _BinaryenSIMDTernary(module: number, op: number, a: Ref, b: Ref, c: Ref): Ref;
+  _BinaryenRelaxedMaddVecF32x4(): number;
+  _BinaryenRelaxedNmaddVecF32x4(): number;
+}
 
 /** Emits lane arithmetic of one width into a function. */
 export class Lanes {

@@ -16,7 +16,7 @@ export class KernelModule implements LowerEnv {
   readonly helpers: Helpers;
   readonly makeFn: (params: WType[]) => Fn;
 
-  /** `fma`: enable relaxed SIMD so that F.madd fuses (the runtime must have it: features.ts). */
+  /** `fma`: enable relaxed SIMD so that F.madd fuses (the runtime has it, or v8flags.ts enables it). */
   constructor(readonly b: Binaryen, readonly fma = false) {
     const m = new b.Module();
     const F = b.Features;
