@@ -34,13 +34,13 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** 1 / (1 + e^-x) */
 export function sigmoid(x: Tensor): Tensor {
   return scoped([x], () => { return x.neg().exp().add(1).reciprocal(); });
-  }
+}
 
-  /** max(x, 0), with gradient 0 at 0 (a where, not a max, so ties send nothing through); NaN stays NaN. */
-  export function relu(x: Tensor): Tensor { return x.where(x.le(0).logicalNot(), 0); }
+/** max(x, 0) as one primitive: gradient 0 at 0 (ties send nothing through); NaN stays NaN, -0 gives +0. */
+export function relu(x: Tensor): Tensor { return apply(OPS.relu, [x]); }
 
-  /** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
-  export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+/** GELU: x·Φ(x) with the exact erf form, or the tanh approximation. */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return scoped([x], () => {
     if (approximate === 'tanh') {
       // 0.5·x·(1 + tanh(u)) written as x / (1 + e^(-2u)) (the same function: 0.5(1 + tanh u) = σ(2u)):
@@ -56,7 +56,7 @@ export function sigmoid(x: Tensor): Tensor {
 /** x·sigmoid(x) */
 export function silu(x: Tensor): Tensor {
   return scoped([x], () => { return x.mul(sigmoid(x)); });
-  }
+}
 
   /** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
   export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {

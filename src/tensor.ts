@@ -342,7 +342,7 @@ export class Tensor {
   reciprocal(): Tensor { return apply(OPS.reciprocal, [this]); }
   rsqrt(): Tensor { return this.sqrt().reciprocal(); }
   sigmoid(): Tensor { return F.sigmoid(this); }
-  relu(): Tensor { return F.relu(this); }
+  relu(): Tensor { return apply(OPS.relu, [this]); }
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return F.gelu(this, approximate); }
   silu(): Tensor { return F.silu(this); }
   softplus(beta = 1, threshold = 20): Tensor { return F.softplus(this, beta, threshold); }

@@ -194,6 +194,8 @@ export const OP_EMITTERS: Record<ScalarOp, OpEmitter> = {
   round: un((x) => x.nearest(), (x) => x),
   abs: un((x) => x.abs(), (x) => x.abs()),
   sign: un(signF, (x) => x.c.sel(x.gt(0), 1, x.c.sel<I>(x.lt(0), -1, 0))),
+  // NaN <= 0 is false, so NaN passes through; -0 <= 0 gives +0.
+  relu: un((x) => x.c.sel(x.le(0), 0, x), (x) => x.c.sel<I>(x.le(0), 0, x)),
   not: (L, [a]) => mv(L.t(a).not()),
   add: bin((x, y) => x.add(y), (x, y) => x.add(y)),
   sub: bin((x, y) => x.sub(y), (x, y) => x.sub(y)),

@@ -265,6 +265,8 @@ export const WGSL_OPS: Record<ScalarOp, OpEmitter> = {
   round: unary((x) => `round(${x})`, (x) => x), // WGSL round() is round-half-to-even, as torch.round
   abs: unary((x) => `abs(${x})`, (x) => `abs(${x})`), // abs(INT_MIN) = INT_MIN in both
   sign: unary((x, use) => `${use('k_sign')}(${x})`, (x) => `sign(${x})`),
+  // NaN passes through (tested with k_isnan: SwiftShader's NaN compares are not IEEE), -0 becomes +0.
+  relu: unary((x, use) => `select(${x}, 0.0, ${x} <= 0.0 && !${use('k_isnan')}(${x}))`, (x) => `max(${x}, 0)`),
   not: (a, _out, use) => b2i(`!${truthy(a[0], use)}`),
   add: binary((x, y) => `(${x} + ${y})`, (x, y) => `(${x} + ${y})`), // WGSL i32 arithmetic wraps, like |0
   sub: binary((x, y) => `(${x} - ${y})`, (x, y) => `(${x} - ${y})`),

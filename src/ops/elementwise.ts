@@ -97,6 +97,11 @@ export const ELEMENTWISE = {
   // d|a| = sign(a) da
   abs: def('abs', 'abs', (ins) => ins[0].dtype, (t) => t, (g, c) => [g.mul(c.input(0).sign())]),
   sign: def('sign', 'sign', (ins) => (ins[0].dtype === 'bool' ? 'int32' : ins[0].dtype), (t) => t, (g) => [g.mul(0)]),
+  // d relu(a) = da where a > 0 (and where a is NaN, as the value passes NaN through), else 0.
+  relu: def('relu', 'relu', (ins) => {
+    if (ins[0].dtype === 'bool') throw new DTypeError('relu: not supported for bool tensors; cast with .to(\'int32\') or .to(\'float32\')');
+    return ins[0].dtype;
+  }, (t) => t, (g, c) => [g.where(c.input(0).le(0).logicalNot(), 0)]),
   floor: rounding('floor', 'floor'),
   ceil: rounding('ceil', 'ceil'),
   round: rounding('round', 'round'),

@@ -32,6 +32,7 @@ export const SCALAR_OPS = {
   round: { arity: 1, f: (a) => `H.roundEven(${a})`, i: (a) => a },
   abs: { arity: 1, f: (a) => `Math.abs(${a})`, i: (a) => `(Math.abs(${a})|0)` },
   sign: { arity: 1, f: (a) => `H.sign(${a})`, i: (a) => `Math.sign(${a})` },
+  relu: { arity: 1, f: (a) => `H.relu(${a})`, i: (a) => `H.relu(${a})` },
   not: { arity: 1, f: (a) => `(${a}?0:1)`, i: (a) => `(${a}?0:1)`, predicate: true },
   add: { arity: 2, f: (a, b) => `(${a}+${b})`, i: (a, b) => `((${a}+${b})|0)` },
   sub: { arity: 2, f: (a, b) => `(${a}-${b})`, i: (a, b) => `((${a}-${b})|0)` },
@@ -92,6 +93,8 @@ export const SCALAR_HELPERS = {
   // C's pow (and torch): 1^y = 1 and (-1)^±inf = 1, where JS's Math.pow gives NaN.
   pow: (a: number, b: number) => (a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : Math.pow(a, b)),
   sign: (x: number) => (Number.isNaN(x) ? NaN : x > 0 ? 1 : x < 0 ? -1 : 0),
+  // relu as torch: NaN stays NaN, -0 becomes +0.
+  relu: (x: number) => (x <= 0 ? 0 : x),
   // torch.remainder: the result takes the sign of the divisor.
   fmod: (a: number, b: number) => { const r = a % b; return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; },
   imod: (a: number, b: number) => { if (b === 0) return 0; const r = a % b; return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; },

@@ -201,7 +201,7 @@ const nearInt = near(Math.round);
 const nearHalf = near((v) => Math.floor(v) + 0.5);
 const nearZero = near(() => 0, 0.05);
 
-// NOTE: torch.relu(nan) and torch.clamp(nan) are nan; kiln's where-based compositions return 0 / the bound.
+// NOTE: torch.clamp(nan) is nan; kiln's where-based clamp returns the bound. relu passes NaN through, as torch.
 
 const UNARY: OpRow[] = [
   unaryRow('neg', (x) => x.neg(), k.neg, (v) => -v, { kind: 'same', ints: true }),
