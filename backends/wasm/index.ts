@@ -31,7 +31,8 @@ export interface WasmBackendOptions {
   /** Keep each kernel's WAT text for `wat()` (costs memory; for dumps and debugging). */
   readonly keepWat?: boolean;
   /**
-   * Compile kernel modules straight to V8's optimising tier (Node only; default true). See v8flags.ts.
+   * Compile kernel modules straight to V8's optimising tier (Node only; default true; process-wide
+   * once any backend has asked for it). See v8flags.ts.
    */
   readonly eagerTierUp?: boolean;
   /**

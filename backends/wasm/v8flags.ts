@@ -57,7 +57,8 @@ export async function initV8Flags(want: { tierUp: boolean; relaxed: boolean }): 
       v8 = null;
     }
   }
-  tierUp = want.tierUp && v8 !== null;
+  // Process-wide, as V8's flags are: once a backend asks for eager tier-up, kernel modules get it.
+  if (want.tierUp && v8) tierUp = true;
   if (needRelaxed && !relaxedByFlag) relaxedByFlag = withFlags(RELAXED[0], RELAXED[1], () => WebAssembly.validate(RELAXED_MADD_PROBE)) ?? false;
 }
 
