@@ -58,8 +58,8 @@ export function silu(x: Tensor): Tensor {
   return scoped([x], () => { return x.mul(sigmoid(x)); });
 }
 
-  /** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
-  export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+/** log(1 + e^(βx))/β, linear above `threshold` as in PyTorch; stable for large |x|. */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
   return scoped([x], () => {
     const bx = x.mul(beta);
     // log(1+e^z) = max(z,0) + log(1 + e^-|z|)

@@ -201,7 +201,7 @@ const nearInt = near(Math.round);
 const nearHalf = near((v) => Math.floor(v) + 0.5);
 const nearZero = near(() => 0, 0.05);
 
-// NOTE: torch.clamp(nan) is nan; kiln's where-based clamp returns the bound. relu passes NaN through, as torch.
+// NOTE: relu and clamp pass NaN through, as torch.relu and torch.clamp do (the references below say so).
 
 const UNARY: OpRow[] = [
   unaryRow('neg', (x) => x.neg(), k.neg, (v) => -v, { kind: 'same', ints: true }),
