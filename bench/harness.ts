@@ -107,9 +107,9 @@ async function probe(name: BackendName): Promise<BackendInfo> {
     const got = Array.from(await kiln.tensor([1, 2, 3], { backend: name }).add(1).dataAsync());
     if (got.join() !== '2,3,4') throw new Error(`smoke test [1,2,3] + 1 read back [${got.join(',')}]`);
     const fma = (b as Backend & { fma?: boolean }).fma;
-    // wasm says whether its kernels use relaxed-SIMD FMA: then the mul+add peak is not their roof.
+    // wasm says whether its kernels use relaxed-SIMD FMA (their compute roof is then the FMA peak).
     const device = (b as Backend & { adapterDescription?: string }).adapterDescription ??
-      (name === 'wasm' ? (fma ? 'relaxed-SIMD FMA (kernels may pass the mul+add peak)' : 'SIMD128, no FMA') : undefined);
+      (name === 'wasm' ? (fma ? 'SIMD128 with relaxed-SIMD FMA' : 'SIMD128, no FMA') : undefined);
     return { name, available: true, ...(device ? { device } : {}) };
   } catch (e) {
     return { name, available: false, reason: (e as Error).message.split('\n')[0] };
