@@ -302,6 +302,25 @@ type WalkInner = (roots: readonly Expr[], unroll: number,
   scalar: (L1: Lowerer, site: RowSite, flat: () => I) => void,
   flush?: { iters: number; flush: () => void }, afterRow?: () => void) => void;
 
+/**
+ * An int32 reduction by `combine` (wrapping add/mul, or min/max) from `init`: four SIMD accumulators
+ * and a scalar tail, then the accumulators, their lanes and the tail combined into `out`.
+ */
+function emitIntReduction(init: number, combine: (x: I, y: I) => I, body: Expr, outFloat: boolean, out: number,
+  walk: WalkInner, c1: Lanes, c4: Lanes, save?: (L: Lowerer, site: RowSite) => void): void {
+  const fn = c1.fn;
+  const U = 4;
+  const accs = Array.from({ length: U }, () => c4.iconst(init));
+  const tail = c1.iconst(init);
+  walk([body], U, (L4, site, u) => { fn.set(accs[u].idx, combine(accs[u], toI(c4, L4.lower(body))).r); save?.(L4, site); },
+    (L1, site) => { fn.set(tail.idx, combine(tail, toI(c1, L1.lower(body))).r); save?.(L1, site); });
+  let s = accs[0];
+  for (let u = 1; u < U; u++) s = combine(s, accs[u]);
+  let t = tail;
+  for (let l = 0; l < 4; l++) t = combine(t, c1.i(c4.laneI(s, l)));
+  fn.set(out, outFloat ? t.toFloat().r : t.r);
+}
+
 /** Emits one reduction over the row into the scalar local `out`. */
 function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: boolean, out: number, walk: WalkInner,
   c1: Lanes, c4: Lanes, save?: (L: Lowerer, site: RowSite) => void, trackNaN = true): void {
@@ -346,17 +365,7 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
       return;
     }
     // Integer sum/prod wrap like int32 (the cpu's float64 total wraps the same way when stored).
-    const id = mul ? 1 : 0;
-    const accs = Array.from({ length: U }, () => c4.iconst(id));
-    const tail = c1.iconst(id);
-    const i4 = (x: I, y: I) => (mul ? x.mul(y) : x.add(y));
-    walk([body], U, (L4, site, u) => { fn.set(accs[u].idx, i4(accs[u], toI(c4, L4.lower(body))).r); save?.(L4, site); },
-      (L1, site) => { fn.set(tail.idx, i4(tail, toI(c1, L1.lower(body))).r); save?.(L1, site); });
-    let s = accs[0];
-    for (let u = 1; u < U; u++) s = i4(s, accs[u]);
-    let tot: Ref = fn.get(tail.idx);
-    for (let l = 0; l < 4; l++) tot = mul ? m.i32.mul(tot, c4.laneI(s, l)) : m.i32.add(tot, c4.laneI(s, l));
-    fn.set(out, tot);
+    emitIntReduction(mul ? 1 : 0, (x, y) => (mul ? x.mul(y) : x.add(y)), body, outFloat, out, walk, c1, c4, save);
     return;
   }
   if (op === 'max' || op === 'min') {
@@ -386,17 +395,7 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
       fn.set(out, outFloat ? r.r : toI(c1, { dt: 'float32', v: r }).r);
       return;
     }
-    const init = isMax ? -2147483648 : 2147483647;
-    const accs = Array.from({ length: U }, () => c4.iconst(init));
-    const tail = c1.iconst(init);
-    const pick = (x: I, y: I) => (isMax ? x.max(y) : x.min(y));
-    walk([body], U, (L4, site, u) => { fn.set(accs[u].idx, pick(accs[u], toI(c4, L4.lower(body))).r); save?.(L4, site); },
-      (L1, site) => { fn.set(tail.idx, pick(tail, toI(c1, L1.lower(body))).r); save?.(L1, site); });
-    let s = accs[0];
-    for (let u = 1; u < U; u++) s = pick(s, accs[u]);
-    let t = tail;
-    for (let l = 0; l < 4; l++) t = pick(t, c1.i(c4.laneI(s, l)));
-    fn.set(out, outFloat ? t.toFloat().r : t.r);
+    emitIntReduction(isMax ? -2147483648 : 2147483647, (x, y) => (isMax ? x.max(y) : x.min(y)), body, outFloat, out, walk, c1, c4, save);
     return;
   }
   // argmax / argmin: per-lane best value and flat index; first occurrence wins, NaN is the extreme.
