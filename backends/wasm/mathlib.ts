@@ -313,13 +313,19 @@ const LN2 = 0.693147180559945309417;
 const LOG_SERIES = [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15, 1 / 17];
 const EXP_TAYLOR = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320, 1 / 362880, 1 / 3628800, 1 / 39916800];
 
-function buildPow(h: Helpers, makeFn: (params: WType[]) => Fn): void {
+/** A helper fn(a: f32, b: f32): f32 computed in float64: its builder, a and b promoted, and `ret`. */
+function f64Binary(h: Helpers, makeFn: (params: WType[]) => Fn) {
   const { b, m } = h;
   const fn = makeFn([b.f32, b.f32]);
   const d = new D(fn, 1);
   const A = d.let(m.f64.promote(fn.get(0)));
   const B = d.let(m.f64.promote(fn.get(1)));
-  const ret = (r: Ref) => fn.emit(m.return(r));
+  return { fn, d, A, B, ret: (r: Ref) => fn.emit(m.return(r)) };
+}
+
+function buildPow(h: Helpers, makeFn: (params: WType[]) => Fn): void {
+  const { b, m } = h;
+  const { fn, d, A, B, ret } = f64Binary(h, makeFn);
   // C/torch pow (SCALAR_HELPERS.pow): x ** ±0 = 1 and 1 ** y = 1 (even for NaN), (-1) ** ±Inf = 1;
   // otherwise NaN propagates and the rest follows Math.pow.
   fn.if(m.i32.or(m.f64.eq(d.g(B), m.f64.const(0)), m.f64.eq(d.g(A), m.f64.const(1))), () => ret(m.f32.const(1)));
@@ -367,11 +373,7 @@ function buildPow(h: Helpers, makeFn: (params: WType[]) => Fn): void {
  */
 function buildFmod(h: Helpers, makeFn: (params: WType[]) => Fn): void {
   const { b, m } = h;
-  const fn = makeFn([b.f32, b.f32]);
-  const d = new D(fn, 1);
-  const A = d.let(m.f64.promote(fn.get(0)));
-  const B = d.let(m.f64.promote(fn.get(1)));
-  const ret = (r: Ref) => fn.emit(m.return(r));
+  const { fn, d, A, B, ret } = f64Binary(h, makeFn);
   fn.if(m.i32.or(m.i32.or(m.f64.eq(d.g(B), m.f64.const(0)), m.f64.ne(d.g(A), d.g(A))),
     m.i32.or(m.f64.ne(d.g(B), d.g(B)), m.f64.eq(m.f64.abs(d.g(A)), m.f64.const(Infinity)))), () => ret(m.f32.const(NaN)));
   const r = d.let(d.g(A));
