@@ -111,18 +111,22 @@ function renderElementwise(k: ElementwiseKernel, plan: BindingPlan, lim: Codegen
   const scope: Scope = { coord: (d) => coords.coord(d), flat: 'gi', acc: () => { throw new Error('acc in an elementwise kernel'); } };
   const body: string[] = [];
   storeOutputs(em, plan, k.outputs.map((o, i) => [o, i] as const), scope, 'gi', body);
-  const main = [
+  const main = perThreadMain(wgs, 'gid', TOTAL, 'gi', [...coords.decode(), ...body]);
+  return finish(em, plan, [], main, total === 0 ? 0 : Math.ceil(total / wgs));
+}
+
+/** main() with one item per thread: `v` = wid * wgs + lid (as i32 `iv`), returning past `limit`. */
+function perThreadMain(wgs: number, v: string, limit: string, iv: string, lines: readonly string[]): string[] {
+  return [
     `@compute @workgroup_size(${wgs})`,
     `fn main(${MAIN_ARGS}) {`,
     `  ${WID}`,
-    `  let gid = wid * ${wgs}u + lid;`,
-    `  if (gid >= ${TOTAL}) { return; }`,
-    '  let gi = i32(gid);',
-    ...indent(coords.decode()),
-    ...indent(body),
+    `  let ${v} = wid * ${wgs}u + lid;`,
+    `  if (${v} >= ${limit}) { return; }`,
+    `  let ${iv} = i32(${v});`,
+    ...indent(lines),
     '}',
   ];
-  return finish(em, plan, [], main, total === 0 ? 0 : Math.ceil(total / wgs));
 }
 
 function finish(em: Emitter, plan: BindingPlan, decls: string[], main: string[], workgroups: number): WgslProgram {
@@ -251,17 +255,7 @@ function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): W
   if (full.length) body.push(...rowLoop((scope, lines) => storeOutputs(em, plan, full, scope, `(ri * ${INNER} + r)`, lines)));
 
   const main = serial
-    ? [
-      `@compute @workgroup_size(${wgs})`,
-      `fn main(${MAIN_ARGS}) {`,
-      `  ${WID}`,
-      `  let row = wid * ${wgs}u + lid;`,
-      `  if (row >= ${ROWS}) { return; }`,
-      '  let ri = i32(row);',
-      ...indent(outerCoords.decode()),
-      ...indent(body),
-      '}',
-    ]
+    ? perThreadMain(wgs, 'row', ROWS, 'ri', [...outerCoords.decode(), ...body])
     : [
       `@compute @workgroup_size(${wgs})`,
       `fn main(${MAIN_ARGS}) {`,
