@@ -7,6 +7,7 @@ import { OPS } from './ops/index.js';
 import { apply } from './dispatch.js';
 import { Tensor, type Dims, type TensorLike } from './tensor.js';
 import { full, rand, randn } from './creation.js';
+import { padWithMode, type PadMode } from './padding.js';
 
 export { fromTypedArray, typedOf, onesLike } from './creation.js';
 
@@ -202,8 +203,12 @@ export function sliceTensor(x: Tensor, specs: readonly (readonly [number?, numbe
   return apply(OPS.slice, [base], { starts, ends, steps });
 }
 
-/** Zero (or `value`) padding: per-dim [before, after] pairs, or torch's flat list (last dim first). */
-export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | readonly number[], value = 0): Tensor {
+/**
+ * Pads by per-dim [before, after] pairs, or torch's flat list (last dim first), with `value` (default
+ * 0), or in a mode: `'reflect'`, `'replicate'`, `'circular'`, or `{ mode, value }`.
+ */
+export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | readonly number[], options: number | PadMode | { mode?: PadMode; value?: number } = 0): Tensor {
+  const { mode = 'constant', value = 0 } = typeof options === 'number' ? { value: options } : typeof options === 'string' ? { mode: options } : options;
   let pairs: [number, number][];
   if (pads.length > 0 && typeof pads[0] === 'number') {
     const flat = pads as readonly number[];
@@ -213,6 +218,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | re
   } else {
     pairs = (pads as readonly (readonly [number, number])[]).map(([a, b]) => [a, b]);
     if (pairs.length !== x.ndim) throw new ShapeError(`pad: ${pairs.length} [before, after] pairs given for a tensor of rank ${x.ndim} ${fmtShape(x.shape)}`);
+  }
+  if (mode !== 'constant') {
+    if (mode !== 'reflect' && mode !== 'replicate' && mode !== 'circular') throw new KilnError(`pad: unknown mode '${mode}' (expected 'constant', 'reflect', 'replicate' or 'circular')`);
+    return padWithMode(x, pairs, mode);
   }
   const out = apply(OPS.pad, [x], { pads: pairs });
   if (value === 0) return out;
@@ -291,6 +300,17 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
   const keep = rand(x.shape, { backend: x.backend }).ge(p).to('float32');
+  return x.mul(keep).div(1 - p);
+}
+
+/** Channel dropout: zeroes whole channels of [N, C, ...] (or [C, ...] with `batched` false) with probability p while training. */
+export function dropout2d(x: Tensor, p = 0.5, training = true, batched = x.ndim !== 3): Tensor {
+  if (p < 0 || p > 1) throw new KilnError(`dropout2d: probability must be in [0, 1], got ${p}`);
+  const lead = batched ? 2 : 1;
+  if (x.ndim < lead) throw new ShapeError(`dropout2d: expected an input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = rand([...x.shape.slice(0, lead), ...x.shape.slice(lead).map(() => 1)], { backend: x.backend }).ge(p).to('float32');
   return x.mul(keep).div(1 - p);
 }
 

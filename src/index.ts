@@ -34,6 +34,7 @@ export {
 } from './creation.js';
 export type { CreateOptions } from './creation.js';
 export * from './ops-api.js';
+export * from './cnn-api.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { OPS, OP_NAMES } from './ops/index.js';

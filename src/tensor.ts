@@ -452,8 +452,20 @@ export class Tensor {
   flip(dims: Dims): Tensor {
     return apply(OPS.flip, [this], { dims: normalizeDims('flip', dims, this.ndim) });
   }
+  /**
+   * Windows of `size` taken every `step` along `dimension`, as a view (torch's Tensor.unfold): the dim
+   * becomes the window count and the window is a new last dim.
+   */
+  unfold(dimension: number, size: number, step: number): Tensor {
+    const d = normalizeDim('unfold', dimension, this.ndim);
+    if (this.ndim === 0) {
+      if (size !== 1 || !Number.isInteger(step) || step < 1) throw new ShapeError(`unfold: a 0-d tensor has one element: size must be 1 and step positive, got size ${size}, step ${step}`);
+      return this.reshape([1]);
+    }
+    return apply(OPS.unfold, [this], { dims: [d], sizes: [size], steps: [step], dilations: [1] });
+  }
   /** Pads with `value`: per-dim [before, after] pairs (first dim first), or torch's flat list (last dim first). */
-  pad(pads: readonly (readonly [number, number])[] | readonly number[], value = 0): Tensor { return F.pad(this, pads, value); }
+  pad(pads: readonly (readonly [number, number])[] | readonly number[], options: Parameters<typeof F.pad>[2] = 0): Tensor { return F.pad(this, pads, options); }
   /** torch.gather: out[..j..] = this[..index[..j..]..] along `dim`. */
   gather(dim: number, index: Tensor): Tensor {
     return apply(OPS.gather, [this, index], { axis: normalizeDim('gather', dim, this.ndim) });

@@ -78,3 +78,25 @@ export function padView(v: View, pads: readonly (readonly [number, number])[]): 
   v.strides.forEach((s, d) => { offset -= pads[d][0] * s; });
   return withMask({ shape, strides: [...v.strides], offset }, mask);
 }
+
+/**
+ * Sliding windows along `dims` (torch's Tensor.unfold, with dilation): each listed dim d becomes the
+ * count of windows, read with stride step·stride[d], and a window dim of size `size` with stride
+ * dilation·stride[d] is appended, in the order listed. Null when a listed dim is masked (padding
+ * there depends on a window position and a tap together, which a per-dim mask cannot say).
+ */
+export function unfoldView(v: View, dims: readonly number[], sizes: readonly number[], steps: readonly number[], dilations: readonly number[]): View | null {
+  if (v.mask && dims.some((d) => v.mask![d][0] > 0 || v.mask![d][1] < v.shape[d])) return null;
+  const shape = [...v.shape];
+  const strides = [...v.strides];
+  dims.forEach((d, t) => {
+    shape[d] = Math.floor((v.shape[d] - dilations[t] * (sizes[t] - 1) - 1) / steps[t]) + 1;
+    strides[d] = v.strides[d] * steps[t];
+  });
+  const mask = v.mask && [...v.mask.map(([lo, hi], d): [number, number] => (dims.includes(d) ? [0, shape[d]] : [lo, hi])), ...sizes.map((s): [number, number] => [0, s])];
+  return withMask({
+    shape: [...shape, ...sizes],
+    strides: [...strides, ...dims.map((d, t) => v.strides[d] * dilations[t])],
+    offset: v.offset,
+  }, mask);
+}

@@ -1,10 +1,17 @@
 // Movement primitives: views by index arithmetic (src/core/view.ts). Gradients undo the movement.
 import { ShapeError, fmtShape } from '../core/errors.js';
 import { sizeOf } from '../core/shape.js';
-import { expandView, flipView, padView, permuteView, reshapeView, sliceView } from '../core/view.js';
-import type { MovementDef } from './types.js';
+import { expandView, flipView, padView, permuteView, reshapeView, sliceView, unfoldView } from '../core/view.js';
+import type { Meta, MovementDef } from './types.js';
 
 export interface SliceAttrs { readonly starts: readonly number[]; readonly ends: readonly number[]; readonly steps: readonly number[] }
+/** Sliding windows along `dims`: window size, step between windows and dilation inside one, per dim. */
+export interface UnfoldAttrs {
+  readonly dims: readonly number[];
+  readonly sizes: readonly number[];
+  readonly steps: readonly number[];
+  readonly dilations: readonly number[];
+}
 type Pads = readonly (readonly [number, number])[];
 
 export const MOVEMENT = {
@@ -80,10 +87,87 @@ export const MOVEMENT = {
     // d pad(a) = the un-padded window of the cotangent
     vjp: (g, c) => [g.slice(c.inputMeta[0].shape.map((d, i) => [c.attrs.pads[i][0], c.attrs.pads[i][0] + d] as [number, number]))],
   } satisfies MovementDef<{ pads: Pads }>,
+  // Sliding windows as a strided view (im2col without a copy): conv, pooling and fold compose over it.
+  unfold: {
+    kind: 'movement', name: 'unfold',
+    infer: (ins, a: UnfoldAttrs) => ({ shape: unfoldShape(ins[0], a), dtype: ins[0].dtype }),
+    view: (v, a) => unfoldView(v, a.dims, a.sizes, a.steps, a.dilations),
+    // d unfold = fold: each window tap's cotangent goes back to the input element the tap read.
+    vjp: (g, c) => [foldWindows(g, c.inputMeta[0].shape, c.attrs)],
+  } satisfies MovementDef<UnfoldAttrs>,
 } as const;
 
+const isCount = (v: number, min: number) => Number.isInteger(v) && v >= min;
+
+/** The windowed shape: listed dims become window counts, window dims are appended in order. */
+function unfoldShape(x: Meta, a: UnfoldAttrs): number[] {
+  const n = x.shape.length;
+  const ok = a.sizes.length === a.dims.length && a.steps.length === a.dims.length && a.dilations.length === a.dims.length &&
+    new Set(a.dims).size === a.dims.length && a.dims.every((d) => isCount(d, 0) && d < n) &&
+    a.sizes.every((k) => isCount(k, 1)) && a.steps.every((s) => isCount(s, 1)) && a.dilations.every((d) => isCount(d, 1));
+  if (!ok) {
+    throw new ShapeError(`unfold: expected distinct dims of ${fmtShape(x.shape)} with positive integer sizes, steps and dilations, got ${JSON.stringify(a)}`);
+  }
+  const shape = [...x.shape];
+  a.dims.forEach((d, t) => {
+    const extent = a.dilations[t] * (a.sizes[t] - 1) + 1;
+    if (extent > x.shape[d]) {
+      throw new ShapeError(`unfold: a window of extent ${extent} (size ${a.sizes[t]}, dilation ${a.dilations[t]}) does not fit dim ${d} of size ${x.shape[d]} in ${fmtShape(x.shape)}`);
+    }
+    shape[d] = Math.floor((x.shape[d] - extent) / a.steps[t]) + 1;
+  });
+  return [...shape, ...a.sizes];
+}
+
+type T = import('../tensor.js').Tensor;
+
+/**
+ * fold, the adjoint of unfold: sums every window tap of `g` (the unfolded shape) back into the input
+ * shape. Windows that tile the dims without overlap go back by one permute and reshape; overlapping
+ * ones as a sum over the taps of each tap's slice put back in place (a strided slice's adjoint).
+ */
+export function foldWindows(g: T, inShape: readonly number[], a: UnfoldAttrs): T {
+  if (a.dims.every((_, t) => a.dilations[t] === 1 && a.sizes[t] <= a.steps[t])) return untile(g, inShape, a);
+  const n = inShape.length;
+  let out: T | null = null;
+  const taps = a.sizes.reduce((p, k) => p * k, 1);
+  for (let tap = 0; tap < taps; tap++) {
+    const at: number[] = [];
+    let rest = tap;
+    for (let t = a.sizes.length - 1; t >= 0; t--) { at[t] = rest % a.sizes[t]; rest = Math.floor(rest / a.sizes[t]); }
+    const part = g.slice(g.shape.map((_, i): [number, number] | null => (i >= n ? [at[i - n], at[i - n] + 1] : null))).reshape(g.shape.slice(0, n));
+    const starts = inShape.map(() => 0), ends = [...inShape], steps = inShape.map(() => 1);
+    a.dims.forEach((d, t) => {
+      starts[d] = at[t] * a.dilations[t];
+      steps[d] = a.steps[t];
+      ends[d] = starts[d] + (g.shape[d] - 1) * a.steps[t] + 1;
+    });
+    const term = unslice(part, inShape, { starts, ends, steps });
+    out = out ? out.add(term) : term;
+  }
+  return out!;
+}
+
+/** fold of windows that do not overlap (dilation 1, size <= step): interleave, space out, trim or pad. */
+function untile(g: T, inShape: readonly number[], a: UnfoldAttrs): T {
+  const n = inShape.length;
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) {
+    order.push(i);
+    const t = a.dims.indexOf(i);
+    if (t >= 0) order.push(n + t);
+  }
+  let x = g.permute(order); // each window dim right after its position dim
+  const gaps = order.map((i): [number, number] => (i >= n ? [0, a.steps[i - n] - a.sizes[i - n]] : [0, 0]));
+  if (gaps.some(([, r]) => r > 0)) x = x.pad(gaps);
+  x = x.reshape(inShape.map((d, i) => { const t = a.dims.indexOf(i); return t >= 0 ? g.shape[i] * a.steps[t] : d; }));
+  if (x.shape.some((d, i) => d > inShape[i])) x = x.slice(inShape.map((d): [number, number] => [0, d]));
+  const tail = inShape.map((d, i): [number, number] => [0, d - x.shape[i]]);
+  return tail.some(([, r]) => r > 0) ? x.pad(tail) : x;
+}
+
 /** Scatters a slice's cotangent back to the input's shape with zeros elsewhere (no scatter primitive). */
-function unslice(g: import('../tensor.js').Tensor, inShape: readonly number[], a: SliceAttrs) {
+function unslice(g: T, inShape: readonly number[], a: SliceAttrs) {
   let out = g;
   for (let d = 0; d < inShape.length; d++) {
     const step = a.steps[d];
@@ -102,7 +186,7 @@ function unslice(g: import('../tensor.js').Tensor, inShape: readonly number[], a
     const keep = Math.min(len, inShape[d] - before);
     if (keep < len) out = out.slice(out.shape.map((s, i): [number, number] => (i === d ? [0, keep] : [0, s])));
     const pads = out.shape.map((_, i): [number, number] => (i === d ? [before, inShape[d] - before - keep] : [0, 0]));
-    out = out.pad(pads);
+    if (pads[d][0] > 0 || pads[d][1] > 0) out = out.pad(pads);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import * as k from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import * as R from './reference.js';
 import type { RArray, RDType, Rng } from './reference.js';
+import { CNN_ROWS } from './opinfo-cnn.js';
 
 type SliceSpec = readonly [number?, number?, number?] | null;
 
@@ -1013,5 +1014,5 @@ const LOSSES: OpRow[] = [
 export const OPINFO: readonly OpRow[] = [
   ...BINARY.slice(0, 4), BINARY[4], ...UNARY, ...BINARY.slice(5, 7), CLAMP, WHERE, ...BINARY.slice(8), LOGICAL_NOT, BINARY[7],
   ...REDUCTIONS, MATMUL, softmaxRow('softmax', R.softmax), softmaxRow('logSoftmax', R.logSoftmax), LAYER_NORM,
-  ...MOVEMENT, TO, ...LOSSES,
+  ...MOVEMENT, TO, ...LOSSES, ...CNN_ROWS,
 ];
