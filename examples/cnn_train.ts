@@ -4,7 +4,7 @@
 // bar, each epoch's loss and held-out accuracy, and the compiled run's speed-up.
 //   npx tsx examples/cnn_train.ts [epochs, default 2]
 import { pathToFileURL } from 'node:url';
-import { compile, currentBackend, manualSeed, nn, noGrad, optim, tensor, tidy, type BackendName, type Tensor } from '../src/index.js';
+import { compile, currentBackend, manualSeed, nn, noGrad, optim, ready, tensor, tidy, type BackendName, type Tensor } from '../src/index.js';
 
 export const SIDE = 28;
 
@@ -206,6 +206,7 @@ function bar(label: string): (step: number, steps: number, epoch: number) => voi
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await ready(); // wasm kernels compile with binaryen from here on (before, they run as plain JS)
   const epochs = Number(process.argv[2] ?? 2);
   const train = drawDigits(6000, 1);
   const test = drawDigits(1000, 2);
