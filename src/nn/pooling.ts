@@ -57,7 +57,11 @@ function geometry(op: string, x: Tensor, nd: number, kernelSize: Size, o: { stri
   return { ks, stride, dilation, padding, size, out };
 }
 
-/** Pads the spatial dims with `value` so every window (ceil mode's last one included) lies inside. */
+/**
+ * Pads the spatial dims with `value` so every window (ceil mode's last one included) lies inside.
+ * NOTE: max pooling pads with -inf, so in a window whose maximum is an input -inf the padding can tie
+ * with it and come first: the index is then -1 and the gradient is lost (PyTorch picks the input).
+ */
 function padFor(x: Tensor, g: Geometry, value: number): Tensor {
   const pads = g.size.map((n, t): [number, number] => {
     const need = (g.out[t] - 1) * g.stride[t] + g.dilation[t] * (g.ks[t] - 1) + 1;

@@ -20,8 +20,7 @@ export function perDim(op: string, what: string, v: Size, nd: number, min = 1): 
 
 /** Checks the input is float32 with `nd` spatial dims after [N, C] (or [C] when `unbatched` is allowed). */
 export function checkInput(op: string, x: Tensor, nd: number, unbatched: boolean): void {
-  const dims = ['H', 'W'].slice(2 - Math.min(nd, 2));
-  const spatial = nd === 1 ? ['L'] : dims;
+  const spatial = nd === 1 ? ['L'] : nd === 2 ? ['H', 'W'] : ['D', 'H', 'W'].slice(3 - nd);
   const want = `[N, C, ${spatial.join(', ')}]`;
   if (x.ndim !== nd + 2 && !(unbatched && x.ndim === nd + 1)) {
     const alt = unbatched ? ` or ${nd + 1}-D [C, ${spatial.join(', ')}]` : '';

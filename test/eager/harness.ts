@@ -51,8 +51,22 @@ function refLoss(row: OpRow, sample: Sample, bases: RArray[], cots: (RArray | nu
   return s;
 }
 
+// Finite differences depend on the sample only (its cotangents are seeded by row and sample), so each
+// backend's run reuses the first one's: the references are the slow part of a gradient check.
+const fdMemo = new WeakMap<Sample, Map<number, RArray>>();
+
 /** Central differences of the reference loss w.r.t. every element of input `which` (h relative to the value). */
 export function finiteDifferences(row: OpRow, sample: Sample, cots: (RArray | null)[], which: number): RArray {
+  let memo = fdMemo.get(sample);
+  if (!memo) fdMemo.set(sample, memo = new Map());
+  const hit = memo.get(which);
+  if (hit) return hit;
+  const fd = computeFiniteDifferences(row, sample, cots, which);
+  memo.set(which, fd);
+  return fd;
+}
+
+function computeFiniteDifferences(row: OpRow, sample: Sample, cots: (RArray | null)[], which: number): RArray {
   const bases = sample.inputs.map((s) => R.raw(s.base.shape, s.base.data, s.base.dtype));
   const base = bases[which];
   const grad = new Float64Array(base.data.length);
