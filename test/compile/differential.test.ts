@@ -30,11 +30,11 @@ for (const b of BACKENDS) {
     it(`${n} seeded programs (seed ${SEED}): compiled matches eager`, async () => {
       const args = { ...parseFuzzArgs([]), programs: n, seed: SEED, small: true, backends: [b.name] };
       const r = await fuzzBackend(b.name, args, () => {});
-      const lines = r.failures.map((f) => describeFinding(f.backend, f.program, f.findings[0]));
+      const lines = r.failures.map((f) => describeFinding(f.backend, f.program, f.findings[0], args));
       if (r.failures.length) {
         const f = r.failures[0];
         const s = await shrink(f.program, f.findings[0], { backend: b.name, crossCheck: true }, 10_000);
-        console.log(`${r.failures.length} of ${r.programs} programs mismatch on ${b.name}; the first, shrunk:\n${emitRepro(s.program, b.name, describeFinding(b.name, f.program, s.finding), b.name === 'webgpu')}`);
+        console.log(`${r.failures.length} of ${r.programs} programs mismatch on ${b.name}; the first, shrunk:\n${emitRepro(s.program, b.name, describeFinding(b.name, f.program, s.finding, args), b.name === 'webgpu')}`);
       }
       expect(r.genErrors).toEqual([]);
       expect(lines).toEqual([]);

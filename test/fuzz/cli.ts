@@ -5,7 +5,7 @@
 import * as k from '../../src/index.js';
 import type { BackendName } from '../../src/index.js';
 import { emitRepro, emitWorld } from './emit.js';
-import { generate } from './generate.js';
+import { FEATURES, generate } from './generate.js';
 import type { Program } from './program.js';
 import { runProgram, signature, type Finding } from './runner.js';
 import { shrink } from './shrink.js';
@@ -22,6 +22,8 @@ export const FUZZ_USAGE = `usage: npm run fuzz -- [options]
   --shrink N          shrink at most N failing programs (default 12; 0: none)
   --shrink-time SEC   time for shrinking one program (default 30)
   --small             smaller programs (what the CI test runs)
+  --without LIST      leave features out, to see past a bug that hides others:
+                      ${FEATURES.join(', ')}
   --help              this text`;
 
 export interface FuzzArgs {
@@ -35,11 +37,12 @@ export interface FuzzArgs {
   shrink: number;
   shrinkTime: number;
   small: boolean;
+  without: Set<string>;
   help: boolean;
 }
 
 export function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
-  const a: FuzzArgs = { programs: 200, backends: ['cpu', 'wasm'], seed: 1, timeLimit: Infinity, index: null, show: false, cross: true, shrink: 12, shrinkTime: 30, small: false, help: false };
+  const a: FuzzArgs = { programs: 200, backends: ['cpu', 'wasm'], seed: 1, timeLimit: Infinity, index: null, show: false, cross: true, shrink: 12, shrinkTime: 30, small: false, without: new Set(), help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const flag = arg.split('=')[0];
@@ -69,6 +72,12 @@ export function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
       case '--shrink': a.shrink = Math.floor(num()); break;
       case '--shrink-time': a.shrinkTime = num(); break;
       case '--small': a.small = true; break;
+      case '--without': {
+        a.without = new Set(value().split(',').map((x) => x.trim()).filter(Boolean));
+        const bad = [...a.without].find((x) => !(FEATURES as readonly string[]).includes(x));
+        if (bad) throw new Error(`unknown feature '${bad}'; valid: ${FEATURES.join(', ')}`);
+        break;
+      }
       case '--help': case '-h': a.help = true; break;
       default: throw new Error(`unknown option ${arg}\n\n${FUZZ_USAGE}`);
     }
@@ -90,12 +99,12 @@ export async function startBackend(b: BackendName): Promise<string | null> {
 
 export interface Failure { readonly backend: BackendName; readonly program: Program; readonly findings: readonly Finding[] }
 
-export function describeFinding(b: BackendName, p: Program, f: Finding): string {
+export function describeFinding(b: BackendName, p: Program, f: Finding, opts: { small?: boolean; without?: ReadonlySet<string> } = {}): string {
   return [
     `MISMATCH ${b} seed ${p.seed} #${p.index} [${f.kind}] call ${f.call} (${f.label}) at ${f.path}: ${f.detail}`,
     `  eager:    ${f.eager}`,
     `  compiled: ${f.compiled}`,
-    `  rerun:    npm run fuzz -- --seed ${p.seed} --index ${p.index} --backend ${b}${p.index !== undefined ? ' --show' : ''}`,
+    `  rerun:    npm run fuzz -- --seed ${p.seed} --index ${p.index} --backend ${b}${opts.small ? ' --small' : ''}${opts.without?.size ? ` --without ${[...opts.without].join(',')}` : ''} --show`,
   ].join('\n');
 }
 
@@ -109,7 +118,7 @@ export async function fuzzBackend(b: BackendName, a: FuzzArgs, progress: (line: 
   for (const i of indices) {
     if ((performance.now() - t0) / 1000 > a.timeLimit) break;
     let p: Program;
-    try { p = generate(a.seed, i, { small: a.small }); } catch (e) { genErrors.push(`#${i}: ${(e as Error).stack}`); continue; }
+    try { p = generate(a.seed, i, { small: a.small, without: a.without }); } catch (e) { genErrors.push(`#${i}: ${(e as Error).stack}`); continue; }
     if (a.show) console.log(`// program ${a.seed}#${i}\n${emitWorld(p, { ts: true, asyncReads: b === 'webgpu' })}\n`);
     let findings: Finding[];
     try {
@@ -152,7 +161,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       (byKind.size ? `\n    ${[...byKind].sort((x, y) => y[1] - x[1]).map(([s, n]) => `${s} ×${n}`).join(', ')}` : ''));
     for (const e of r.genErrors) { anyGenErrors = true; console.log(`GENERATOR ERROR ${b} ${e}`); }
   }
-  for (const f of all) console.log(describeFinding(f.backend, f.program, f.findings[0]));
+  for (const f of all) console.log(describeFinding(f.backend, f.program, f.findings[0], a));
   // Shrink the first failures of each signature, round robin, and print them as tests.
   const groups = new Map<string, Failure[]>();
   for (const f of all) {
@@ -174,7 +183,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const body = emitWorld(r.program, { ts: true, asyncReads: f.backend === 'webgpu' });
     if (printed.has(f.backend + body)) continue;
     printed.add(f.backend + body);
-    const note = `${describeFinding(f.backend, f.program, r.finding)}\nshrunk in ${r.steps} steps (${r.tries} runs) from ${f.program.body.length} to ${r.program.body.length} statements`;
+    const note = `${describeFinding(f.backend, f.program, r.finding, a)}\nshrunk in ${r.steps} steps (${r.tries} runs) from ${f.program.body.length} to ${r.program.body.length} statements`;
     console.log(`\n${'-'.repeat(100)}\n${emitRepro(r.program, f.backend, note, f.backend === 'webgpu')}`);
   }
   console.log(`\n${summary.join('\n')}`);

@@ -18,8 +18,8 @@ export function isAsync(p: Program, o: EmitOptions): boolean {
 }
 
 function readsValues(p: Program): boolean {
-  const has = (e: Expr) => e.code.includes('ITEM⟦');
-  return p.helpers.some((h) => h.effects.includes('log')) || p.outputs.some((o) => o.kind === 'item') ||
+  const has = (e: Expr) => e.code.includes('ITEM⟦') || e.code.includes('DATA⟦');
+  return p.helpers.some((h) => h.effects.includes('log')) || p.outputs.some((o) => o.kind === 'item' || o.kind === 'str') ||
     p.body.some((s) => (s.kind === 'let' || s.kind === 'effect') ? has(s.expr) : s.kind === 'branch' ? has(s.cond) || has(s.then) || has(s.else) : s.kind === 'throwIf' ? has(s.cond) : false);
 }
 
@@ -27,8 +27,9 @@ function readsValues(p: Program): boolean {
 export function renderExpr(p: Program, e: Expr, o: EmitOptions): string {
   let code = e.code.replace(/\$(\d+)/g, (_, i) => p.values[e.refs[Number(i)]].name);
   // ITEM⟦x⟧ -> x.item() / (await x.itemAsync()); innermost first.
-  for (let guard = 0; code.includes('ITEM⟦') && guard < 20; guard++) {
+  for (let guard = 0; (code.includes('ITEM⟦') || code.includes('DATA⟦')) && guard < 20; guard++) {
     code = code.replace(/ITEM⟦([^⟦⟧]*)⟧/g, (_, x) => (o.asyncReads ? `(await ${x}.itemAsync())` : `${x}.item()`));
+    code = code.replace(/DATA⟦([^⟦⟧]*)⟧/g, (_, x) => (o.asyncReads ? `Array.from(await ${x}.dataAsync())` : `Array.from(${x}.data())`));
   }
   // HELPER⟦h(x)⟧ -> h(x) / (await h(x)) when helpers are async.
   code = code.replace(/HELPER⟦([^⟦⟧]*)⟧/g, (_, x) => (helpersAsync(p, o) ? `(await ${x})` : x));
@@ -86,7 +87,7 @@ export function layoutBase(shape: readonly number[], l: Layout): { base: number[
 /** Seed of argument `i`'s data on a call. */
 export const argSeed = (call: CallSpec, i: number) => call.dataSeed * 31 + i * 7 + 1;
 
-function argSource(p: Program, call: CallSpec, i: number, o: EmitOptions): { lines: string[]; base: string | null } {
+function argSource(p: Program, call: CallSpec, i: number, _o: EmitOptions): { lines: string[]; base: string | null } {
   const a: ArgSpec = p.args[i];
   const l = call.layouts[i];
   if (l.kind === 'alias') return { lines: [`const ${a.name} = ${p.args[l.of].name};`], base: null };
@@ -94,6 +95,7 @@ function argSource(p: Program, call: CallSpec, i: number, o: EmitOptions): { lin
   const { base, view } = layoutBase(shape, l);
   const size = base.reduce((x, y) => x * y, 1);
   const data = drawData(a.data, size, argSeed(call, i));
+  if (call.oobArgs?.includes(i) && typeof a.data === 'object' && data.length) data[data.length - 1] = a.data.index;
   const lit = tensorLiteral(data, base, a.dtype, a.requiresGrad ? 'requiresGrad: true' : '');
   if (l.kind === 'contig') return { lines: [`const ${a.name} = ${lit};`], base: null };
   const b = `base_${a.name}`;
@@ -150,7 +152,8 @@ export function emitWorld(p: Program, o: EmitOptions): string {
   const params = p.args.map((a) => `${a.name}${T('k.Tensor')}`).join(', ');
   const body = p.body.map((s) => `  ${renderStmt(p, s, o)}`);
   const outs = p.outputs.map((x, i) => {
-    const v = x.kind === 'count' ? 'count' : x.kind === 'item' ? renderExpr(p, { code: 'ITEM⟦$0⟧', refs: [x.ref] }, o) : p.values[x.ref].name;
+    const v = x.kind === 'count' ? 'count' : x.kind === 'item' ? renderExpr(p, { code: 'ITEM⟦$0.max()⟧', refs: [x.ref] }, o)
+      : x.kind === 'str' ? renderExpr(p, { code: "'max=' + ITEM⟦$0.max()⟧", refs: [x.ref] }, o) : p.values[x.ref].name;
     return p.externalBackward ? v : `o${i}: ${v}`;
   });
   const ret = p.externalBackward ? `[${outs.join(', ')}]` : `{ ${outs.join(', ')} }`;
@@ -232,9 +235,9 @@ export function emitRepro(p: Program, backend: string, note: string, asyncReads:
     `  for (let i = 0; i < E.calls.length; i++) {`,
     `    const ea = E.calls[i](), ca = C.calls[i]();`,
     `    let e: unknown, c: unknown;`,
-    `    try { e = ${call}E.fn(...ea); } catch (err) { e = err; }`,
-    `    try { c = ${call}f(...ca); } catch (err) { c = err; }${post}`,
-    `    await expectSameResult({ out: c, args: ca, state: C.state() }, { out: e, args: ea, state: E.state() }, \`call \${i}\`, ${JSON.stringify({ exact: exactPaths(p), scale: Math.max(...Object.values(p.programScale)) }).replace(/"(\w+)":/g, '$1: ').replace(/"/g, "'")});`,
+    p.tidy ? `    try { e = k.tidy(() => E.fn(...ea)); } catch (err) { e = err; }` : `    try { e = ${call}E.fn(...ea); } catch (err) { e = err; }`,
+    p.tidy ? `    try { c = k.tidy(() => f(...ca)); } catch (err) { c = err; }${post}` : `    try { c = ${call}f(...ca); } catch (err) { c = err; }${post}`,
+    `    await expectSameResult({ out: c, args: ca, state: C.state() }, { out: e, args: ea, state: E.state() }, \`call \${i}\`, { exact: [${exactPaths(p).map((x) => `'${x}'`).join(', ')}], scale: ${Number(Math.max(...Object.values(p.programScale)).toPrecision(3))} });`,
     `  }`,
     `});`,
   ].join('\n');

@@ -97,9 +97,15 @@ function maxAbs(t: k.Tensor): number {
 const GRID_DATA: Grid = { bits: 3, mag: 4 };
 
 export interface GenOptions {
-  /** Fewer statements (the CI test). */
+  /** Fewer statements and sizes (the CI test). */
   readonly small?: boolean;
+  /** Features left out (diagnosis: see past a bug that hides others); see FEATURES. */
+  readonly without?: ReadonlySet<string>;
 }
+
+/** What `without` can leave out. */
+export const FEATURES = ['views', 'alias', 'rebind', 'dropout', 'lr', 'train', 'model', 'embed', 'inplace', 'branch', 'effects', 'throw', 'async',
+  'tidy', 'grad', 'oob', 'special', 'sizes', 'gather', 'matmul', 'int', 'nograd'] as const;
 
 /** Generates program `index` of seed `seed`. */
 export function generate(seed: number, index: number, opts: GenOptions = {}): Program {
@@ -132,6 +138,8 @@ class Gen {
   private readonly helperExact = new Map<string, boolean>();
 
   constructor(r: Rand, private readonly seed: number, private readonly index: number, private readonly opts: GenOptions) { this.r = r; }
+
+  private off(feature: typeof FEATURES[number]): boolean { return this.opts.without?.has(feature) ?? false; }
 
   // ----- values -----------------------------------------------------------------------------
 
@@ -168,7 +176,9 @@ class Gen {
 
   private render(code: string, refs: readonly number[]): string {
     let s = code.replace(/\$(\d+)/g, (_, i) => this.vals[refs[Number(i)]].name);
-    for (let g = 0; s.includes('ITEM⟦') && g < 20; g++) s = s.replace(/ITEM⟦([^⟦⟧]*)⟧/g, (_, x) => `${x}.item()`);
+    for (let g = 0; (s.includes('ITEM⟦') || s.includes('DATA⟦')) && g < 20; g++) {
+      s = s.replace(/ITEM⟦([^⟦⟧]*)⟧/g, (_, x) => `${x}.item()`).replace(/DATA⟦([^⟦⟧]*)⟧/g, (_, x) => `Array.from(${x}.data())`);
+    }
     return s.replace(/HELPER⟦([^⟦⟧]*)⟧/g, (_, x) => x);
   }
 
@@ -301,7 +311,7 @@ class Gen {
       return { text: String(v), grid: { bits: 3, mag: Math.abs(v) }, special: false };
     }
     if (kind === 'divisor') {
-      if (chance(this.r, 0.2)) return { text: pick(this.r, ['1e-40', '1e30', '3e38', '-1e-40']), grid: null, special: true };
+      if (chance(this.r, 0.2) && !this.off('special')) return { text: pick(this.r, ['1e-40', '1e30', '3e38', '-1e-40']), grid: null, special: true };
       return { text: pick(this.r, ['7', '3', '0.1', '-6', '10', '0.3', '1.7']), grid: null, special: false };
     }
     return { text: pick(this.r, ['0.1', '1.1', '0.7', '-0.3', '2.5', '1e-3']), grid: null, special: false };
@@ -315,7 +325,7 @@ class Gen {
     let special = false;
     const vals = Array.from({ length: n }, () => {
       if (values === 'divisor') {
-        if (chance(this.r, 0.25)) { special = true; return pick(this.r, ['1e-40', '1e30', '-3e38']); }
+        if (chance(this.r, 0.25) && !this.off('special')) { special = true; return pick(this.r, ['1e-40', '1e30', '-3e38']); }
         return pick(this.r, ['7', '3', '0.1', '-6', '0.5', '1.7']);
       }
       return String(int(this.r, -16, 16) / 8);
@@ -442,7 +452,7 @@ class Gen {
   }
 
   private view(): Cand | null {
-    const x = this.pickVal((v) => v.dtype === 'float32' && !v.randomIn && !v.dropout);
+    const x = this.pickVal((v) => v.dtype !== 'bool' && !v.randomIn && !v.dropout);
     if (!x) return null;
     const rank = this.shape(x).length;
     const shapes = this.allShapes(x);
@@ -567,7 +577,7 @@ class Gen {
   /** An int32 index literal with values below `hi` (sometimes one past the end: must be an error). */
   private indexLiteral(shape: readonly number[], hi: number, allowOob: boolean): { text: string; oob: boolean } {
     const n = shape.reduce((a, b) => a * b, 1);
-    const oob = allowOob && chance(this.r, 0.08);
+    const oob = allowOob && chance(this.r, 0.08) && !this.off('oob');
     const vals = Array.from({ length: n }, () => int(this.r, 0, hi - 1));
     if (oob) vals[int(this.r, 0, n - 1)] = hi + int(this.r, 0, 2);
     let i = 0;
@@ -663,6 +673,13 @@ class Gen {
 
   /** In-place writes into clones, intermediates, views of them, arguments, views of arguments and captured tensors. */
   private inplace(): boolean {
+    // A captured parameter updated by hand under noGrad (SGD written out), sometimes.
+    const param = this.pickVal((v) => v.kind === 'captured' && v.requiresGrad && v.dtype === 'float32');
+    if (param && chance(this.r, 0.25)) {
+      const x = this.broadcastPartner(param, true);
+      const upd = x ? `$0.sub_($1.mul(0.125))` : '$0.mul_(0.5)';
+      return this.tryEffect(`k.noGrad(() => ${upd})`, x ? [param.id, x.id] : [param.id], param, x ? x.exact : true, x?.grid ? { bits: x.grid.bits + 3, mag: x.grid.mag } : null, true);
+    }
     const target = this.pickVal((v) => v.dtype === 'float32' && !v.noInplace && !v.randomIn && !v.dropout &&
       !(v.requiresGrad && v.isLeaf) && !(v.root !== v.id && this.vals[v.root].requiresGrad) && !(v.kind !== 'tmp' && v.requiresGrad));
     if (!target) return false;
@@ -752,7 +769,11 @@ class Gen {
     if (roll < 0.55) return this.tryEffect(`log.push('step ' + ${pick(this.r, ['1', '2'])})`, [], null);
     const x = this.pickVal((v) => this.float(v) && v.exact);
     if (!x) return false;
-    return this.tryEffect(`log.push(ITEM⟦$0.${pick(this.r, ['sum', 'max', 'min'])}()⟧)`, [x.id], null);
+    const rank = this.shape(x).length;
+    // Reads at a graph break, of reductions and of views (a transposed or permuted value, printed).
+    if (roll < 0.7 || rank < 2) return this.tryEffect(`log.push(ITEM⟦$0.${pick(this.r, ['sum', 'max', 'min'])}()⟧)`, [x.id], null);
+    if (roll < 0.85) return this.tryEffect(`log.push(DATA⟦$0.${pick(this.r, ['mT()', 'flip(0)', 'slice([[undefined, undefined, 2]])'])}⟧)`, [x.id], null);
+    return this.tryEffect(`log.push(String($0.permute([${Array.from({ length: rank }, (_, i) => rank - 1 - i).join(', ')}])))`, [x.id], null);
   }
 
   private throwIf(): boolean {
@@ -777,6 +798,30 @@ class Gen {
     return { code: `${m.name}.forward($0)`, refs: [x.id], exact: x.exact, grid: null, dropout: { p: (m as { p: number }).p, module: m.name }, randomIn: m.name };
   }
 
+  private noGrad(): Cand | null {
+    const x = this.pickVal((v) => this.float(v));
+    if (!x) return null;
+    const [code, keep] = pick(this.r, [['k.noGrad(() => $0.mul(2))', true], ['k.noGrad(() => $0.relu().add(1))', true], ['k.noGrad(() => $0.exp())', false]] as const);
+    return { code, refs: [x.id], exact: x.exact && keep, grid: keep && x.grid ? { bits: x.grid.bits, mag: x.grid.mag * 2 + 1 } : null };
+  }
+
+  /** int32 arithmetic, including JavaScript numbers beyond int32 and true division. */
+  private intOps(): Cand | null {
+    const x = this.pickVal((v) => v.dtype === 'int32' && !v.randomIn);
+    if (!x) return null;
+    const y = this.pickVal((v) => v.dtype === 'int32' && v.id !== x.id && this.live().every((n) => {
+      const a = x.shapes.get(n), b = v.shapes.get(n);
+      if (!a || !b) return false;
+      for (let i = 1; i <= Math.min(a.length, b.length); i++) { const p = a[a.length - i], q = b[b.length - i]; if (p !== q && p !== 1 && q !== 1) return false; }
+      return true;
+    }));
+    const forms = ['$0.add(3)', '$0.mul(-2)', '$0.add(2 ** 32 + 5)', '$0.sub(2 ** 31)', '$0.mul(2 ** 33)', '$0.div(1e10)', '$0.div(2)', '$0.div(3)', '$0.remainder(3)',
+      '$0.abs()', '$0.neg()', '$0.sum()', '$0.max(0)', "$0.to('float32')", "$0.gt(0).to('float32')", 'k.where($0.gt(0), $0, 0)', '$0.add(0.5)'];
+    const both = y ? ['$0.add($1)', '$0.mul($1)', '$0.maximum($1)', '$0.sub($1)', '$0.div($1.abs().add(1))'] : [];
+    const code = pick(this.r, [...forms, ...both]);
+    return { code, refs: code.includes('$1') ? [x.id, y!.id] : [x.id], exact: true };
+  }
+
   // ----- the program ------------------------------------------------------------------------
 
   private step(): void {
@@ -786,15 +831,17 @@ class Gen {
     else if (roll < 0.37) this.tryLet(this.compareWhere());
     else if (roll < 0.47) this.tryLet(this.reduction());
     else if (roll < 0.59) this.tryLet(this.view());
-    else if (roll < 0.65) this.tryLet(this.matmul());
+    else if (roll < 0.65) { if (!this.off('matmul')) this.tryLet(this.matmul()); }
     else if (roll < 0.70) this.tryLet(this.normalize());
-    else if (roll < 0.76) this.tryLet(this.gatherish());
+    else if (roll < 0.76) { if (!this.off('gather')) this.tryLet(this.gatherish()); }
     else if (roll < 0.80) this.tryLet(this.catStack());
-    else if (roll < 0.88) this.inplace();
-    else if (roll < 0.91) this.branch();
-    else if (roll < 0.94) this.sideEffect();
-    else if (roll < 0.96) this.tryLet(this.helperCall());
-    else if (roll < 0.97) this.throwIf();
+    else if (roll < 0.88) { if (!this.off('inplace')) this.inplace(); }
+    else if (roll < 0.91) { if (!this.off('branch')) this.branch(); }
+    else if (roll < 0.94) { if (!this.off('effects')) this.sideEffect(); }
+    else if (roll < 0.955) { if (!this.off('effects')) this.tryLet(this.helperCall()); }
+    else if (roll < 0.965) { if (!this.off('throw')) this.throwIf(); }
+    else if (roll < 0.975) { if (!this.off('nograd')) this.tryLet(this.noGrad()); }
+    else if (roll < 0.99 && this.vals.some((v) => v.dtype === 'int32')) this.tryLet(this.intOps());
     else if (this.async) this.body.push({ kind: 'await' });
   }
 
@@ -809,19 +856,21 @@ class Gen {
     for (let i = 0; i < nArgs; i++) {
       const rank = pick(r, [1, 2, 2, 2, 3, 3, 0]);
       let shape: Dim[] = dims.slice(0, rank).reverse();
-      if (rank > 0 && chance(r, 0.6)) shape[0] = 'N';
+      if (rank > 0 && chance(r, 0.6) && !this.off('sizes')) shape[0] = 'N';
       if (i > 0 && chance(r, 0.35)) shape = [...this.args[0].shape];
       if (shape.length && chance(r, 0.15)) shape[int(r, 0, shape.length - 1)] = 1;
       const data: DataKind = pick(r, ['grid', 'grid', 'float', 'float', 'pos']);
       this.addArg(shape, 'float32', data, this.grad && chance(r, 0.7));
     }
+    if (chance(r, 0.15) && !this.off('int')) this.addArg(dims.slice(0, int(r, 1, 2)).reverse(), 'int32', 'int', false);
   }
 
   build(): Program | null {
     const r = this.r;
-    const kind = pick(r, ['ops', 'ops', 'ops', 'ops', 'ops', 'train', 'dropout', 'model', 'embed']);
-    this.async = chance(r, 0.12);
-    this.grad = kind === 'ops' && chance(r, 0.3);
+    const kinds = ['ops', 'ops', 'ops', 'ops', 'ops', 'train', 'dropout', 'model', 'embed'] as const;
+    const kind = pick(r, kinds.filter((x) => x === 'ops' || !this.off(x)));
+    this.async = chance(r, 0.12) && !this.off('async');
+    this.grad = kind === 'ops' && chance(r, 0.3) && !this.off('grad');
     const externalBackward = this.grad && chance(r, 0.35);
     let compileModel: string | null = null;
     const outputs: Output[] = [];
@@ -878,7 +927,7 @@ class Gen {
       }
       const steps = this.opts.small ? int(r, 3, 8) : int(r, 4, 14);
       for (let i = 0; i < steps; i++) this.step();
-      if (kind === 'dropout') { const d = this.tryLet(this.dropout()); if (d) outputs.push({ kind: 'tensor', ref: d.dropout!.of }, { kind: 'tensor', ref: d.id }); }
+      if (kind === 'dropout' && !this.off('dropout')) { const d = this.tryLet(this.dropout()); if (d) outputs.push({ kind: 'tensor', ref: d.dropout!.of }, { kind: 'tensor', ref: d.id }); }
       if (this.async && !this.body.some((s) => s.kind === 'await')) this.body.splice(int(r, 0, this.body.length), 0, { kind: 'await' });
     }
     // Outputs: the last values, a few earlier ones, sometimes a number or the counter.
@@ -887,8 +936,9 @@ class Gen {
       if (!tmps.length) return null;
       outputs.push({ kind: 'tensor', ref: tmps[tmps.length - 1].id });
       for (const v of tmps.slice(0, -1)) if (chance(r, 0.25) && !v.randomIn) outputs.push({ kind: 'tensor', ref: v.id });
-      const scalarish = tmps.find((v) => v.dtype === 'float32' && v.exact && !v.randomIn);
+      const scalarish = tmps.find((v) => v.dtype === 'float32' && v.exact && !v.randomIn && !v.dropout);
       if (scalarish && chance(r, 0.1) && !externalBackward) outputs.push({ kind: 'item', ref: scalarish.id });
+      if (scalarish && chance(r, 0.05) && !externalBackward) outputs.push({ kind: 'str', ref: scalarish.id });
       if (chance(r, 0.08) && !externalBackward) { outputs.push({ kind: 'count' }); }
     }
     // Gradients: a loss from the outputs, backward inside the function (or by the caller).
@@ -919,8 +969,9 @@ class Gen {
       return rank >= 2 ? { kind: 'mT' } : { kind: 'narrow', dim: d, before: varied + 1, after: 0 };
     };
     const canView = (i: number) => this.args[i].dtype === 'float32';
-    const viewArgs = this.args.map((_, i) => canView(i) && chance(r, 0.3));
+    const viewArgs = this.args.map((_, i) => canView(i) && chance(r, 0.3) && !this.off('views'));
     const aliasPair = (() => {
+      if (this.off('alias')) return null;
       for (let i = 1; i < nArgs; i++) {
         for (let j = 0; j < i; j++) {
           const a = this.args[i], b = this.args[j];
@@ -937,29 +988,33 @@ class Gen {
       if (viewArgs[i]) return viewLayout(shape, call === 1 ? 2 : call === 4 ? 3 : 1);
       return { kind: 'contig' };
     });
-    const otherLayoutArg = this.args.findIndex((a, i) => canView(i) && !viewArgs[i]);
+    const otherLayoutArg = this.off('views') ? -1 : this.args.findIndex((a, i) => canView(i) && !viewArgs[i]);
     // Mutations between calls.
     const muts: Mutation[][] = [[], [], [], [], []];
     const rebindable = this.captured.filter((c) => !c.requiresGrad);
-    if (rebindable.length && chance(r, 0.4)) {
+    if (rebindable.length && chance(r, 0.4) && !this.off('rebind')) {
       const c = pick(r, rebindable);
       muts[int(r, 1, 4)].push({ kind: 'rebind', name: c.name, seed: int(r, 1, 1e6) });
     }
     const dropMods = this.modules.filter((m) => m.kind === 'dropout' || m.kind === 'mlp');
     for (const m of dropMods) {
-      // Train for the trace, then eval; train again; eval at the end.
+      // Train for the trace, then eval; train again (another size); eval; train (the first size: a fresh mask).
       muts[1].push({ kind: 'train', module: m.name, on: false });
       muts[2].push({ kind: 'train', module: m.name, on: true });
       muts[3].push({ kind: 'train', module: m.name, on: false });
+      muts[4].push({ kind: 'train', module: m.name, on: true });
     }
-    if (this.optim) {
+    if (this.optim && !this.off('lr')) {
       muts[int(r, 1, 2)].push({ kind: 'lr', lr: pick(r, [0.5, 0.001, 0.2]) });
       if (chance(r, 0.5)) muts[int(r, 3, 4)].push({ kind: 'lr', lr: pick(r, [0.02, 0.3]) });
     }
     const labels = ['trace', 'replay (new values, new view offsets)', this.usesN ? 'another size' : 'replay again', 'another layout (a transposed or strided argument)', 'back to the first size'];
+    // An out-of-range index on one call (not the trace): an error eagerly, so one compiled too.
+    const indexArgs = this.args.map((a, i) => (typeof a.data === 'object' ? i : -1)).filter((i) => i >= 0);
+    const oobCall = indexArgs.length && chance(r, 0.12) && !this.off('oob') ? pick(r, [1, 3]) : -1;
     const calls: CallSpec[] = labels.map((label, i) => {
       const n = i === 2 ? this.n1 : this.n0;
-      return { label, n, layouts: layoutsFor(i, n), before: muts[i], dataSeed: this.index * 10 + i + 1 };
+      return { label, n, layouts: layoutsFor(i, n), before: muts[i], dataSeed: this.index * 10 + i + 1, ...(i === oobCall ? { oobArgs: [pick(r, indexArgs)] } : {}) };
     });
     // Scales: the largest magnitude in each value's dependency cone, per N.
     const values: Record<number, ValueInfo> = {};
@@ -976,7 +1031,7 @@ class Gen {
     }
     return {
       seed: this.seed, index: this.index, args: this.args, captured: this.captured, modules: this.modules, optim: this.optim, helpers: this.helpers,
-      body: this.body, outputs, async: this.async, externalBackward, dynamic: chance(r, 0.15) ? true : 'auto', compileModel, calls, values, programScale, special: this.special,
+      body: this.body, outputs, async: this.async, externalBackward, tidy: !this.async && chance(r, 0.1) && !this.off('tidy'), dynamic: chance(r, 0.15) ? true : 'auto', compileModel, calls, values, programScale, special: this.special,
     } satisfies Program & { kind?: string };
   }
 }

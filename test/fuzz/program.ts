@@ -47,6 +47,8 @@ export interface CallSpec {
   readonly layouts: readonly Layout[];
   readonly before: readonly Mutation[];
   readonly dataSeed: number;
+  /** Index arguments that get one out-of-range index on this call (an error, eagerly and compiled). */
+  readonly oobArgs?: readonly number[];
 }
 
 export interface CapturedSpec {
@@ -79,7 +81,11 @@ export interface HelperSpec {
   readonly transform: string;
 }
 
-/** Code with `$0`, `$1`, ... standing for the values `refs` names. `ITEM(...)` is a read of one number. */
+/**
+ * Code with `$0`, `$1`, ... standing for the values `refs` names. `ITEM⟦x⟧` reads one number and
+ * `DATA⟦x⟧` all values (`x.item()`, or `await x.itemAsync()` where reads are async); `HELPER⟦h(x)⟧` calls
+ * a helper (awaited when helpers are async).
+ */
 export interface Expr {
   readonly code: string;
   readonly refs: readonly number[];
@@ -95,6 +101,7 @@ export type Stmt =
 export type Output =
   | { readonly kind: 'tensor'; readonly ref: number }
   | { readonly kind: 'item'; readonly ref: number }
+  | { readonly kind: 'str'; readonly ref: number }
   | { readonly kind: 'count' };
 
 /** What the generator knows about a value, for the comparison. */
@@ -126,6 +133,8 @@ export interface Program {
   /** The caller runs backward through the returned tensors (sum of outputs) after the call. */
   readonly externalBackward: boolean;
   readonly dynamic: boolean | 'auto';
+  /** Each call runs inside kiln.tidy() (eagerly and compiled). */
+  readonly tidy: boolean;
   /** compile(model) instead of compile(fn): the function is `x => model.forward(x)`. */
   readonly compileModel: string | null;
   readonly calls: readonly CallSpec[];

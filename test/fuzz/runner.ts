@@ -49,9 +49,9 @@ export function pathClass(path: string): string {
 /** What a finding is, for matching it while shrinking. */
 export function signature(f: Finding): string { return `${f.kind}:${pathClass(f.path)}`; }
 
-async function invoke(fn: (...a: unknown[]) => unknown, args: unknown[], externalBackward: boolean): Promise<unknown> {
+async function invoke(fn: (...a: unknown[]) => unknown, args: unknown[], externalBackward: boolean, tidy: boolean): Promise<unknown> {
   try {
-    let v = fn(...args);
+    let v = tidy ? k.tidy(() => fn(...args)) : fn(...args);
     if (v && typeof (v as Promise<unknown>).then === 'function') v = await v;
     if (externalBackward) backwardThrough(v);
     return v;
@@ -73,7 +73,7 @@ export function tolFor(p: Program, path: string, n: number, baseArgs: readonly n
     const idx = p.compileModel ? 0 : p.externalBackward ? Number(parts[1]) : Number((parts[1] ?? 'o0').slice(1));
     const o = p.outputs[idx];
     if (!o) return loose;
-    if (o.kind === 'count') return { exact: true, scale: 1 };
+    if (o.kind === 'count' || o.kind === 'str') return { exact: true, scale: 1 };
     return ofValue(o.ref);
   }
   if (parts[0] === 'args') return ofValue(argValueId(p, Number(parts[1])));
@@ -123,17 +123,18 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
   const cross = o.crossCheck && o.backend !== 'cpu' && !(o.backend === 'webgpu' && p.special);
   if (cross) R = factory(k, 'cpu');
   const training = new Map<string, boolean>(p.modules.map((m) => [m.name, true]));
+  const masks = new Map<string, string>();
   for (let i = 0; i < p.calls.length; i++) {
     const call = p.calls[i];
     for (const m of call.before) if (m.kind === 'train') training.set(m.module, m.on);
     const baseArgs = call.layouts.map((l, j) => (l.kind === 'contig' || l.kind === 'alias' ? -1 : j)).filter((j) => j >= 0);
     k.setBackend(o.backend);
     const ea = E.calls[i]();
-    const e = await invoke(E.fn, ea, p.externalBackward);
+    const e = await invoke(E.fn, ea, p.externalBackward, p.tidy);
     const eL = await leavesOf(e, ea, E.state());
     k.setBackend(o.backend);
     const ca = C.calls[i]();
-    const c = await invoke(f, ca, p.externalBackward);
+    const c = await invoke(f, ca, p.externalBackward, p.tidy);
     const cL = await leavesOf(c, ca, C.state());
     const add = (kind: FindingKind, path: string, detail: string, ev: Leaf | undefined, cv: Leaf | undefined) =>
       findings.push({ kind, call: i, label: `${call.label}, N=${call.n}`, path, detail, eager: describeLeaf(ev), compiled: describeLeaf(cv) });
@@ -142,11 +143,12 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
       add('error-parity', 'out', eErr ? `eager threw, compiled did not` : `compiled threw, eager did not`, eL.get('out'), cL.get('out'));
     } else if (!eErr) {
       compareLeaves(p, call.n, eL, cL, baseArgs, training, (path, detail) => add('compiled-differs', path, detail, eL.get(path), cL.get(path)), (path, detail, leaf) => add('dropout', path, detail, leaf, leaf));
+      repeatedMasks(p, training, cL, masks, (path, detail) => add('dropout', path, detail, eL.get(path), cL.get(path)));
     }
     if (R) {
       k.setBackend('cpu');
       const ra = R.calls[i]();
-      const rv = await invoke(R.fn, ra, p.externalBackward);
+      const rv = await invoke(R.fn, ra, p.externalBackward, p.tidy);
       const rL = await leavesOf(rv, ra, R.state());
       const rErr = errorOf(rL);
       const kernelAdd = (kind: FindingKind, path: string, detail: string) =>
@@ -161,6 +163,24 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
     if (findings.length) break;
   }
   return findings;
+}
+
+/**
+ * Dropout in training mode must draw a fresh mask on every call: a compiled replay that reuses the
+ * traced mask is wrong (a mask of >= 48 elements repeats by chance with probability < 1e-9).
+ */
+function repeatedMasks(p: Program, training: ReadonlyMap<string, boolean>, cL: Map<string, Leaf>, masks: Map<string, string>, bad: (path: string, detail: string) => void): void {
+  p.outputs.forEach((out, i) => {
+    if (out.kind === 'count') return;
+    const info = p.values[out.ref];
+    if (!info?.dropout || !training.get(info.dropout.module)) return;
+    const d = cL.get(outputPath(p, i));
+    if (d?.t !== 'tensor' || d.data.length < 48) return;
+    const mask = d.data.map((x) => (x === 0 ? '0' : '1')).join('');
+    const key = `${outputPath(p, i)}:${d.shape.join('x')}`;
+    if (masks.get(key) === mask) bad(outputPath(p, i), `compiled dropout(p=${info.dropout.p}) drew the same mask of ${d.data.length} elements on two training calls`);
+    masks.set(key, mask);
+  });
 }
 
 function compareLeaves(

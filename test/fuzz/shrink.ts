@@ -112,6 +112,10 @@ function* candidates(p: Program): Generator<Program> {
   // Features.
   if (p.async) yield { ...p, async: false, body: p.body.filter((s) => s.kind !== 'await') };
   if (p.dynamic !== 'auto') yield { ...p, dynamic: 'auto' };
+  if (p.tidy) yield { ...p, tidy: false };
+  for (let c = 0; c < p.calls.length; c++) {
+    if (p.calls[c].oobArgs) yield { ...p, calls: p.calls.map((x, j): CallSpec => (j === c ? { ...x, oobArgs: undefined } : x)) };
+  }
   const used = usedNames(p);
   for (const h of p.helpers) if (!used.includes(`${h.name}(`)) yield { ...p, helpers: p.helpers.filter((x) => x !== h) };
   const usedAll = used + p.calls.map((c) => JSON.stringify(c.before)).join('');
