@@ -17,6 +17,7 @@ export const FUZZ_USAGE = `usage: npm run fuzz -- [options]
   --seed S            the run's seed (default 1); program i of seed S is always the same program
   --time-limit SEC    stop each backend after SEC seconds (default: none)
   --index I           run only program I (with --show: print it)
+  --from I            start at program I (programs I .. I+N-1)
   --show              print each program's source
   --no-cross          do not also compare eager on the backend with eager on cpu
   --shrink N          shrink at most N failing programs (default 12; 0: none)
@@ -32,6 +33,7 @@ export interface FuzzArgs {
   seed: number;
   timeLimit: number;
   index: number | null;
+  from: number;
   show: boolean;
   cross: boolean;
   shrink: number;
@@ -42,7 +44,7 @@ export interface FuzzArgs {
 }
 
 export function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
-  const a: FuzzArgs = { programs: 200, backends: ['cpu', 'wasm'], seed: 1, timeLimit: Infinity, index: null, show: false, cross: true, shrink: 12, shrinkTime: 30, small: false, without: new Set(), help: false };
+  const a: FuzzArgs = { programs: 200, backends: ['cpu', 'wasm'], seed: 1, timeLimit: Infinity, index: null, from: 0, show: false, cross: true, shrink: 12, shrinkTime: 30, small: false, without: new Set(), help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const flag = arg.split('=')[0];
@@ -67,6 +69,7 @@ export function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
       case '--seed': a.seed = Math.floor(num()); break;
       case '--time-limit': a.timeLimit = num(); break;
       case '--index': a.index = Math.floor(num()); break;
+      case '--from': a.from = Math.floor(num()); break;
       case '--show': a.show = true; break;
       case '--no-cross': a.cross = false; break;
       case '--shrink': a.shrink = Math.floor(num()); break;
@@ -114,7 +117,7 @@ export async function fuzzBackend(b: BackendName, a: FuzzArgs, progress: (line: 
   const genErrors: string[] = [];
   const t0 = performance.now();
   let ran = 0, lastProgress = 0;
-  const indices = a.index !== null ? [a.index] : Array.from({ length: a.programs }, (_, i) => i);
+  const indices = a.index !== null ? [a.index] : Array.from({ length: a.programs }, (_, i) => a.from + i);
   for (const i of indices) {
     if ((performance.now() - t0) / 1000 > a.timeLimit) break;
     let p: Program;
@@ -156,7 +159,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (tty) process.stderr.write('\n');
     all.push(...r.failures);
     const byKind = new Map<string, number>();
-    for (const f of r.failures) for (const s of new Set(f.findings.map(signature))) byKind.set(s, (byKind.get(s) ?? 0) + 1);
+    for (const f of r.failures) for (const s of new Set(f.findings.map((x) => signature(x).split('@')[0]))) byKind.set(s, (byKind.get(s) ?? 0) + 1);
     summary.push(`${b}: ${r.programs} programs, ${r.failures.length} mismatching, ${(r.programs / r.seconds).toFixed(1)} programs/s (${r.seconds.toFixed(1)} s)` +
       (byKind.size ? `\n    ${[...byKind].sort((x, y) => y[1] - x[1]).map(([s, n]) => `${s} ×${n}`).join(', ')}` : ''));
     for (const e of r.genErrors) { anyGenErrors = true; console.log(`GENERATOR ERROR ${b} ${e}`); }

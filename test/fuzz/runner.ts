@@ -46,8 +46,8 @@ export function pathClass(path: string): string {
   return parts[0];
 }
 
-/** What a finding is, for matching it while shrinking. */
-export function signature(f: Finding): string { return `${f.kind}:${pathClass(f.path)}`; }
+/** What a finding is, for matching it while shrinking: its kind, where, and on which kind of call. */
+export function signature(f: Finding): string { return `${f.kind}:${pathClass(f.path)}@${f.label.split(',')[0]}`; }
 
 async function invoke(fn: (...a: unknown[]) => unknown, args: unknown[], externalBackward: boolean, tidy: boolean): Promise<unknown> {
   try {
