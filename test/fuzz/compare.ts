@@ -26,8 +26,8 @@ export type Leaf =
   | { readonly t: 'string' | 'boolean' | 'nullish' | 'other'; readonly v: string }
   | { readonly t: 'error'; readonly v: string };
 
-/** How closely a leaf must agree. */
-export interface Tol { readonly exact: boolean; readonly scale: number }
+/** How closely a leaf must agree (`factor` widens the tolerance: backends with less accurate builtins). */
+export interface Tol { readonly exact: boolean; readonly scale: number; readonly factor?: number }
 
 const DEFAULT_TOL: Tol = { exact: false, scale: 1 };
 
@@ -67,7 +67,8 @@ const f32 = Math.fround;
 
 /** Describes the first disagreement of two float arrays under a tolerance, or null. */
 export function floatDiff(c: readonly number[], e: readonly number[], tol: Tol): string | null {
-  const atol = ATOL_PER_SCALE * Math.max(1, tol.scale);
+  const f = tol.factor ?? 1;
+  const atol = f * ATOL_PER_SCALE * Math.max(1, tol.scale);
   let worst = -1, worstErr = 0, bad = 0;
   for (let i = 0; i < e.length; i++) {
     const x = c[i], y = e[i];
@@ -75,7 +76,7 @@ export function floatDiff(c: readonly number[], e: readonly number[], tol: Tol):
     if (Number.isNaN(y) || Number.isNaN(x)) ok = Number.isNaN(x) && Number.isNaN(y);
     else if (!Number.isFinite(y) || !Number.isFinite(x)) ok = x === y;
     else if (tol.exact) ok = f32(x) === f32(y);
-    else ok = Math.abs(x - y) <= RTOL * Math.abs(y) + atol;
+    else ok = Math.abs(x - y) <= f * RTOL * Math.abs(y) + atol;
     if (!ok) {
       bad++;
       const err = Number.isFinite(x - y) ? Math.abs(x - y) : Infinity;
@@ -83,7 +84,7 @@ export function floatDiff(c: readonly number[], e: readonly number[], tol: Tol):
     }
   }
   if (bad === 0) return null;
-  return `${bad} of ${e.length} elements differ${tol.exact ? ' (bit-exact expected)' : ` (tolerance ${RTOL}·|e| + ${atol.toExponential(1)})`}; worst at [${worst}]: compiled ${c[worst]}, eager ${e[worst]}`;
+  return `${bad} of ${e.length} elements differ${tol.exact ? ' (bit-exact expected)' : ` (tolerance ${f * RTOL}·|e| + ${atol.toExponential(1)})`}; worst at [${worst}]: compiled ${c[worst]}, eager ${e[worst]}`;
 }
 
 /** Why two leaves disagree, or null. */

@@ -221,6 +221,7 @@ export function emitRepro(p: Program, backend: string, note: string, asyncReads:
   const o: EmitOptions = { ts: true, asyncReads };
   const world = emitWorld(p, o).split('\n').map((l) => `    ${l}`).join('\n');
   const anyAsync = true;
+  const tidy = p.tidy && !isAsync(p, o);
   const call = isAsync(p, o) ? 'await ' : '';
   const post = p.externalBackward ? `\n      for (const r of [e, c]) backwardThrough(r);` : '';
   return [
@@ -235,8 +236,8 @@ export function emitRepro(p: Program, backend: string, note: string, asyncReads:
     `  for (let i = 0; i < E.calls.length; i++) {`,
     `    const ea = E.calls[i](), ca = C.calls[i]();`,
     `    let e: unknown, c: unknown;`,
-    p.tidy ? `    try { e = k.tidy(() => E.fn(...ea)); } catch (err) { e = err; }` : `    try { e = ${call}E.fn(...ea); } catch (err) { e = err; }`,
-    p.tidy ? `    try { c = k.tidy(() => f(...ca)); } catch (err) { c = err; }${post}` : `    try { c = ${call}f(...ca); } catch (err) { c = err; }${post}`,
+    tidy ? `    try { e = k.tidy(() => E.fn(...ea)); } catch (err) { e = err; }` : `    try { e = ${call}E.fn(...ea); } catch (err) { e = err; }`,
+    tidy ? `    try { c = k.tidy(() => f(...ca)); } catch (err) { c = err; }${post}` : `    try { c = ${call}f(...ca); } catch (err) { c = err; }${post}`,
     `    await expectSameResult({ out: c, args: ca, state: C.state() }, { out: e, args: ea, state: E.state() }, \`call \${i}\`, { exact: [${exactPaths(p).map((x) => `'${x}'`).join(', ')}], scale: ${Number(Math.max(...Object.values(p.programScale)).toPrecision(3))} });`,
     `  }`,
     `});`,

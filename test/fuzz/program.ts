@@ -133,7 +133,7 @@ export interface Program {
   /** The caller runs backward through the returned tensors (sum of outputs) after the call. */
   readonly externalBackward: boolean;
   readonly dynamic: boolean | 'auto';
-  /** Each call runs inside kiln.tidy() (eagerly and compiled). */
+  /** Each call runs inside kiln.tidy() (eagerly and compiled; not for async functions, tidy is synchronous). */
   readonly tidy: boolean;
   /** compile(model) instead of compile(fn): the function is `x => model.forward(x)`. */
   readonly compileModel: string | null;

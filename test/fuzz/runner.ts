@@ -6,7 +6,7 @@
 import * as k from '../../src/index.js';
 import type { BackendName } from '../../src/index.js';
 import { backwardThrough, describeLeaf, flattenResult, leafDiff, RTOL, ATOL_PER_SCALE, type Leaf, type Tol } from './compare.js';
-import { makeWorldFactory, type World } from './emit.js';
+import { isAsync, makeWorldFactory, type World } from './emit.js';
 import { argValueId, type Program } from './program.js';
 
 export type FindingKind =
@@ -108,6 +108,8 @@ const errorOf = (m: Map<string, Leaf>): string | null => {
 export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> {
   const asyncReads = o.backend === 'webgpu';
   const factory = makeWorldFactory(p, { ts: false, asyncReads });
+  // tidy() is synchronous: an async function (webgpu's reads are async) is called plainly.
+  const tidy = p.tidy && !isAsync(p, { ts: false, asyncReads });
   const findings: Finding[] = [];
   let E: World, C: World, R: World | null = null;
   E = factory(k, o.backend);
@@ -130,11 +132,11 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
     const baseArgs = call.layouts.map((l, j) => (l.kind === 'contig' || l.kind === 'alias' ? -1 : j)).filter((j) => j >= 0);
     k.setBackend(o.backend);
     const ea = E.calls[i]();
-    const e = await invoke(E.fn, ea, p.externalBackward, p.tidy);
+    const e = await invoke(E.fn, ea, p.externalBackward, tidy);
     const eL = await leavesOf(e, ea, E.state());
     k.setBackend(o.backend);
     const ca = C.calls[i]();
-    const c = await invoke(f, ca, p.externalBackward, p.tidy);
+    const c = await invoke(f, ca, p.externalBackward, tidy);
     const cL = await leavesOf(c, ca, C.state());
     const add = (kind: FindingKind, path: string, detail: string, ev: Leaf | undefined, cv: Leaf | undefined) =>
       findings.push({ kind, call: i, label: `${call.label}, N=${call.n}`, path, detail, eager: describeLeaf(ev), compiled: describeLeaf(cv) });
@@ -148,16 +150,20 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
     if (R) {
       k.setBackend('cpu');
       const ra = R.calls[i]();
-      const rv = await invoke(R.fn, ra, p.externalBackward, p.tidy);
+      const rv = await invoke(R.fn, ra, p.externalBackward, tidy);
       const rL = await leavesOf(rv, ra, R.state());
       const rErr = errorOf(rL);
       const kernelAdd = (kind: FindingKind, path: string, detail: string) =>
         findings.push({ kind, call: i, label: `${call.label}, N=${call.n}`, path, detail: `${detail} (eager ${o.backend} vs eager cpu)`, eager: describeLeaf(rL.get(path)), compiled: describeLeaf(eL.get(path)) });
       if (!!eErr !== !!rErr) kernelAdd('kernel-error-parity', 'out', eErr ? `eager ${o.backend} threw (${eErr}), eager cpu did not` : `eager cpu threw (${rErr}), eager ${o.backend} did not`);
-      else if (!eErr) {
-        // webgpu's division, sqrt and builtins are not correctly rounded (WGSL allows 2.5 ulp): no bit-exact check there.
-        const relax = o.backend === 'webgpu';
-        compareLeaves(p, call.n, rL, eL, baseArgs, training, (path, detail) => kernelAdd('kernel-differs', path, detail), () => {}, relax);
+      else if (!eErr && !(p.optim && i > 0)) {
+        // After an optimizer step, backends legitimately drift apart (Adam divides by √v): only the first call is compared.
+        // webgpu's division, sqrt and builtins are not correctly rounded (WGSL allows 2.5 ulp and more): no
+        // bit-exact check there, and 5x the tolerance.
+        const relax = o.backend === 'webgpu' ? 5 : 0;
+        compareLeaves(p, call.n, rL, eL, baseArgs, training, (path, detail) => {
+          if (!p.optim || !path.startsWith('state.params')) kernelAdd('kernel-differs', path, detail);
+        }, () => {}, relax);
       }
     }
     if (findings.length) break;
@@ -185,7 +191,7 @@ function repeatedMasks(p: Program, training: ReadonlyMap<string, boolean>, cL: M
 
 function compareLeaves(
   p: Program, n: number, eL: Map<string, Leaf>, cL: Map<string, Leaf>, baseArgs: readonly number[], training: ReadonlyMap<string, boolean>,
-  differs: (path: string, detail: string) => void, dropoutBad: (path: string, detail: string, leaf: Leaf | undefined) => void, relax = false,
+  differs: (path: string, detail: string) => void, dropoutBad: (path: string, detail: string, leaf: Leaf | undefined) => void, relax = 0,
 ): void {
   // Outputs drawn by a dropout that is training: not comparable by value.
   const skip = new Set<string>();
@@ -208,7 +214,7 @@ function compareLeaves(
   for (const path of new Set([...eL.keys(), ...cL.keys()])) {
     if ([...skip].some((s) => path === s || path.startsWith(`${s}.`))) continue;
     const tol = tolFor(p, path, n, baseArgs);
-    const d = leafDiff(cL.get(path), eL.get(path), relax ? { exact: false, scale: tol.scale } : tol);
+    const d = leafDiff(cL.get(path), eL.get(path), relax ? { exact: false, scale: tol.scale, factor: relax } : tol);
     if (d) differs(path, d);
   }
 }
