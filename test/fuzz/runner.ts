@@ -36,6 +36,11 @@ export interface RunOptions {
   readonly backend: BackendName;
   /** Also compare eager on this backend with eager on cpu. */
   readonly crossCheck: boolean;
+  /**
+   * What stands for kiln.compile (the fuzzer's own tests pass the identity, which must find nothing,
+   * and deliberately broken compilers, which must be caught). Gets the function or the module.
+   */
+  readonly compileWith?: (target: unknown, opts: k.CompileOptions) => unknown;
 }
 
 /** A coarse class of a path, so a shrunk program must keep failing in the same place. */
@@ -116,11 +121,12 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
   C = factory(k, o.backend);
   const dyn = p.dynamic === 'auto' ? {} : { dynamic: p.dynamic };
   let f: (...a: unknown[]) => unknown;
+  const compile = o.compileWith ?? ((t: unknown, opts: k.CompileOptions) => k.compile(t as never, opts));
   if (p.compileModel) {
-    k.compile(C.model as k.nn.Module, { backend: o.backend, ...dyn });
+    compile(C.model, { backend: o.backend, ...dyn });
     f = C.fn;
   } else {
-    f = k.compile(C.fn, { backend: o.backend, ...dyn });
+    f = compile(C.fn, { backend: o.backend, ...dyn }) as (...a: unknown[]) => unknown;
   }
   const cross = o.crossCheck && o.backend !== 'cpu' && !(o.backend === 'webgpu' && p.special);
   if (cross) R = factory(k, 'cpu');
