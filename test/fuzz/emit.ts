@@ -153,7 +153,8 @@ export function emitWorld(p: Program, o: EmitOptions): string {
   const body = p.body.map((s) => `  ${renderStmt(p, s, o)}`);
   const outs = p.outputs.map((x, i) => {
     const v = x.kind === 'count' ? 'count' : x.kind === 'item' ? renderExpr(p, { code: 'ITEM⟦$0.max()⟧', refs: [x.ref] }, o)
-      : x.kind === 'str' ? renderExpr(p, { code: "'max=' + ITEM⟦$0.max()⟧", refs: [x.ref] }, o) : p.values[x.ref].name;
+      : x.kind === 'str' ? renderExpr(p, { code: "'max=' + ITEM⟦$0.max()⟧", refs: [x.ref] }, o)
+      : x.kind === 'shape' ? renderExpr(p, { code: "'shape ' + $0.shape.join('x')", refs: [x.ref] }, o) : p.values[x.ref].name;
     return p.externalBackward ? v : `o${i}: ${v}`;
   });
   const ret = p.externalBackward ? `[${outs.join(', ')}]` : `{ ${outs.join(', ')} }`;
@@ -208,7 +209,7 @@ export function makeWorldFactory(p: Program, o: EmitOptions): (k: unknown, backe
 export function exactPaths(p: Program): string[] {
   const out: string[] = [];
   p.outputs.forEach((o, i) => {
-    const exact = o.kind === 'count' || !!p.values[o.ref]?.exact;
+    const exact = o.kind === 'count' || o.kind === 'shape' || o.kind === 'str' || !!p.values[o.ref]?.exact;
     if (exact) out.push(p.compileModel ? 'out' : p.externalBackward ? `out.${i}` : `out.o${i}`);
   });
   p.args.forEach((a, i) => { const id = argValueId(p, i); if (id !== undefined && p.values[id]?.exact) out.push(`args.${i}`); });

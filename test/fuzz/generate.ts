@@ -833,6 +833,7 @@ class Gen {
   // ----- the program ------------------------------------------------------------------------
 
   private step(): void {
+    if (this.vals.some((v) => v.dtype === 'int32' && v.kind === 'arg') && chance(this.r, 0.12)) { this.tryLet(this.intOps()); return; }
     const roll = this.r();
     if (roll < 0.14) this.tryLet(this.unary());
     else if (roll < 0.30) this.tryLet(this.binary());
@@ -849,7 +850,7 @@ class Gen {
     else if (roll < 0.955) { if (!this.off('effects')) this.tryLet(this.helperCall()); }
     else if (roll < 0.965) { if (!this.off('throw')) this.throwIf(); }
     else if (roll < 0.975) { if (!this.off('nograd')) this.tryLet(this.noGrad()); }
-    else if (roll < 0.99 && this.vals.some((v) => v.dtype === 'int32')) this.tryLet(this.intOps());
+    else if (roll < 0.99) { if (this.vals.some((v) => v.dtype === 'int32')) this.tryLet(this.intOps()); }
     else if (this.async) this.body.push({ kind: 'await' });
   }
 
@@ -948,6 +949,8 @@ class Gen {
       const scalarish = tmps.find((v) => v.dtype === 'float32' && v.exact && !v.randomIn && !v.dropout);
       if (scalarish && chance(r, 0.1) && !externalBackward) outputs.push({ kind: 'item', ref: scalarish.id });
       if (scalarish && chance(r, 0.05) && !externalBackward) outputs.push({ kind: 'str', ref: scalarish.id });
+      const last = tmps[tmps.length - 1];
+      if (chance(r, 0.06) && !externalBackward) outputs.push({ kind: 'shape', ref: last.id });
       if (chance(r, 0.08) && !externalBackward) { outputs.push({ kind: 'count' }); }
     }
     // Gradients: a loss from the outputs, backward inside the function (or by the caller).

@@ -102,6 +102,8 @@ export type Output =
   | { readonly kind: 'tensor'; readonly ref: number }
   | { readonly kind: 'item'; readonly ref: number }
   | { readonly kind: 'str'; readonly ref: number }
+  /** A string made from a shape, no read: a replay must not return the traced one. */
+  | { readonly kind: 'shape'; readonly ref: number }
   | { readonly kind: 'count' };
 
 /** What the generator knows about a value, for the comparison. */

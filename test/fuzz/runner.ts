@@ -78,7 +78,7 @@ export function tolFor(p: Program, path: string, n: number, baseArgs: readonly n
     const idx = p.compileModel ? 0 : p.externalBackward ? Number(parts[1]) : Number((parts[1] ?? 'o0').slice(1));
     const o = p.outputs[idx];
     if (!o) return loose;
-    if (o.kind === 'count' || o.kind === 'str') return { exact: true, scale: 1 };
+    if (o.kind === 'count' || o.kind === 'str' || o.kind === 'shape') return { exact: true, scale: 1 };
     return ofValue(o.ref);
   }
   if (parts[0] === 'args') return ofValue(argValueId(p, Number(parts[1])));
