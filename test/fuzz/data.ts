@@ -20,6 +20,7 @@ export function drawData(kind: DataKind, n: number, seed: number): number[] {
     else if (kind === 'float') out.push(Math.fround((r() * 2 - 1) * 2));
     else if (kind === 'pos') out.push(Math.fround(0.25 + r() * 2.75));
     else if (kind === 'int') out.push(int(r, -6, 6));
+    else if (kind === 'small') out.push(int(r, -2, 2));
     else out.push(r() < 0.5 ? 1 : 0);
   }
   return out;

@@ -13,6 +13,7 @@ export type DataKind =
   | 'float' // full-precision float32 in [-2, 2]
   | 'pos' // float32 in [0.25, 3]
   | 'int' // int32 in [-6, 6]
+  | 'small' // float32 integers in [-2, 2] (what the shrinker simplifies data to)
   | 'bool'
   | { readonly index: number }; // int32 in [0, index)
 

@@ -155,7 +155,14 @@ function* candidates(p: Program): Generator<Program> {
       yield { ...p, args: p.args.map((x, j): ArgSpec => (j === a ? { ...x, shape: x.shape.filter((_, q) => q !== i) } : x)) };
     }
   }
-  // Simpler data.
+  // Simpler data: small integers (exact in every kind's sense, no larger than any kind's values).
+  for (let a = 0; a < p.args.length; a++) {
+    const arg = p.args[a];
+    if (arg.dtype === 'float32' && arg.data !== 'small') yield { ...p, args: p.args.map((x, j): ArgSpec => (j === a ? { ...x, data: 'small' } : x)) };
+  }
+  for (const c of p.captured) {
+    if (c.dtype === 'float32' && c.data !== 'small') yield { ...p, captured: p.captured.map((x) => (x === c ? { ...x, data: 'small' as const } : x)) };
+  }
   for (let c = 0; c < p.calls.length; c++) {
     if (p.calls[c].dataSeed !== p.calls[0].dataSeed) yield { ...p, calls: p.calls.map((x, j): CallSpec => (j === c ? { ...x, dataSeed: p.calls[0].dataSeed } : x)) };
   }
