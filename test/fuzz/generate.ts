@@ -577,9 +577,10 @@ class Gen {
     if (roll < 0.6) return { code: `$0.logSoftmax(${d})`, refs: [x.id], exact: false };
     const last = this.shape(x)[rank - 1];
     if (!this.allShapes(x).every((s) => s[rank - 1] === last) || last < 2) return null;
-    if (roll < 0.8) return { code: `k.layerNorm($0, [$0.shape[${rank - 1}]])`, refs: [x.id], exact: false };
+    // eps 0.01, not 1e-5: a row of equal values has variance 0, and 1/√eps would multiply rounding noise by 316.
+    if (roll < 0.8) return { code: `k.layerNorm($0, [$0.shape[${rank - 1}]], null, null, 0.01)`, refs: [x.id], exact: false };
     const w = this.addCaptured([last], 'float32', 'grid', this.grad && chance(this.r, 0.5));
-    return { code: `k.layerNorm($0, [${last}], $1)`, refs: [x.id, w.id], exact: false };
+    return { code: `k.layerNorm($0, [${last}], $1, null, 0.01)`, refs: [x.id, w.id], exact: false };
   }
 
   /** An int32 index literal with values below `hi` (sometimes one past the end: must be an error). */

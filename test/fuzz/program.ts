@@ -179,7 +179,7 @@ export function moduleCode(m: ModuleSpec): string {
   switch (m.kind) {
     case 'linear': return `new k.nn.Linear(${m.inF}, ${m.outF}${m.bias ? '' : ', { bias: false }'})`;
     case 'dropout': return `new k.nn.Dropout(${m.p})`;
-    case 'layerNorm': return `new k.nn.LayerNorm(${m.size})`;
+    case 'layerNorm': return `new k.nn.LayerNorm(${m.size}, 0.01)`;
     case 'mlp': return `new k.nn.Sequential(new k.nn.Linear(${m.inF}, ${m.hidden}), new k.nn.ReLU(), new k.nn.Dropout(${m.p}), new k.nn.Linear(${m.hidden}, ${m.outF}))`;
   }
 }
