@@ -212,7 +212,7 @@ export function exactPaths(p: Program): string[] {
     const exact = o.kind === 'count' || o.kind === 'shape' || o.kind === 'str' || !!p.values[o.ref]?.exact;
     if (exact) out.push(p.compileModel ? 'out' : p.externalBackward ? `out.${i}` : `out.o${i}`);
   });
-  p.args.forEach((a, i) => { const id = argValueId(p, i); if (id !== undefined && p.values[id]?.exact) out.push(`args.${i}`); });
+  p.args.forEach((_, i) => { const id = argValueId(p, i); if (id !== undefined && p.values[id]?.exact) out.push(`args.${i}`); });
   for (const v of Object.values(p.values)) if (p.captured.some((c) => c.name === v.name) && v.exact) out.push(`state.captured.${v.name}`);
   return out;
 }

@@ -154,7 +154,6 @@ class Gen {
   private live(): number[] { return [...this.dry.envs.entries()].filter(([, e]) => e).map(([n]) => n); }
   private shape(v: GVal, n = this.n0): number[] { return v.shapes.get(n) ?? v.shapes.get(this.n0)!; }
   private allShapes(v: GVal): number[][] { return this.live().map((n) => v.shapes.get(n)!).filter(Boolean); }
-  private sameRankAll(v: GVal): number { return this.shape(v).length; }
 
   /** A value satisfying `ok`, recent ones more likely. */
   private pickVal(ok: (v: GVal) => boolean): GVal | null {
@@ -492,9 +491,9 @@ class Gen {
         return { ...base, code: `$0.unsqueeze(0).expand([${int(this.r, 2, 3)}, ...$0.shape])`, noInplace: true };
       }
       case 5: {
-        const ones = this.shape(x).map((s, i) => i).filter((i) => shapes.every((s) => s[i] === 1));
+        const ones = this.shape(x).map((_, i) => i).filter((i) => shapes.every((s) => s[i] === 1));
         if (!ones.length) return null;
-        const target = this.shape(x).map((s, i) => (i === ones[0] ? String(int(this.r, 2, 4)) : '-1'));
+        const target = this.shape(x).map((_, i) => (i === ones[0] ? String(int(this.r, 2, 4)) : '-1'));
         return { ...base, code: `$0.expand([${target.join(', ')}])`, noInplace: true };
       }
       case 6: {
@@ -511,7 +510,7 @@ class Gen {
       }
       case 7: return rank >= 2 ? { ...base, code: chance(this.r, 0.5) ? '$0.flatten()' : `$0.flatten(${int(this.r, 0, rank - 2)})` } : null;
       case 8: {
-        const ones = this.shape(x).map((s, i) => i).filter((i) => shapes.every((s) => s[i] === 1));
+        const ones = this.shape(x).map((_, i) => i).filter((i) => shapes.every((s) => s[i] === 1));
         if (ones.length) return { ...base, code: `$0.squeeze(${ones[0]})` };
         return rank < 4 ? { ...base, code: `$0.unsqueeze(${int(this.r, -rank - 1, rank)})` } : null;
       }
@@ -613,7 +612,7 @@ class Gen {
       const rank = this.shape(x).length;
       const d = int(this.r, 0, rank - 1);
       const minD = Math.min(...this.allShapes(x).map((s) => s[d]));
-      const ishape = this.shape(x).map((s, i) => (i === d ? int(this.r, 1, 4) : Math.min(...this.allShapes(x).map((q) => q[i]))));
+      const ishape = this.shape(x).map((_, i) => (i === d ? int(this.r, 1, 4) : Math.min(...this.allShapes(x).map((q) => q[i]))));
       const idx = this.indexLiteral(ishape, minD, true);
       return { code: `$0.gather(${d}, ${idx.text})`, refs: [x.id], exact: x.exact, grid: x.grid, mayFail: idx.oob };
     }
@@ -964,10 +963,10 @@ class Gen {
       }
     }
     if (externalBackward && !outputs.some((o) => o.kind === 'tensor' && this.vals[o.ref].requiresGrad)) return null;
-    return this.finish(kind, outputs, externalBackward, compileModel);
+    return this.finish(outputs, externalBackward, compileModel);
   }
 
-  private finish(kind: string, outputs: Output[], externalBackward: boolean, compileModel: string | null): Program {
+  private finish(outputs: Output[], externalBackward: boolean, compileModel: string | null): Program {
     const r = this.r;
     const nArgs = this.args.length;
     // Layouts: contiguous mostly; view arguments (offsets that change between calls), aliasing.
@@ -1001,7 +1000,7 @@ class Gen {
       if (viewArgs[i]) return viewLayout(shape, call === 1 ? 2 : call === 4 ? 3 : 1);
       return { kind: 'contig' };
     });
-    const otherLayoutArg = this.off('views') ? -1 : this.args.findIndex((a, i) => canView(i) && !viewArgs[i]);
+    const otherLayoutArg = this.off('views') ? -1 : this.args.findIndex((_, i) => canView(i) && !viewArgs[i]);
     // Mutations between calls.
     const muts: Mutation[][] = [[], [], [], [], []];
     const rebindable = this.captured.filter((c) => !c.requiresGrad);
