@@ -1046,7 +1046,7 @@ class Gen {
     return {
       seed: this.seed, index: this.index, args: this.args, captured: this.captured, modules: this.modules, optim: this.optim, helpers: this.helpers,
       body: this.body, outputs, async: this.async, externalBackward, tidy: !this.async && !externalBackward && chance(r, 0.1) && !this.off('tidy'), dynamic: chance(r, 0.15) ? true : 'auto', compileModel, calls, values, programScale, special: this.special,
-    } satisfies Program & { kind?: string };
+    };
   }
 }
 
