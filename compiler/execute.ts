@@ -5,6 +5,7 @@ import { getBackend } from '../src/core/backend.js';
 import type { View } from '../src/core/kernel.js';
 import { drawRandom } from '../src/creation.js';
 import { Tensor } from '../src/tensor.js';
+import { allocate } from '../src/memory.js';
 import type { Graph, GraphNode, InputSource } from './graph.js';
 import { printGraph } from './graph.js';
 import { optimize } from './passes.js';
@@ -117,17 +118,25 @@ function runPlan(p: Program, leaves: readonly Tensor[]): Tensor[] {
     return interpretGraph(p.optimized, (id) => byNode.get(id), backend.name);
   }
   const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
-  for (const s of plan.steps) {
-    const outs = s.outputs.map((o) => { const b = backend.alloc(o.dtype, o.size, false); bufs[o.buf] = b; return b; }); // written whole
-    backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), outs);
-    for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
+  const label = `compiled ${p.graph.name}`;
+  try {
+    for (const s of plan.steps) {
+      // Safe points for reclamation: the leaves stay reachable (read below), temporaries are not tracked.
+      const outs = s.outputs.map((o) => { const b = allocate(backend, label, o.dtype, o.size, false); bufs[o.buf] = b; return b; }); // written whole
+      backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), outs);
+      for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
+    }
+  } catch (e) {
+    // A failed call (out of memory, a kernel error) frees what it allocated.
+    for (let i = leaves.length; i < bufs.length; i++) if (bufs[i]) backend.free(bufs[i]!);
+    throw e;
   }
   const owned = new Map<number, Tensor>();
   return plan.outputs.map((o) => {
     if (o.buf < leaves.length) return leaves[o.buf]._viewAs(o.view);
     let base = owned.get(o.buf);
     if (!base) {
-      base = Tensor._wrap(backend, bufs[o.buf]!, o.view, o.dtype);
+      base = Tensor._wrap(backend, bufs[o.buf]!, o.view, o.dtype, label);
       owned.set(o.buf, base);
       return base;
     }

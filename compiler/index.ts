@@ -1,7 +1,12 @@
 // compile() in all its forms: a function, an nn.Module, or a method decorator.
 import type { Tensor } from '../src/tensor.js';
 import { Module } from '../src/nn/module.js';
-import { compileFunction, type CompileOptions, type Compiled } from './compile.js';
+import { compileFunction, resetCompileCache, type CompileOptions, type Compiled } from './compile.js';
+import { clearPlans } from './execute.js';
+import { onReleaseMemory } from '../src/memory.js';
+
+// kiln.releaseMemory() drops compiled plans (and with them their kernels): functions re-plan on their next call.
+onReleaseMemory(() => { clearPlans(); resetCompileCache(); });
 
 type AnyFn = (...args: any[]) => any;
 

@@ -5,6 +5,8 @@ import { AutogradError, fmtShape } from './core/errors.js';
 import { shapesEqual } from './core/shape.js';
 import type { Meta, OpDef, VjpContext } from './ops/types.js';
 import type { Tensor } from './tensor.js';
+import { lastTensorSerial } from './tensor.js';
+import { closeScope, openScope } from './tidy.js';
 
 let gradEnabled = true;
 
@@ -41,6 +43,8 @@ export class Node {
     this.inputMeta = inputs.map((t) => ({ shape: t.shape, dtype: t.dtype }));
     this.out = out;
     this.outVersion = out._version.value;
+    for (const t of inputs) t._saves++;
+    out._saves++;
   }
 
   /** The nodes this one feeds gradients to. */
@@ -73,8 +77,20 @@ export class Node {
     return this.op.vjp!(g, ctx);
   }
 
-  /** Drops saved tensors after backward (unless the graph is retained). */
-  free(): void { this.inputs = null; this.out = null; }
+  /**
+   * Drops saved tensors after backward (unless the graph is retained). An internal tensor of a kiln
+   * composite that no other node saves is dead now: its storage is freed at once.
+   */
+  free(): void {
+    const saved = [...(this.inputs ?? []), this.out];
+    this.inputs = null;
+    this.out = null;
+    for (const t of saved) {
+      if (!t || --t._saves > 0 || !t._internal) continue;
+      t._releasedBy = 'backward() (an intermediate of a kiln composite, freed once backward had used it)';
+      t.dispose();
+    }
+  }
 }
 
 /** Sums a broadcast gradient back to `shape` (un-broadcasting lives here, once). */
@@ -101,8 +117,58 @@ function accumulateLeaf(t: Tensor, g: Tensor, createGraph: boolean): void {
   t.grad = prev ? prev.add(g) : createGraph ? g : g.detach();
 }
 
-/** Reverse-mode sweep from `root` with cotangent `grad`. */
-export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}): void {
+/**
+ * Frees what backward computes as soon as it is dead: a tensor created during this backward is freed
+ * after the node that made it unless it is pending for a node (in the gradient map), is some tensor's
+ * .grad, or is a cached constant. A .grad made earlier in this backward and replaced by accumulation
+ * is freed too (the .grad setter hands it back to the innermost scope); tensors from before backward
+ * are never freed here. Off under createGraph (the gradients' own graph saves them) and while
+ * compile() traces (compiled code plans its own buffers).
+ */
+class GradientOwnership {
+  private readonly scope = openScope();
+  private readonly startSerial = lastTensorSerial();
+  private readonly pending = new Set<Tensor>();
+  /** Tensors handed on: .grad values, and older tensors that came through the scope. */
+  private readonly handed = new Set<Tensor>();
+  /** How many gradient-map entries hold each tensor. */
+  private readonly held = new Map<Tensor, number>();
+
+  hold(t: Tensor): void { this.held.set(t, (this.held.get(t) ?? 0) + 1); }
+  unhold(t: Tensor): void {
+    const n = (this.held.get(t) ?? 0) - 1;
+    if (n > 0) this.held.set(t, n); else this.held.delete(t);
+  }
+
+  /** Adopts a tensor created just before backward (the implicit root gradient). */
+  adopt(t: Tensor): void { this.pending.add(t); }
+
+  /** Called after each node: frees the dead among the tensors created so far. */
+  sweep(): void {
+    for (const t of this.scope.created) (t._serial > this.startSerial ? this.pending : this.handed).add(t);
+    this.scope.created.length = 0;
+    for (const t of this.pending) {
+      if (this.held.has(t) || t._constant !== undefined) continue;
+      this.pending.delete(t);
+      if (t._isGradOf) { this.handed.add(t); continue; }
+      this.handed.delete(t);
+      t.dispose();
+    }
+  }
+
+  /** Ends: what survives goes to the enclosing scope (so an enclosing tidy() still sees it). */
+  close(): void {
+    this.sweep();
+    for (const t of this.pending) this.handed.add(t);
+    closeScope(this.scope, this.handed);
+  }
+}
+
+/**
+ * Reverse-mode sweep from `root` with cotangent `grad`. `own.grad`: kiln made `grad` (the implicit
+ * ones), so it is freed when dead; `own.temporaries`: free gradient intermediates as they die.
+ */
+export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}, own = { grad: false, temporaries: true }): void {
   const order: Node[] = [];
   const seen = new Set<Node>();
   // Iterative DFS post-order (deep graphs, e.g. long loops, would overflow recursion).
@@ -115,30 +181,45 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
     stack.push([n, true]);
     for (const p of n.parents()) if (p._node && !seen.has(p._node)) stack.push([p._node, false]);
   }
+  const createGraph = opts.createGraph === true;
   const grads = new Map<Node, Tensor>();
-  withGradMode(opts.createGraph === true, () => {
-    if (!root._node) { accumulateLeaf(root, grad, opts.createGraph === true); return; }
-    grads.set(root._node, grad);
-    for (let i = order.length - 1; i >= 0; i--) {
-      const node = order[i];
-      const g = grads.get(node);
-      grads.delete(node);
-      if (!g) continue;
-      if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
-      const ins = node.vjp(g);
-      ins.forEach((gi, k) => {
-        const t = node.inputAt(k);
-        if (!gi || !t || !t.requiresGrad) return;
-        const gs = sumToShape(gi, t.shape);
-        const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
-        if (t._node) {
-          const prev = grads.get(t._node);
-          grads.set(t._node, prev ? prev.add(gt) : gt);
-        } else accumulateLeaf(t, gt, opts.createGraph === true);
-      });
-      if (!opts.retainGraph && !opts.createGraph) node.free(); // createGraph implies retainGraph, as in torch
-    }
-  });
+  const owner = own.temporaries && !createGraph ? new GradientOwnership() : null;
+  if (owner && own.grad) owner.adopt(grad);
+  const setGrad = (n: Node, g: Tensor) => {
+    const prev = grads.get(n);
+    if (prev) owner?.unhold(prev);
+    grads.set(n, g);
+    owner?.hold(g);
+  };
+  try {
+    withGradMode(createGraph, () => {
+      if (!root._node) { accumulateLeaf(root, grad, createGraph); return; }
+      setGrad(root._node, grad);
+      for (let i = order.length - 1; i >= 0; i--) {
+        const node = order[i];
+        const g = grads.get(node);
+        grads.delete(node);
+        if (!g) continue;
+        owner?.unhold(g);
+        if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
+        const ins = node.vjp(g);
+        ins.forEach((gi, k) => {
+          const t = node.inputAt(k);
+          if (!gi || !t || !t.requiresGrad) return;
+          const gs = sumToShape(gi, t.shape);
+          const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
+          if (t._node) {
+            const prev = grads.get(t._node);
+            setGrad(t._node, prev ? prev.add(gt) : gt);
+          } else accumulateLeaf(t, gt, createGraph);
+        });
+        if (!opts.retainGraph && !createGraph) node.free(); // createGraph implies retainGraph, as in torch
+        owner?.sweep();
+      }
+    });
+  } finally {
+    owner?.close();
+  }
 }
 
 /** Checks the implicit-gradient rule: only single-element outputs get an implicit 1. */

@@ -10,6 +10,7 @@ import { sizeOf } from './core/shape.js';
 import { activeTracer, type RandomKind } from './dispatch.js';
 import { fillInt, fillNormal, fillUniform } from './random.js';
 import { Tensor } from './tensor.js';
+import { allocate } from './memory.js';
 
 export { manualSeed } from './random.js';
 
@@ -38,13 +39,13 @@ export function typedOf(dtype: DType, values: ArrayLike<number | boolean>): Type
 }
 
 /** Allocates a tensor holding `data` (already of `dtype`'s array type or convertible). */
-export function fromTypedArray(data: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: BackendName, requiresGrad = false): Tensor {
+export function fromTypedArray(data: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: BackendName, requiresGrad = false, op = 'tensor'): Tensor {
   const b = getBackend(backend);
   const size = sizeOf(shape);
   if (data.length !== size) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${size} elements)`);
-  const buf = b.alloc(dtype, size);
+  const buf = allocate(b, op, dtype, size);
   if (size > 0) b.write(buf, data instanceof typedArrayFor(dtype, 0).constructor ? (data as TypedArray) : typedOf(dtype, data));
-  const t = Tensor._wrap(b, buf, contiguousView(shape), dtype);
+  const t = Tensor._wrap(b, buf, contiguousView(shape), dtype, op);
   if (requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -152,7 +153,7 @@ export function drawRandom(kind: RandomKind, shape: readonly number[], dtype: DT
   if (kind === 'randint') data = fillInt(new Int32Array(n), params[0], params[1]);
   else if (kind === 'randn') data = fillNormal(new Float32Array(n), params[0] ?? 0, params[1] ?? 1);
   else data = fillUniform(new Float32Array(n), params[0] ?? 0, params[1] ?? 1);
-  return fromTypedArray(data, shape, dtype, backend);
+  return fromTypedArray(data, shape, dtype, backend, false, kind);
 }
 
 function random(kind: RandomKind, shape: readonly number[], dtype: DType, params: number[], opts: CreateOptions): Tensor {

@@ -13,6 +13,7 @@ import { Node, isGradEnabled } from './autograd.js';
 import { elementwiseExpr, gatherExpr, loadExpr, matmulKernel, reduceKernel } from './lower.js';
 import type { Meta, OpDef } from './ops/types.js';
 import { Tensor } from './tensor.js';
+import { allocate } from './memory.js';
 
 /** What compile() plugs in while it traces: ops, in-place writes, reads and random draws route here. */
 export interface Tracer {
@@ -61,11 +62,12 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
   return getBackend(names[0]);
 }
 
-/** Runs a kernel on real tensors and wraps its (contiguous) output. */
-export function runKernel(backend: Backend, kernel: Kernel, inputs: readonly Tensor[], out: Meta): Tensor {
-  const buf = backend.alloc(out.dtype, sizeOf(out.shape), false); // the kernel writes every element
+/** Runs `op`'s kernel on real tensors and wraps its (contiguous) output. */
+export function runKernel(backend: Backend, kernel: Kernel, inputs: readonly Tensor[], out: Meta, op: string): Tensor {
+  // A safe point for reclamation: the inputs are reachable from here until the kernel has run.
+  const buf = allocate(backend, op, out.dtype, sizeOf(out.shape), false); // the kernel writes every element
   backend.run(kernel, inputs.map((t) => t._buffer()), [buf]);
-  return Tensor._wrap(backend, buf, contiguousView(out.shape), out.dtype);
+  return Tensor._wrap(backend, buf, contiguousView(out.shape), out.dtype, op);
 }
 
 function elementwiseKernel(expr: import('./core/kernel.js').Expr, out: Meta, nInputs: number): Kernel {
@@ -73,8 +75,8 @@ function elementwiseKernel(expr: import('./core/kernel.js').Expr, out: Meta, nIn
 }
 
 /** Copies a view (possibly masked) into a fresh contiguous tensor. */
-function materialize(backend: Backend, x: Tensor, view: View, out: Meta): Tensor {
-  return runKernel(backend, elementwiseKernel(loadExpr(0, view, x.dtype), out, 1), [x], out);
+function materialize(backend: Backend, x: Tensor, view: View, out: Meta, op: string): Tensor {
+  return runKernel(backend, elementwiseKernel(loadExpr(0, view, x.dtype), out, 1), [x], out, op);
 }
 
 function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Meta): Tensor {
@@ -85,28 +87,28 @@ function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Met
       const x = inputs[0];
       const v = op.view(x._view, attrs);
       if (v && !v.mask) return x._viewAs(v);
-      if (v) return materialize(backend, x, v, out);
+      if (v) return materialize(backend, x, v, out, op.name);
       // The layout forbids a view (e.g. reshape of a transposed tensor): copy, then view the copy.
-      const c = materialize(backend, x, x._view, { shape: x.shape, dtype: x.dtype });
+      const c = materialize(backend, x, x._view, { shape: x.shape, dtype: x.dtype }, op.name);
       return c._viewAs(op.view(c._view, attrs)!);
     }
     case 'elementwise': {
       const loads = inputs.map((t, i) => loadExpr(i, expandView(t._view, out.shape), t.dtype));
       const expr = elementwiseExpr(op, attrs, loads, inputs, out);
-      return runKernel(backend, elementwiseKernel(expr, out, inputs.length), inputs, out);
+      return runKernel(backend, elementwiseKernel(expr, out, inputs.length), inputs, out, op.name);
     }
     case 'reduce': {
       const k = reduceKernel(op, attrs as never, inputs[0]._view, inputs[0], out);
-      return runKernel(backend, k, inputs, out);
+      return runKernel(backend, k, inputs, out, op.name);
     }
     case 'matmul':
-      return runKernel(backend, matmulKernel(inputs[0]._view, inputs[1]._view, out), inputs, out);
+      return runKernel(backend, matmulKernel(inputs[0]._view, inputs[1]._view, out), inputs, out, op.name);
     case 'gather': {
       const [x, idx] = inputs;
       const { axis } = attrs as { axis: number };
       if (backend.syncReads) checkIndices(op.name, idx, x.shape[axis], axis, x.shape);
       const expr = gatherExpr(op, axis, x._view, idx._view, 0, 1, x, out);
-      return runKernel(backend, elementwiseKernel(expr, out, 2), inputs, out);
+      return runKernel(backend, elementwiseKernel(expr, out, 2), inputs, out, op.name);
     }
     default: return assertNever(op, 'op kind');
   }
@@ -133,4 +135,5 @@ export function assignEager(target: Tensor, value: Tensor): void {
   const expr = load.dtype === target.dtype ? load : { kind: 'cast' as const, x: load, dtype: target.dtype };
   const kernel: Kernel = { kind: 'elementwise', shape: target.shape, nInputs: 1, outputs: [{ expr, dtype: target.dtype, view: target._view }] };
   backend.run(kernel, [src._buffer()], [target._buffer()]);
+  if (src !== value) src.dispose();
 }

@@ -1,10 +1,10 @@
 // Composite ops, written with primitives so they trace, fuse and differentiate for free.
 import { KilnError, ShapeError, fmtShape } from './core/errors.js';
-import { isGradEnabled } from './autograd.js';
-import { tidy as tidyScope } from './tidy.js';
+import { isGradEnabled, noGrad } from './autograd.js';
+import { internalScope, tidy as tidyScope } from './tidy.js';
 import { normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
-import { apply } from './dispatch.js';
+import { activeTracer, apply } from './dispatch.js';
 import { Tensor, type Dims, type TensorLike } from './tensor.js';
 import { full, rand, randn } from './creation.js';
 import { padWithMode, type PadMode } from './padding.js';
@@ -19,11 +19,13 @@ export function tidy<R>(fn: () => R): R { return tidyScope(fn, isTensor); }
 
 /**
  * Runs a composite's body; when no autograd graph will hold its intermediates (grad off, or no input
- * requires grad), they are freed as it returns instead of waiting for the garbage collector.
+ * requires grad), they are freed as it returns instead of waiting for the garbage collector. When
+ * autograd records, they are internal: freed once backward has consumed the nodes saving them.
  */
-function scoped(inputs: readonly (Tensor | null | undefined)[], body: () => Tensor): Tensor {
+export function scoped(inputs: readonly (Tensor | null | undefined)[], body: () => Tensor): Tensor {
+  if (activeTracer()) return body(); // traced values have no storage; compiled code plans its buffers
   const recording = isGradEnabled() && inputs.some((t) => t?.requiresGrad);
-  return recording ? body() : tidyScope(body, isTensor);
+  return recording ? internalScope(body) : tidyScope(body, isTensor);
 }
 
 /** where(cond, a, b) with scalars allowed for a and b. */
@@ -94,7 +96,8 @@ function countOf(x: Tensor, dims: readonly number[]): number {
 
 /** The row max, detached, as a stability shift (none over an empty dim, which has no max). */
 function shiftOf(x: Tensor, dims: readonly number[]): Tensor | null {
-  return countOf(x, dims) === 0 ? null : x.max(dims, true).detach();
+  // Without a graph: the shift is a constant of the gradient, and nothing keeps the max's node alive.
+  return countOf(x, dims) === 0 ? null : noGrad(() => x.max(dims, true));
 }
 
 /** Mean (ints are averaged as floats). */

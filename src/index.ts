@@ -25,10 +25,12 @@ export type { TensorLike, Dims } from './tensor.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export type { BackendName, Backend } from './core/backend.js';
 export { initBackend, setBackend, currentBackend, getBackend, hasBackend } from './core/backend.js';
-export { KilnError, ShapeError, DTypeError, AutogradError } from './core/errors.js';
+export { KilnError, ShapeError, DTypeError, AutogradError, OutOfMemoryError } from './core/errors.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { tidy } from './functional.js';
 export { keep } from './tidy.js';
+export { memory, releaseMemory, configureMemory } from './memory.js';
+export type { MemoryInfo, MemoryOptions } from './memory.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, manualSeed,
 } from './creation.js';

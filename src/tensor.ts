@@ -12,6 +12,7 @@ import { OPS } from './ops/index.js';
 import type { Node, BackwardOptions } from './autograd.js';
 import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
 import { activeTracer, apply, assignEager } from './dispatch.js';
+import type { Hold } from './storage.js';
 import { Storage, track, untrack } from './storage.js';
 import { formatTensor, nest } from './format.js';
 import { trackCreated } from './tidy.js';
@@ -40,7 +41,7 @@ export class Tensor {
   /** @internal */ _backendName: BackendName;
   /** @internal Creation order: compile() tells constants made during a trace from captured tensors. */
   readonly _serial = ++nextSerial;
-  private _token: object | null = null;
+  private _token: Hold | null = null;
   private _grad: Tensor | null = null;
   private _requiresGrad = false;
   readonly dtype: DType;
@@ -59,9 +60,17 @@ export class Tensor {
   /** @internal Set once this tensor has been some tensor's .grad (tidy() leaves it alive). */
   _isGradOf = false;
 
-  /** @internal Wraps a freshly allocated buffer. */
-  static _wrap(backend: Backend, buf: Buffer, view: View, dtype: DType): Tensor {
-    return new Tensor(backend.name, new Storage(backend, buf), view, dtype);
+  /**
+   * @internal Set on tensors made inside a kiln composite that the composite does not return: no
+   * user code can reach them, so the autograd engine frees them once the nodes saving them are consumed.
+   */
+  _internal = false;
+  /** @internal How many autograd nodes save this tensor (as an input or as their output). */
+  _saves = 0;
+
+  /** @internal Wraps a freshly allocated buffer; `op` names what made it (kiln.memory()'s breakdown). */
+  static _wrap(backend: Backend, buf: Buffer, view: View, dtype: DType, op?: string): Tensor {
+    return new Tensor(backend.name, new Storage(backend, buf, op), view, dtype);
   }
 
   /** @internal A lazy tensor (compile() fills it in later). */
@@ -122,7 +131,7 @@ export class Tensor {
     if (!shapesEqual(g.shape, this.shape)) {
       throw new ShapeError(`backward: gradient ${fmtShape(g.shape)} does not match output ${fmtShape(this.shape)}`);
     }
-    runBackward(this, g, opts);
+    runBackward(this, g, opts, { grad: !grad, temporaries: activeTracer() === null });
   }
 
   /** A tensor sharing data but cut from the autograd graph. */
@@ -154,7 +163,11 @@ export class Tensor {
   /** @internal Makes a lazy tensor concrete (a graph break inside compile()). */
   _ensureReal(reason: string): void {
     if (!this._lazy) {
-      if (this._storage?.isFreed) throw new KilnError(`tensor ${fmtShape(this.shape)} was disposed and cannot be used (${reason})`);
+      if (this._storage?.isFreed) {
+        const by = this._releasedBy ?? 'a call to dispose()';
+        throw new KilnError(`tensor ${fmtShape(this.shape)} was disposed by ${by} and cannot be used (${reason}); ` +
+          'to use it later, keep it with kiln.keep(t) (or return it) inside tidy(), and do not dispose() it');
+      }
       return;
     }
     // The trace that made this value computes it, during the compiled call or after it.
@@ -184,11 +197,14 @@ export class Tensor {
 
   /** Frees this tensor's hold on its storage now (views keep it alive until they are disposed too). */
   dispose(): void {
-    if (this._storage && this._token) untrack(this._token, this._storage);
+    if (this._token) untrack(this._token);
     this._token = null;
   }
 
   [Symbol.dispose](): void { this.dispose(); }
+
+  /** @internal What freed this tensor's storage (named by the error on a later use); set by tidy(). */
+  _releasedBy: string | undefined;
 
   // ----- reads ---------------------------------------------------------------------------------
 
@@ -213,13 +229,18 @@ export class Tensor {
     if (this.size === 0) return typedArrayFor(this.dtype, 0);
     const b = getBackend(this._backendName);
     const c = this.isContiguous() ? this : this.contiguous();
-    return b.readAsync(c._storage!.buffer, c._view.offset, c.size);
+    // c stays reachable until the read resolves (a finalizer must not free a buffer being read).
+    const data = await b.readAsync(c._storage!.buffer, c._view.offset, c.size);
+    if (c !== this) c.dispose();
+    return data;
   }
 
   private _contiguousData(read: (c: Tensor) => TypedArray): TypedArray {
     if (this.size === 0) return typedArrayFor(this.dtype, 0);
     const c = this.isContiguous() ? this : noGrad(() => this.contiguous());
-    return read(c);
+    const data = read(c);
+    if (c !== this) c.dispose();
+    return data;
   }
 
   /** Nested arrays (numbers, or booleans for bool). */

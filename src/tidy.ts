@@ -1,7 +1,8 @@
-// Deterministic memory release for eager code. JavaScript has no reference counts and finalizers only
-// run when the event loop turns, so a long synchronous loop of eager ops would hold every intermediate
-// until it yields. tidy(fn), as in TensorFlow.js, disposes the tensors fn creates except the ones it
-// returns, the ones written to a .grad, and the ones passed to keep().
+// Deterministic memory release for eager code. tidy(fn), as in TensorFlow.js, disposes the tensors fn
+// creates except the ones it returns, the ones written to a .grad, and the ones passed to keep().
+// It is not needed for bounded memory (see memory.ts), but frees a step's temporaries at once.
+// The same creation scopes let kiln's composites mark their intermediates as internal (unreachable
+// from user code) and let the autograd engine see the tensors backward creates.
 import type { Tensor } from './tensor.js';
 
 interface Scope { readonly created: Tensor[]; readonly kept: Set<Tensor> }
@@ -43,7 +44,8 @@ export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
   collect(result, survivors, isTensor);
   for (const t of new Set(scope.created)) {
     if (survivors.has(t) || t._constant !== undefined || t._lazy) continue;
-    if (t._isGradOf) { keepInParent(t); continue; }
+    if (t._isGradOf) { trackCreated(t); continue; }
+    t._releasedBy = 'kiln.tidy() (it frees what its callback created unless returned or kept)';
     t.dispose();
   }
   // What survives belongs to the enclosing scope now.
@@ -51,9 +53,41 @@ export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
   return result;
 }
 
-function keepInParent(t: Tensor): void {
-  if (scopes.length) scopes[scopes.length - 1].created.push(t);
+/**
+ * Runs a kiln composite's body while autograd records: the tensors it creates and does not return are
+ * internal (no user code can reach them). Those no autograd node saves are freed now; the others
+ * when backward has consumed every node saving them (autograd.ts). Everything is also handed to the
+ * enclosing scope, so an enclosing tidy() still frees it.
+ */
+export function internalScope<T extends Tensor>(fn: () => T): T {
+  const scope: Scope = { created: [], kept: new Set() };
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  for (const t of scope.created) {
+    if (t !== result && !scope.kept.has(t) && t._constant === undefined && !t._lazy && !t._isGradOf) {
+      t._internal = true;
+      if (t._saves === 0) { t.dispose(); continue; }
+    }
+    trackCreated(t);
+  }
+  return result;
 }
 
-/** True while some tidy() is active. */
-export function inTidy(): boolean { return scopes.length > 0; }
+/** A scope the autograd engine opens around backward: it reads and empties `created` as it goes. */
+export function openScope(): { readonly created: Tensor[] } {
+  const scope: Scope = { created: [], kept: new Set() };
+  scopes.push(scope);
+  return scope;
+}
+
+/** Closes a scope from openScope(), handing `survivors` to the enclosing one. */
+export function closeScope(scope: { readonly created: Tensor[] }, survivors: Iterable<Tensor>): void {
+  const i = scopes.lastIndexOf(scope as Scope);
+  if (i >= 0) scopes.splice(i, 1);
+  for (const t of survivors) trackCreated(t);
+}

@@ -16,7 +16,7 @@ interface CpuBuffer extends Buffer {
 export function createCpuBackend(): Backend {
   const cache = new Map<string, CpuKernelFn>();
   // Compiled programs replay the same kernel objects: skip printing the key for those.
-  const byObject = new WeakMap<Kernel, CpuKernelFn>();
+  let byObject = new WeakMap<Kernel, CpuKernelFn>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
   let bytes = 0;
 
@@ -68,5 +68,7 @@ export function createCpuBackend(): Backend {
     source: (kernel: Kernel) => renderJs(kernel),
     stats: () => ({ ...stats }),
     allocatedBytes: () => bytes,
+    memoryInfo: () => ({ kernels: cache.size }),
+    releaseMemory(): void { cache.clear(); byObject = new WeakMap(); },
   };
 }

@@ -10,7 +10,7 @@ import { buildElementwise } from './elementwise.js';
 import { buildMatmul } from './matmul.js';
 import { buildReduce } from './reduce.js';
 import { INV_PIO2_TABLE_ADDR, invPio2Table } from './mathlib.js';
-import { WasmHeap } from './memory.js';
+import { WasmHeap, type HeapStats } from './memory.js';
 import type { CompiledModule, Launch, LaunchEnv } from './module.js';
 import { KernelModule, instantiate, optimizedText } from './module.js';
 import type { Binaryen } from './emit.js';
@@ -19,8 +19,8 @@ import { initV8Flags, relaxedSimdAvailable } from './v8flags.js';
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
   readonly backend: 'wasm';
-  /** Byte address in linear memory (16-byte aligned). */
-  readonly ptr: number;
+  /** Byte address in linear memory (16-byte aligned); releaseMemory() may move the buffer. */
+  ptr: number;
   /** Bytes of payload (size x element bytes). */
   readonly bytes: number;
   freed: boolean;
@@ -70,7 +70,7 @@ export interface WasmBackend extends Backend {
   /** Compiles a kernel without running it (warm-up). */
   prepare(kernel: Kernel): void;
   /** Allocator statistics. */
-  heapStats(): { live: number; top: number; freeListed: number; memoryBytes: number };
+  heapStats(): HeapStats;
   /** Loads binaryen (once); resolves when kernels compile to WebAssembly. */
   ready(): Promise<void>;
   /** Whether kernels use relaxed-SIMD fused multiply-add (settled by `ready()`; false before). */
@@ -113,6 +113,8 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
   const cache = new Map<string, Entry>();
+  /** Live buffers by address (releaseMemory() moves them). */
+  const buffers = new Map<number, WasmBuffer>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
   let liveBytes = 0;
   let scratchPtr = 0;
@@ -172,9 +174,9 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   };
 
   const baselineCache = new Map<string, BaselineKernel>();
-  const baselineByObject = new WeakMap<Kernel, BaselineKernel>();
+  let baselineByObject = new WeakMap<Kernel, BaselineKernel>();
   // Compiled programs replay the same kernel objects: those skip printing the key.
-  const byObject = new WeakMap<Kernel, Entry>();
+  let byObject = new WeakMap<Kernel, Entry>();
   const entryFor = (kernel: Kernel): Entry => {
     let entry = byObject.get(kernel);
     if (entry) { stats.cacheHits++; return entry; }
@@ -189,7 +191,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const backend: WasmBackend = {
     name: 'wasm',
     syncReads: true,
-    memory: heap.memory,
+    get memory() { return heap.memory; },
     get fma() { return fma; },
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
@@ -197,6 +199,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       const ptr = heap.alloc(bytes, zeroed);
       liveBytes += bytes;
       const b: WasmBuffer = { backend: 'wasm', dtype, size, ptr, bytes, freed: false };
+      buffers.set(ptr, b);
       return b;
     },
     free(b: Buffer): void {
@@ -204,6 +207,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       if (w.freed) return;
       w.freed = true;
       liveBytes -= w.bytes;
+      buffers.delete(w.ptr);
       heap.release(w.ptr);
     },
     write(b: Buffer, data: TypedArray, offset = 0): void {
@@ -260,6 +264,21 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       entryFor(kernel);
     },
     heapStats: () => heap.stats(),
+    memoryInfo() {
+      const h = heap.stats();
+      return { heapBytes: h.memoryBytes, peakHeapBytes: h.peakMemoryBytes, heapTopBytes: h.top, heapFreeBytes: h.freeListed, kernels: cache.size };
+    },
+    releaseMemory() {
+      // Kernel instances are bound to the memory they were instantiated with: drop them all.
+      cache.clear();
+      byObject = new WeakMap();
+      baselineCache.clear();
+      baselineByObject = new WeakMap();
+      if (scratchPtr) { heap.release(scratchPtr); scratchPtr = 0; scratchBytes = 0; }
+      const moved = new Map<number, WasmBuffer>();
+      heap.compact((from, to) => { const b = buffers.get(from)!; b.ptr = to; moved.set(to, b); buffers.delete(from); });
+      for (const [ptr, b] of moved) buffers.set(ptr, b);
+    },
     ready,
   };
   return backend;

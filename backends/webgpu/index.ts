@@ -351,6 +351,14 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     stats: () => ({ ...stats }),
     allocatedBytes: () => liveBytes,
     pooledBytes: () => pool.pooledBytes,
+    memoryInfo: () => ({ pooledBytes: pool.pooledBytes, pipelines: pipelines.size }),
+    releaseMemory(): void {
+      if (destroyed) return;
+      flush(); // queued work may still read pooled buffers: submit it before destroying them
+      for (const b of pool.drain()) b.destroy();
+      pipelines.clear();
+      layouts.clear();
+    },
 
     async sync(): Promise<void> {
       alive();

@@ -45,6 +45,10 @@ export interface Backend {
   stats(): KernelStats;
   /** Bytes currently allocated (to check that long loops stay bounded). */
   allocatedBytes(): number;
+  /** The backend's own memory figures for kiln.memory() (heap size, pooled bytes, cached kernels). */
+  memoryInfo?(): Record<string, number>;
+  /** Empties kernel caches and pools and gives unused memory back (kiln.releaseMemory()). */
+  releaseMemory?(): void;
   /** Waits for queued work (webgpu); no-op on synchronous backends. */
   sync?(): Promise<void>;
   /** Resolves when the backend is fully loaded (wasm: binaryen); initBackend awaits it. */
@@ -98,6 +102,11 @@ export function setBackend(name: BackendName): void {
 /** The name of the default backend. */
 export function currentBackend(): BackendName {
   return current;
+}
+
+/** The initialised backends. */
+export function listBackends(): Backend[] {
+  return [...backends.values()];
 }
 
 /** True when a backend has been initialised. */

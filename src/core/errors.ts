@@ -20,6 +20,14 @@ export class AutogradError extends KilnError {
   override name = 'AutogradError';
 }
 
+/** A backend could not allocate: names the op where known, the bytes asked for and the bytes live. */
+export class OutOfMemoryError extends KilnError {
+  override name = 'OutOfMemoryError';
+  constructor(message: string, readonly requestedBytes: number, readonly liveBytes: number) {
+    super(message);
+  }
+}
+
 /** Formats a shape the way messages print it: [2,3]. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -22,8 +22,10 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : uniformParam([outFeatures], bound);
   }
   forward(x: Tensor): Tensor {
-    const y = x.matmul(this.weight.mT());
-    return this.bias ? y.add(this.bias) : y;
+    return F.scoped([x, this.weight, this.bias], () => {
+      const y = x.matmul(this.weight.mT());
+      return this.bias ? y.add(this.bias) : y;
+    });
   }
 }
 
@@ -35,7 +37,10 @@ export class Sequential extends Module {
     this.layers = layers;
   }
   forward(x: Tensor): Tensor {
-    return this.layers.reduce((h, m) => m.forward(h), x);
+    const run = () => this.layers.reduce((h, m) => m.forward(h), x);
+    // Between kiln's own layers no user code sees the activations, so backward may free them; a
+    // user-defined layer might keep its input, so then they stay the user's (garbage-collected).
+    return this.layers.every(isBuiltinLayer) ? F.scoped([x, ...this.parameters()], run) : run();
   }
 }
 
@@ -76,4 +81,10 @@ export class Embedding extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) { super(); }
   forward(x: Tensor): Tensor { return F.dropout(x, this.p, this.training); }
+}
+
+const BUILTIN_LAYERS: readonly Function[] = [Linear, Sequential, ReLU, GELU, Sigmoid, Tanh, LayerNorm, Embedding, Dropout];
+/** True for an instance of one of kiln's layers itself (not of a user subclass, which might keep tensors). */
+function isBuiltinLayer(m: Module): boolean {
+  return BUILTIN_LAYERS.includes(Object.getPrototypeOf(m).constructor) && (!(m instanceof Sequential) || m.layers.every(isBuiltinLayer));
 }

@@ -4,6 +4,7 @@ import { arange } from '../creation.js';
 import { shapesEqual } from '../core/shape.js';
 import { getBackend } from '../core/backend.js';
 import type { Tensor } from '../tensor.js';
+import { scoped } from '../functional.js';
 
 type Reduction = 'mean' | 'sum' | 'none';
 const reduce = (x: Tensor, r: Reduction) => (r === 'mean' ? x.mean() : r === 'sum' ? x.sum() : x);
@@ -17,8 +18,10 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   sameShape('mseLoss', input, target);
-  const d = input.sub(target);
-  return reduce(d.mul(d), reduction);
+  return scoped([input, target], () => {
+    const d = input.sub(target);
+    return reduce(d.mul(d), reduction);
+  });
 }
 
 /** Cross entropy of logits [N, C] (or [C]) against int32 class indices [N] (or []). */
@@ -32,10 +35,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reductio
     const bad = target.data().find((v) => v < 0 || v >= c);
     if (bad !== undefined) throw new ShapeError(`crossEntropy: target class ${bad} is out of range for ${c} classes (logits ${fmtShape(logits.shape)})`);
   }
-  const logp = logits.logSoftmax(-1);
-  // One-hot selection (not a gather): fuses into one reduction and differentiates through mul.
-  const oneHot = target.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: logits.backend })).to('float32');
-  return reduce(logp.mul(oneHot).sum(-1).neg(), reduction);
+  return scoped([logits], () => {
+    const logp = logits.logSoftmax(-1);
+    // One-hot selection (not a gather): fuses into one reduction and differentiates through mul.
+    const oneHot = target.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: logits.backend })).to('float32');
+    return reduce(logp.mul(oneHot).sum(-1).neg(), reduction);
+  });
 }
 
 /** Binary cross entropy of probabilities against 0/1 targets (logs clamped at -100, as PyTorch). */
