@@ -161,7 +161,7 @@ interface WriteOptions {
 }
 
 /** Writes the dump and returns its index (also written as index.json). */
-export function writeDump(registry: readonly CompiledState[], rec: DumpRecorder, opts: WriteOptions): DumpIndex {
+export function writeDump(registry: Iterable<CompiledState>, rec: DumpRecorder, opts: WriteOptions): DumpIndex {
   const out = opts.out;
   const files: [string, string][] = [];
   const put = (rel: string, text: string) => files.push([rel, text.endsWith('\n') ? text : `${text}\n`]);

@@ -129,6 +129,7 @@ export interface CompiledState {
   readonly entries: readonly Entry[];
   readonly info: CacheInfo;
   readonly sideEffects: readonly SideEffect[] | null;
+  /** The trace in progress (null between calls: a finished trace would pin its call's arguments). */
   readonly lastTrace: Trace | null;
   /** The cache entry the latest call used (null when it ran eagerly). */
   readonly lastEntry: Entry | null;
@@ -153,8 +154,29 @@ export function graphBreak(): void {
   if (tr instanceof Trace) tr.breakHere('graphBreak()');
 }
 
-/** Every compiled function made in this process (kiln dump reads them). */
-export const compiledRegistry: CompiledState[] = [];
+/**
+ * The compiled functions of this process that are still reachable (kiln dump reads them). It holds
+ * them weakly, so a compiled function nobody references is collected with its programs, kernels and
+ * captured tensors; retainAll() (kiln dump) keeps every one from then on.
+ */
+class CompiledRegistry implements Iterable<CompiledState> {
+  private refs: WeakRef<CompiledState>[] = [];
+  private strong: CompiledState[] | null = null;
+  add(s: CompiledState): void {
+    this.strong?.push(s);
+    if (this.refs.length >= 64 && (this.refs.length & (this.refs.length - 1)) === 0) this.refs = this.refs.filter((r) => r.deref());
+    this.refs.push(new WeakRef(s));
+  }
+  /** Keeps every compiled function made from now on alive (a dump lists the ones a script dropped). */
+  retainAll(): void { this.strong ??= []; }
+  *[Symbol.iterator](): Iterator<CompiledState> {
+    for (const r of this.refs) { const s = r.deref(); if (s) yield s; }
+  }
+}
+export const compiledRegistry = new CompiledRegistry();
+
+/** Programs kept per cache entry (one per concrete shape of its dynamic dims), least recently used evicted. */
+const PROGRAMS_PER_ENTRY = 8;
 
 function shapesKey(shapes: readonly (readonly number[])[]): string { return shapes.map((s) => s.join('x')).join(';'); }
 
@@ -170,7 +192,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   const sideEffects = findSideEffects(fn);
   const name = fn.name || 'anonymous';
   const state = { name, options, get entries() { return entries; }, info, sideEffects, lastTrace: null as Trace | null, lastEntry: null as Entry | null };
-  compiledRegistry.push(state);
+  compiledRegistry.add(state);
   let warned = false;
   /** .grad tensors this function wrote: the next call updates them in place (see writeBack). */
   const ownGrads = new WeakSet<Tensor>();
@@ -214,13 +236,16 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     const key = shapesKey(sig.shapes);
     let program = e.programs.get(key);
     const resolve = (s: InputSource) => sourceTensor(s, (p) => argAt(args, p));
-    if (!program) {
+    if (program) {
+      e.programs.delete(key); // most recently used last
+    } else {
       // Same graph, new sizes on dynamic dims: re-type and re-plan, no re-trace.
       const graph = retype(e.graph!, resolve);
       const prepared = prepare(graph, resolve, options.backend);
       program = prepared.program;
-      e.programs.set(key, program);
+      if (e.programs.size >= PROGRAMS_PER_ENTRY) e.programs.delete(e.programs.keys().next().value!);
     }
+    e.programs.set(key, program);
     const outs = runProgram(program, replayLeaves(program, resolve));
     writeBack(outs, e.template!, e.mutations!, e.grads!, ownGrads);
     return fromTemplate(e.template!, outs);
@@ -234,7 +259,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     state.lastTrace = trace;
     const prev = setTracer(trace);
     let ret: unknown;
-    try { ret = fn.apply(self, args); } finally { setTracer(prev); }
+    try { ret = fn.apply(self, args); } catch (e) { state.lastTrace = null; throw e; } finally { setTracer(prev); }
     if (ret && typeof (ret as Promise<unknown>).then === 'function') {
       // After the first await the body runs outside the tracer: that await is a graph break.
       trace.broke = true;
@@ -257,6 +282,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     const graph = trace.graphFor(outIds);
     const outs = trace.executeGraph(graph);
     trace.done = true;
+    if (state.lastTrace === trace) state.lastTrace = null;
     const lazyOut = (t: Tensor, i: number) => { if (lazyHandle(t)?.trace === trace) trace.fill(t, outs[i]); };
     const fillTemplate = (v: unknown, t: Template): void => {
       if ('out' in t && v instanceof Tensor) lazyOut(v, t.out);

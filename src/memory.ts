@@ -18,7 +18,7 @@ import { listBackends } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { KilnError, OutOfMemoryError } from './core/errors.js';
 import {
-  allocatedSinceCollect, liveBytes, markCollected, markTurn, releaseCollected, resetPeak, setTurnHook, setWeakTracking, usage,
+  allocatedSinceCollect, markCollected, markTurn, releaseCollected, resetPeak, setTurnHook, setWeakTracking, usage,
 } from './storage.js';
 
 /** Settings of the memory policy (kiln.configureMemory). */
@@ -28,12 +28,13 @@ export interface MemoryOptions {
    * dropped tensors is freed by finalizers when the event loop turns, or by dispose()/tidy().
    */
   collect?: boolean;
-  /** Live bytes past which kiln warns once (default 1 GiB). */
+  /** Live bytes in host memory (wasm, cpu) past which kiln warns once (default 1 GiB). */
   warnBytes?: number;
   /**
-   * Live bytes past which an allocation throws a KilnError instead of growing memory further (default
-   * 3 GiB: the wasm heap ends at 4 GiB, and V8 thrashes in its collector well before it when a
-   * synchronous loop fills it). Checked after a reclamation where one is possible.
+   * Live bytes in host memory (wasm, cpu) past which an allocation throws a KilnError instead of
+   * growing memory further (default 2 GiB: the wasm heap ends at 4 GiB, and a synchronous loop that
+   * fills it past about 3 GiB leaves V8 thrashing in its collector). Checked after a reclamation
+   * where one is possible. WebGPU memory is not counted: the device reports its own out-of-memory.
    */
   limitBytes?: number;
   /**
@@ -44,7 +45,7 @@ export interface MemoryOptions {
 }
 
 const GiB = 2 ** 30, MiB = 2 ** 20;
-const config: Required<MemoryOptions> = { collect: true, warnBytes: GiB, limitBytes: 3 * GiB, collectAfterBytes: 32 * MiB };
+const config: Required<MemoryOptions> = { collect: true, warnBytes: GiB, limitBytes: 2 * GiB, collectAfterBytes: 32 * MiB };
 
 /** Formats a byte count for messages: 1.5 GiB, 12.0 MiB, 512 B. */
 export function fmtBytes(n: number): string {
@@ -133,7 +134,7 @@ export function collectGarbage(): number {
   policy.collectMs += t1 - t0;
   policy.lastCollectEnd = t1;
   policy.released += n;
-  policy.liveAfterCollect = liveBytes();
+  policy.liveAfterCollect = hostLive();
   markCollected();
   return n;
 }
@@ -155,6 +156,13 @@ setTurnHook(() => {
 
 // ----- the policy, before every allocation -----------------------------------------------------
 
+/** Bytes allocated in host memory (wasm heap, cpu arrays): tensors and compiled programs' temporaries. */
+function hostLive(): number {
+  let n = 0;
+  for (const b of listBackends()) if (b.name !== 'webgpu') n += b.allocatedBytes();
+  return n;
+}
+
 function collectThreshold(): number {
   return Math.max(policy.liveAfterCollect, config.collectAfterBytes);
 }
@@ -168,16 +176,16 @@ function collectThreshold(): number {
 export function beforeAlloc(op: string, bytes: number): void {
   const since = allocatedSinceCollect();
   const threshold = collectThreshold();
-  const live = liveBytes() + bytes;
-  if (since < threshold && live <= config.warnBytes) return;
+  const live = hostLive() + bytes;
+  if (since < threshold && live <= config.warnBytes && live <= config.limitBytes) return;
   if (config.collect && since >= threshold && syncCollector()) {
     const now = performance.now();
     if (since >= 4 * threshold || now - policy.lastCollectEnd >= 10 * policy.lastCollectMs) collectGarbage();
   }
-  let now = liveBytes() + bytes;
+  let now = hostLive() + bytes;
   if (now > config.limitBytes && config.collect && syncCollector()) {
     collectGarbage();
-    now = liveBytes() + bytes;
+    now = hostLive() + bytes;
   }
   if (now > config.limitBytes) throw limitError(op, bytes);
   if (now > config.warnBytes && !policy.warned) {
@@ -188,7 +196,7 @@ export function beforeAlloc(op: string, bytes: number): void {
 
 function describeLive(op: string, bytes: number): string {
   const u = usage();
-  return `${op}: ${fmtBytes(u.bytes)} of tensor memory is live in ${u.tensors} tensors before allocating ${fmtBytes(bytes)}; ` +
+  return `${op}: ${fmtBytes(hostLive())} of tensor memory is live in ${u.tensors} tensors before allocating ${fmtBytes(bytes)}; ` +
     `${u.createdSinceTurn} tensors were created since the event loop last turned`;
 }
 
@@ -210,7 +218,7 @@ function limitError(op: string, bytes: number): KilnError {
  */
 export function allocate(backend: Backend, op: string, dtype: DType, size: number, zeroed?: boolean): Buffer {
   const bytes = size * (dtype === 'bool' ? 1 : 4);
-  beforeAlloc(op, bytes);
+  beforeAlloc(op, backend.name === 'webgpu' ? 0 : bytes);
   try {
     return backend.alloc(dtype, size, zeroed);
   } catch (e) {
@@ -237,6 +245,8 @@ export interface MemoryInfo {
   numBytes: number;
   /** High-water mark of numBytes (since start or the last releaseMemory()). */
   peakBytes: number;
+  /** Bytes of every buffer created so far (a step's allocation is the difference of two readings). */
+  totalAllocatedBytes: number;
   /** Live buffers and bytes by the op that created them (`tensor` for data from JS, `compiled NAME`). */
   byOp: Record<string, { buffers: number; bytes: number }>;
   /** Per initialised backend: live buffers and bytes, and the backend's own figures (heap, caches). */
@@ -255,7 +265,7 @@ export function memory(): MemoryInfo {
     backends[b.name] = { buffers: mine.buffers, bytes: mine.bytes, ...(b.memoryInfo?.() ?? {}) };
   }
   return {
-    numTensors: u.tensors, numBuffers: u.buffers, numBytes: u.bytes, peakBytes: u.peakBytes,
+    numTensors: u.tensors, numBuffers: u.buffers, numBytes: u.bytes, peakBytes: u.peakBytes, totalAllocatedBytes: u.totalAllocatedBytes,
     byOp: Object.fromEntries([...u.byOp].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => [k, { ...v }])),
     backends,
     reclamation: { synchronous: config.collect && syncCollector() !== null, collections: policy.collections, totalMs: policy.collectMs, tensorsReleased: policy.released },

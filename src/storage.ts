@@ -18,6 +18,8 @@ const totals = {
   buffers: 0,
   bytes: 0,
   peakBytes: 0,
+  /** Bytes of every buffer ever created (one step's allocation is a difference of two readings). */
+  totalAllocatedBytes: 0,
   /** Bytes of buffers created since the last reclamation (the pressure policy reads it). */
   allocatedSinceCollect: 0,
   /** Tensor handles created since the event loop last turned (the never-hang guard reports it). */
@@ -45,6 +47,7 @@ export class Storage {
     totals.buffers++;
     totals.bytes += this.bytes;
     totals.allocatedSinceCollect += this.bytes;
+    totals.totalAllocatedBytes += this.bytes;
     if (totals.bytes > totals.peakBytes) totals.peakBytes = totals.bytes;
     add(usageByOp, op, this.bytes, 1);
     add(usageByBackend as Map<string, Usage>, backend.name, this.bytes, 1);
@@ -144,13 +147,12 @@ export function resetPeak(): void { totals.peakBytes = totals.bytes; }
 
 /** A snapshot of the accounting. */
 export function usage(): {
-  tensors: number; buffers: number; bytes: number; peakBytes: number; allocatedSinceCollect: number; createdSinceTurn: number;
+  tensors: number; buffers: number; bytes: number; peakBytes: number; totalAllocatedBytes: number;
+  allocatedSinceCollect: number; createdSinceTurn: number;
   byOp: Map<string, Usage>; byBackend: Map<BackendName, Usage>;
 } {
   return { ...totals, byOp: usageByOp, byBackend: usageByBackend };
 }
 
-/** Live bytes (cheap: the pressure policy reads it before every allocation). */
-export function liveBytes(): number { return totals.bytes; }
 /** Bytes created since the last reclamation. */
 export function allocatedSinceCollect(): number { return totals.allocatedSinceCollect; }

@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => { k.configureMemory(saved); });
 
-const heapBytes = () => (k.memory().backends.wasm as { heapBytes: number }).heapBytes;
+const heapBytes = () => k.memory().backends.wasm!.heapBytes;
 
 interface Run { losses: number[]; peakLive: number; peakHeap: number; retained: number; stepBytes: number }
 

@@ -1,0 +1,52 @@
+// Compiled functions and memory: a failed call frees what it allocated; a compiled function nobody
+// references is collected with its programs and does not pin the arguments of its last call; programs
+// per concrete shape are bounded (least recently used evicted); releaseMemory() drops plans and kernels.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as k from '../../src/index.js';
+import { compiledRegistry } from '../../compiler/compile.js';
+
+let saved: Required<k.MemoryOptions>;
+beforeAll(async () => { await k.ready(); saved = k.configureMemory(); });
+afterEach(() => { k.configureMemory(saved); });
+
+const live = () => k.memory().numBytes;
+
+describe('compiled functions and memory', () => {
+  it('a compiled call that fails part-way frees the buffers it had allocated', () => {
+    const f = k.compile((x: k.Tensor) => x.matmul(x).exp().sum(0));
+    const x = k.randn([512, 512]).mul(0.01);
+    f(x); // traced and run once: plans and kernels exist now
+    const wasm = k.getBackend('wasm');
+    const before = wasm.allocatedBytes(); // buffers, tensors' and compiled temporaries alike
+    // Room for the matmul's output (1 MiB) but not for the next kernel's.
+    k.configureMemory({ collect: false, limitBytes: before + k.getBackend('cpu').allocatedBytes() + (1 << 20) + 512, warnBytes: Infinity });
+    expect(() => f(x)).toThrow(/compiled anonymous: .* past the limit/);
+    expect(wasm.allocatedBytes()).toBe(before);
+    k.configureMemory(saved);
+    expect(f(x).shape).toEqual([512]); // and the function still works
+  });
+
+  it.skipIf(!k.memory().reclamation.synchronous)('compiled functions nobody references are collected with what they hold', () => {
+    const made = () => {
+      for (let i = 0; i < 40; i++) {
+        const f = k.compile((x: k.Tensor) => x.mul(2).add(1).sum());
+        f(k.randn([256 * 1024])); // 1 MiB argument per function
+      }
+    };
+    const before = live();
+    const countBefore = [...compiledRegistry].length;
+    made();
+    k.releaseMemory(); // collects, then drops plans
+    expect(live() - before).toBeLessThan(1 << 20);
+    expect([...compiledRegistry].length - countBefore).toBeLessThan(40);
+  });
+
+  it('programs per concrete shape are kept least-recently-used, a bounded number', () => {
+    const f = k.compile((x: k.Tensor) => x.mul(3).relu().sum(-1), { dynamic: 'auto' });
+    for (let n = 1; n <= 30; n++) f(k.ones([n, 8]));
+    const entry = f._state.entries[0];
+    expect(f.cacheInfo().traces).toBe(1);
+    expect(entry.programs.size).toBeLessThanOrEqual(8);
+    expect(f(k.ones([5, 8])).toArray()).toEqual(new Array(5).fill(24)); // an evicted shape is re-planned
+  });
+});
