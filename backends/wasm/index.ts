@@ -82,6 +82,9 @@ interface Entry {
   readonly launch: Launch;
 }
 
+/** Kernel modules kept by their printed kernel (compiled programs also hold theirs by kernel object). */
+const KERNEL_CACHE_LIMIT = 1024;
+
 function bytesPer(dtype: DType): number {
   return dtype === 'bool' ? 1 : 4;
 }
@@ -169,6 +172,8 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     stats.compileMs += performance.now() - t0;
     stats.compiled++;
     const entry = { compiled, launch };
+    // Least recently used first out: a module stays alive as long as a program holding its kernel does.
+    if (cache.size >= KERNEL_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
     cache.set(key, entry);
     return entry;
   };
@@ -182,7 +187,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     if (entry) { stats.cacheHits++; return entry; }
     const key = printKernel(kernel);
     entry = cache.get(key);
-    if (entry) stats.cacheHits++;
+    if (entry) { stats.cacheHits++; cache.delete(key); cache.set(key, entry); }
     else entry = compile(kernel, key);
     byObject.set(kernel, entry);
     return entry;
