@@ -4,6 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
 import { compiledRegistry } from '../../compiler/compile.js';
+import { steps } from './scale.js';
 
 let saved: Required<k.MemoryOptions>;
 beforeAll(async () => { await k.ready(); saved = k.configureMemory(); });
@@ -48,5 +49,30 @@ describe('compiled functions and memory', () => {
     expect(f.cacheInfo().traces).toBe(1);
     expect(entry.programs.size).toBeLessThanOrEqual(8);
     expect(f(k.ones([5, 8])).toArray()).toEqual(new Array(5).fill(24)); // an evicted shape is re-planned
+  });
+
+  const sizes = steps(6, 1000);
+  it(`compiled MLP forward over ${sizes} batch sizes (dynamic: 'auto'): kernels cached and memory held afterwards are bounded`, { timeout: 3_600_000 }, () => {
+    k.manualSeed(0);
+    const model = new k.nn.Sequential(new k.nn.Linear(784, 512), new k.nn.ReLU(), new k.nn.Linear(512, 512), new k.nn.ReLU(), new k.nn.Linear(512, 10));
+    const f = k.compile((x: k.Tensor) => k.noGrad(() => model.forward(x)), { dynamic: 'auto' });
+    const wasm = k.getBackend('wasm');
+    k.releaseMemory();
+    const compiled0 = wasm.stats().compiled, live0 = wasm.allocatedBytes();
+    let peakHeap = 0;
+    for (let b = 1; b <= sizes; b++) {
+      const y = f(k.randn([b, 784]));
+      expect(y.shape).toEqual([b, 10]);
+      peakHeap = Math.max(peakHeap, k.memory().backends.wasm!.heapBytes);
+    }
+    const m = k.memory().backends.wasm!;
+    console.log(`[memory] ${sizes} batch sizes: ${wasm.stats().compiled - compiled0} kernel modules compiled, ${m.kernels} cached, ` +
+      `${f._state.entries[0].programs.size} programs kept, peak heap ${(peakHeap / 2 ** 20).toFixed(1)} MiB, ${f.cacheInfo().traces} trace(s)`);
+    expect(f.cacheInfo().traces).toBe(1);
+    expect(f._state.entries[0].programs.size).toBeLessThanOrEqual(8);
+    expect(m.kernels).toBeLessThanOrEqual(1024);
+    k.releaseMemory();
+    expect(wasm.allocatedBytes() - live0).toBeLessThan(1 << 20); // what the loop made is gone
+    expect(k.memory().backends.wasm!.kernels).toBe(0);
   });
 });
