@@ -18,7 +18,7 @@ import { listBackends } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { KilnError, OutOfMemoryError } from './core/errors.js';
 import {
-  allocatedSinceCollect, markCollected, markTurn, releaseCollected, resetPeak, setTurnHook, setWeakTracking, usage,
+  allocatedSinceCollect, createdSinceCollect, markCollected, markTurn, releaseCollected, resetPeak, setTurnHook, setWeakTracking, usage,
 } from './storage.js';
 
 /** Settings of the memory policy (kiln.configureMemory). */
@@ -168,19 +168,27 @@ function collectThreshold(): number {
 }
 
 /**
+ * Tensor handles created since the last reclamation that trigger one whatever their bytes: a WeakRef
+ * keeps its target until the job ends or a reclamation's checkpoint, so many tiny tensors would
+ * otherwise hold JS heap (a few hundred bytes each).
+ */
+const COLLECT_AFTER_TENSORS = 200_000;
+
+/**
  * Called before `op` allocates `bytes`, at a point where every buffer in use belongs to a reachable
- * tensor: reclaims when allocation since the last reclamation passed the trigger (at most ~10% of
- * the time: a reclamation waits until 10x its own duration has passed, unless 4x the trigger is
- * reached), warns once past warnBytes, throws past limitBytes.
+ * tensor: reclaims when what was allocated since the last reclamation (bytes, or tensor handles)
+ * passed the trigger, at most ~10% of the time (a reclamation waits until 10x its own duration has
+ * passed) unless 4x the trigger is reached; warns once past warnBytes; throws past limitBytes.
  */
 export function beforeAlloc(op: string, bytes: number): void {
-  const since = allocatedSinceCollect();
   const threshold = collectThreshold();
+  // In units of the trigger: bytes or tensors, whichever is further.
+  const pressure = Math.max(allocatedSinceCollect() / threshold, createdSinceCollect() / COLLECT_AFTER_TENSORS);
   const live = hostLive() + bytes;
-  if (since < threshold && live <= config.warnBytes && live <= config.limitBytes) return;
-  if (config.collect && since >= threshold && syncCollector()) {
+  if (pressure < 1 && live <= config.warnBytes && live <= config.limitBytes) return;
+  if (config.collect && pressure >= 1 && syncCollector()) {
     const now = performance.now();
-    if (since >= 4 * threshold || now - policy.lastCollectEnd >= 10 * policy.lastCollectMs) collectGarbage();
+    if (pressure >= 4 || now - policy.lastCollectEnd >= 10 * policy.lastCollectMs) collectGarbage();
   }
   let now = hostLive() + bytes;
   if (now > config.limitBytes && config.collect && syncCollector()) {
@@ -305,5 +313,7 @@ export function configureMemory(opts: MemoryOptions = {}): Required<MemoryOption
   }
   Object.assign(config, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
   if (opts.warnBytes !== undefined) policy.warned = false;
+  // WeakRefs keep their targets until a reclamation: only worth it while reclamation is on.
+  setWeakTracking(syncCollectPossible && config.collect);
   return { ...config };
 }

@@ -24,6 +24,8 @@ const totals = {
   allocatedSinceCollect: 0,
   /** Tensor handles created since the event loop last turned (the never-hang guard reports it). */
   createdSinceTurn: 0,
+  /** Tensor handles created since the last reclamation (each costs JS heap, whatever its bytes). */
+  createdSinceCollect: 0,
 };
 
 function add(map: Map<string, Usage>, key: string, bytes: number, n: number): void {
@@ -104,6 +106,7 @@ export function track(owner: object, storage: Storage): Hold {
     weakHolds.add(hold);
   }
   totals.tensors++;
+  totals.createdSinceCollect++;
   if (totals.createdSinceTurn++ === 0) onTurnStart?.();
   return hold;
 }
@@ -140,7 +143,7 @@ export function setTurnHook(f: () => void): void { onTurnStart = f; }
 export function markTurn(): void { totals.createdSinceTurn = 0; }
 
 /** Marks a reclamation: the pressure policy counts allocation from here. */
-export function markCollected(): void { totals.allocatedSinceCollect = 0; }
+export function markCollected(): void { totals.allocatedSinceCollect = 0; totals.createdSinceCollect = 0; }
 
 /** Resets the high-water mark to the bytes live now. */
 export function resetPeak(): void { totals.peakBytes = totals.bytes; }
@@ -148,7 +151,7 @@ export function resetPeak(): void { totals.peakBytes = totals.bytes; }
 /** A snapshot of the accounting. */
 export function usage(): {
   tensors: number; buffers: number; bytes: number; peakBytes: number; totalAllocatedBytes: number;
-  allocatedSinceCollect: number; createdSinceTurn: number;
+  allocatedSinceCollect: number; createdSinceTurn: number; createdSinceCollect: number;
   byOp: Map<string, Usage>; byBackend: Map<BackendName, Usage>;
 } {
   return { ...totals, byOp: usageByOp, byBackend: usageByBackend };
@@ -156,3 +159,5 @@ export function usage(): {
 
 /** Bytes created since the last reclamation. */
 export function allocatedSinceCollect(): number { return totals.allocatedSinceCollect; }
+/** Tensor handles created since the last reclamation. */
+export function createdSinceCollect(): number { return totals.createdSinceCollect; }
