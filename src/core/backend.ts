@@ -59,9 +59,13 @@ const backends = new Map<BackendName, Backend>();
 const loaders = new Map<BackendName, () => Promise<Backend>>();
 let current: BackendName = 'cpu'; // the wiring makes wasm the default
 
+/** The registered backends as a list (read before every allocation by the memory policy). */
+let backendList: readonly Backend[] = [];
+
 /** Registers a ready backend (the wiring does this for cpu and, once loaded, wasm/webgpu). */
 export function registerBackend(b: Backend): void {
   backends.set(b.name, b);
+  backendList = [...backends.values()];
 }
 
 /** Registers an async loader for a backend that needs lazy set-up (binaryen, Dawn). */
@@ -105,8 +109,8 @@ export function currentBackend(): BackendName {
 }
 
 /** The initialised backends. */
-export function listBackends(): Backend[] {
-  return [...backends.values()];
+export function listBackends(): readonly Backend[] {
+  return backendList;
 }
 
 /** True when a backend has been initialised. */
