@@ -1,6 +1,8 @@
 // cpu backend: renders a kernel (src/core/kernel.ts) as a plain JS function. This is the reference
 // the other backends are tested against, so it favours clarity: nested loops over coordinates, float64
-// accumulation, every address computed from the view's strides.
+// accumulation, every address computed from the view's strides. Every float32 value an expression
+// computes is rounded to float32 (Math.fround) as it is made, as eager mode stores it: a fused
+// `x.eq(x.max())` must compare the same float32 numbers that the unfused ops would.
 import type { Expr, Kernel, View } from '../../src/core/kernel.js';
 import { renderDag } from '../../src/core/kernel.js';
 import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
@@ -47,15 +49,15 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
         const m = maskTest(e.view, coord);
         return m ? `((${m})?in${e.input}[${addr}]:0)` : `in${e.input}[${addr}]`;
       }
-      case 'const':
-        // Parenthesised so `-` never merges with a neighbouring operator (`x--2`).
-        return Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : `(${Object.is(e.value, -0) ? '-0' : e.value === -Infinity ? '-Infinity' : String(e.value)})`;
+      case 'const': return constCode(e.value, e.dtype);
       case 'op': {
         const args = e.args.map(gen);
-        return scalarTemplate(e.op, e.dtype)(args[0], args[1], args[2]);
+        const code = scalarTemplate(e.op, e.dtype)(args[0], args[1], args[2]);
+        return e.dtype === 'float32' ? `Math.fround(${code})` : code;
       }
       case 'cast': return castCode(gen(e.x), e.x.dtype, e.dtype);
-      case 'acc': return `acc${e.index}`;
+      // Float accumulators run in float64; the value an expression sees is the stored float32 one.
+      case 'acc': return e.dtype === 'float32' ? `Math.fround(acc${e.index})` : e.dtype === 'int32' ? `(acc${e.index}|0)` : `acc${e.index}`;
       default: return assertNever(e, 'expr');
     }
   };
@@ -66,11 +68,19 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
   });
 }
 
+/** A constant as the dtype holds it, parenthesised so `-` never merges with a neighbour (`x--2`). */
+function constCode(value: number, dtype: DType): string {
+  const v = dtype === 'float32' ? Math.fround(value) : dtype === 'int32' ? (Number.isNaN(value) ? 0 : Math.trunc(value) | 0) : value !== 0 ? 1 : 0;
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Infinity';
+  return `(${Object.is(v, -0) ? '-0' : v === -Infinity ? '-Infinity' : String(v)})`;
+}
+
 function castCode(x: string, from: DType, to: DType): string {
   if (from === to) return x;
   if (to === 'bool') return `(${x}!==0?1:0)`;
   if (to === 'int32') return from === 'float32' ? `H.toInt(${x})` : x;
-  return x; // int/bool -> float: exact
+  return from === 'int32' ? `Math.fround(${x})` : x; // int32 past 2^24 rounds; bool is exact
 }
 
 /** Nested loops over `shape`, coordinates named c{first}.., wrapping `body`. */
@@ -177,7 +187,7 @@ export function renderJs(k: Kernel): string {
         '  }',
         `  const c${nb} = m;`,
         `  for (let c${nb + 1} = 0; c${nb + 1} < ${k.n}; c${nb + 1}++) {`,
-        `    const acc0 = row[c${nb + 1}];`,
+        `    const acc0 = Math.fround(row[c${nb + 1}]);`,
       ];
       const inner: string[] = [];
       const [e] = emitExprs([k.epilogue.expr], inner, tmp);
