@@ -5,7 +5,7 @@
 import type { ElementwiseKernel, Expr } from '../../src/core/kernel.js';
 import { contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
-import type { F, Ref } from './emit.js';
+import type { Ref } from './emit.js';
 import { Lanes } from './emit.js';
 import type { Value } from './expr.js';
 import { Lowerer, hoist, variantNodes } from './expr.js';
@@ -73,8 +73,8 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
   const m = km.m;
   const i32 = km.b.i32;
 
-  const emitOutputs = (c: Lanes, site: RowSite, pre: Map<Expr, Value>, recip: Map<Expr, F>) => {
-    const L = new Lowerer(c, km, site, noAcc, pre, recip);
+  const emitOutputs = (c: Lanes, site: RowSite, pre: Map<Expr, Value>) => {
+    const L = new Lowerer(c, km, site, noAcc, pre);
     const vals = k.outputs.map((o) => L.lower(o.expr));
     k.outputs.forEach((o, i) => site.store(c, outStreams[i], vals[i], o.dtype));
   };
@@ -89,7 +89,7 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
     const i = fn.let(i32, fn.get(START));
     const mk = (k0: number) => new Site(fn, ss, (s) => ptr.get(s)!, vg, () => fn.get(i), paramOf, varies, k0);
     const outer = new Lowerer(c1, km, mk(0), noAcc);
-    const { scalar, vector, recipScalar, recipVector } = hoist(roots, variant, outer, c4);
+    const { scalar, vector } = hoist(roots, variant, outer, c4);
     const moving = ss.streams.filter((s) => s.strides[0] !== 0);
     const loopWhile = (lanes: number, body: () => void) => {
       const L = fn.label('flat');
@@ -102,9 +102,9 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
       }));
       fn.emit(m.if(cond(), loop));
     };
-    if (unroll > 1) loopWhile(4 * unroll, () => fn.interleave(unroll, (u) => emitOutputs(c4, mk(4 * u), vector, recipVector)));
-    loopWhile(4, () => emitOutputs(c4, mk(0), vector, recipVector));
-    loopWhile(1, () => emitOutputs(c1, mk(0), scalar, recipScalar));
+    if (unroll > 1) loopWhile(4 * unroll, () => fn.interleave(unroll, (u) => emitOutputs(c4, mk(4 * u), vector)));
+    loopWhile(4, () => emitOutputs(c4, mk(0), vector));
+    loopWhile(1, () => emitOutputs(c1, mk(0), scalar));
     fn.finish('run');
     return (ex, ptrs) => {
       const args = [...ptrs, 0, 0];
@@ -124,8 +124,8 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
     const h = hoist(roots, variant, outer, L >= 4 ? c4 : null);
     walkRow(fn, {
       length: L, streams: ss.streams, vg, unroll,
-      simd: (site) => emitOutputs(c4, site, h.vector, h.recipVector),
-      scalar: (site) => emitOutputs(c1, site, h.scalar, h.recipScalar),
+      simd: (site) => emitOutputs(c4, site, h.vector),
+      scalar: (site) => emitOutputs(c1, site, h.scalar),
     }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies));
   });
   fn.finish('run');

@@ -93,8 +93,6 @@ export class Lowerer {
     readonly acc: (index: number) => Value,
     /** Values computed outside the loop (hoisted loop invariants), at this width. */
     readonly pre?: ReadonlyMap<Expr, Value>,
-    /** Reciprocals of hoisted divisors: x / d in the loop becomes x * (1/d). */
-    readonly recip?: ReadonlyMap<Expr, F>,
     /** When set, exp takes the normal-range form and reports its exponent's bits here (see expOptimistic). */
     readonly guard?: (n: I) => void,
   ) {}
@@ -200,11 +198,8 @@ export const OP_EMITTERS: Record<ScalarOp, OpEmitter> = {
   add: bin((x, y) => x.add(y), (x, y) => x.add(y)),
   sub: bin((x, y) => x.sub(y), (x, y) => x.sub(y)),
   mul: bin((x, y) => x.mul(y), (x, y) => x.mul(y)),
-  div: (L, [a, b], e) => {
-    // A loop-invariant divisor is inverted once outside the loop (<= 1 ulp more than a division).
-    const r = L.recip?.get(e.args[1]);
-    return fv(r ? L.f(a).mul(r) : L.f(a).div(L.f(b)));
-  },
+  // Always a division: x * (1/d) is off by an ulp (21/7 != 3) and 1/d overflows for tiny d.
+  div: (L, [a, b]) => fv(L.f(a).div(L.f(b))),
   pow: (L, [a, b], e) => fv(powEmit(L, L.f(a), L.f(b), e)),
   max: minMax('max'),
   min: minMax('min'),
@@ -269,40 +264,22 @@ export function invariantFrontier(roots: readonly Expr[], variant: ReadonlyMap<E
   return out;
 }
 
+/** Loop invariants lowered before the loop, at width 1 and broadcast to width 4. */
+export interface Hoisted {
+  readonly scalar: Map<Expr, Value>;
+  readonly vector: Map<Expr, Value>;
+}
+
 /**
  * Lowers the invariant frontier of `roots` with the scalar lowerer `outer` (emitted where the caller
  * is, i.e. before the loop) and returns the values at width 1 and broadcast to width 4.
  */
-export interface Hoisted {
-  readonly scalar: Map<Expr, Value>;
-  readonly vector: Map<Expr, Value>;
-  /** 1/d for invariant float divisors d of variant divisions (constants excepted: they stay exact). */
-  readonly recipScalar: Map<Expr, F>;
-  readonly recipVector: Map<Expr, F>;
-}
-
 export function hoist(roots: readonly Expr[], variant: ReadonlyMap<Expr, boolean>, outer: Lowerer, simd: Lanes | null): Hoisted {
-  const out: Hoisted = { scalar: new Map(), vector: new Map(), recipScalar: new Map(), recipVector: new Map() };
+  const out: Hoisted = { scalar: new Map(), vector: new Map() };
   for (const e of invariantFrontier(roots, variant)) {
     const v = outer.lower(e);
     out.scalar.set(e, v);
     if (simd) out.vector.set(e, splatValue(simd, v));
   }
-  const seen = new Set<Expr>();
-  const visit = (e: Expr): void => {
-    if (seen.has(e) || !variant.get(e)) return;
-    seen.add(e);
-    if (e.kind === 'op') {
-      const d = e.args[1];
-      if (e.op === 'div' && e.dtype === 'float32' && d && d.kind !== 'const' && out.scalar.has(d) && !out.recipScalar.has(d)) {
-        const r = outer.c.fconst(1).div(toF(outer.c, out.scalar.get(d)!));
-        out.recipScalar.set(d, r);
-        if (simd) out.recipVector.set(d, simd.splatF(r.r));
-      }
-      e.args.forEach(visit);
-    } else if (e.kind === 'cast') visit(e.x);
-    else if (e.kind === 'load' && e.gather) visit(e.gather.index);
-  };
-  roots.forEach(visit);
   return out;
 }

@@ -111,7 +111,7 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
       const g1 = g ? (n: I) => { fn.set(g.lo1, c1.iAt(g.lo1).min(n).r); fn.set(g.hi1, c1.iAt(g.hi1).max(n).r); } : undefined;
       const g4 = g ? (n: I) => { fn.set(g.lo4, m.i32x4.min_s(fn.get(g.lo4), n.r)); fn.set(g.hi4, m.i32x4.max_s(fn.get(g.hi4), n.r)); } : undefined;
       if (vg < 0) { // inner is a single point
-        scalar(new Lowerer(c1, km, rowSite, accScalar, h.scalar, h.recipScalar, g1), rowSite, () => c1.iconst(0));
+        scalar(new Lowerer(c1, km, rowSite, accScalar, h.scalar, g1), rowSite, () => c1.iconst(0));
         afterRow?.();
         return;
       }
@@ -124,11 +124,11 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
         };
         walkRow(fn, {
           length: L, streams: ss.streams, vg, unroll, flushEvery: flush, prefetch: pfNow,
-          simd: (site, u) => simd(new Lowerer(c4, km, site, accVector, h.vector, h.recipVector, g4), site, u, () => {
+          simd: (site, u) => simd(new Lowerer(c4, km, site, accVector, h.vector, g4), site, u, () => {
             const flatBase = m.i32.add(m.i32.add(base(), site.coord(vg)), m.i32.const(site.laneOffset));
             return c4.splatI(flatBase).add(c4.i(m.v128.const([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0])));
           }),
-          scalar: (site) => scalar(new Lowerer(c1, km, site, accScalar, h.scalar, h.recipScalar, g1), site, () =>
+          scalar: (site) => scalar(new Lowerer(c1, km, site, accScalar, h.scalar, g1), site, () =>
             c1.i(m.i32.add(m.i32.add(base(), site.coord(vg)), m.i32.const(site.laneOffset)))),
         }, ptrOf, (p, vcoord) => new Site(fn, ss, p, vg, coordOf(vcoord), paramOf, varies));
         afterRow?.();
