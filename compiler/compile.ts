@@ -15,6 +15,7 @@ import { prepare, replayLeaves, runProgram, type Program } from './execute.js';
 import { log } from './logs.js';
 import { findSideEffects, type SideEffect } from './source.js';
 import { Trace, sourceTensor, lazyHandle, type BreakRecord } from './trace.js';
+import { checkArgBackends, checkCompileOptions } from './options.js';
 
 export interface CompileOptions {
   backend?: BackendName;
@@ -182,6 +183,7 @@ function shapesKey(shapes: readonly (readonly number[])[]): string { return shap
 
 /** Compiles a function (see DESIGN.md "compile()"). */
 export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): Compiled<F> {
+  opts = checkCompileOptions(opts);
   const options = {
     backend: opts.backend ?? currentBackend(), fullgraph: opts.fullgraph ?? false,
     dynamic: opts.dynamic ?? 'auto', cacheLimit: opts.cacheLimit ?? 8,
@@ -304,6 +306,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     state.lastEntry = null;
     if (info.fellBackToEager || activeTracer()) return fn.apply(this, args);
     const { leaves, sig } = flatten(args, this);
+    checkArgBackends(name, options.backend, leaves);
     let lastFailure = entries.length ? '' : 'first call';
     for (const e of entries) {
       const fail = guardFailure(e, sig) ?? (e.mode === 'replay' ? capturedFailure(e) : null);

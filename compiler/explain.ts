@@ -1,4 +1,6 @@
 // explain(fn, ...args): what compile() does with a function, as data and as a printable report.
+import { KilnError } from '../src/core/errors.js';
+import { describeValue } from '../src/core/validate.js';
 import { printKernel } from '../src/core/kernel.js';
 import { printGraph, opCount } from './graph.js';
 import { compileFunction, type CompileOptions, type CompiledState } from './compile.js';
@@ -45,12 +47,13 @@ function describe(g: Graph): ExplainGraph {
 export function explain(fn: (...args: any[]) => unknown, ...args: unknown[]): Explanation;
 export function explain(fn: (...args: any[]) => unknown, opts: CompileOptions & { args: unknown[] }): Explanation;
 export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Explanation {
+  if (typeof fn !== 'function') throw new KilnError(`explain: expected a function to compile and call, got ${describeValue(fn)}`);
   const viaOpts = rest.length === 1 && rest[0] && typeof rest[0] === 'object' && Array.isArray((rest[0] as { args?: unknown }).args);
   const opts = viaOpts ? (rest[0] as CompileOptions & { args: unknown[] }) : {};
   const args = viaOpts ? (rest[0] as { args: unknown[] }).args : rest;
   const given = (fn as { _state?: CompiledState })._state;
   if (given && Object.keys(opts).some((k) => k !== 'args')) {
-    throw new TypeError('explain: this function is already compiled, so its options are fixed; pass the plain function to explain() with options');
+    throw new KilnError('explain: this function is already compiled, so its options are fixed; pass the plain function to explain() with options');
   }
   const compiled = given ? (fn as (...a: unknown[]) => unknown) : compileFunction(fn, opts);
   const state = given ?? (compiled as ReturnType<typeof compileFunction>)._state;

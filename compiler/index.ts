@@ -4,6 +4,9 @@ import { Module } from '../src/nn/module.js';
 import { compileFunction, resetCompileCache, type CompileOptions, type Compiled } from './compile.js';
 import { clearPlans } from './execute.js';
 import { onReleaseMemory } from '../src/memory.js';
+import { checkCompileOptions } from './options.js';
+import { KilnError } from '../src/core/errors.js';
+import { describeValue } from '../src/core/validate.js';
 
 // kiln.releaseMemory() drops compiled plans (and with them their kernels): functions re-plan on their next call.
 onReleaseMemory(() => { clearPlans(); resetCompileCache(); });
@@ -24,7 +27,10 @@ export function compile(target?: unknown, second?: unknown): unknown {
   }
   if (typeof target === 'function') return compileFunction(target as AnyFn, second as CompileOptions);
   if (target instanceof Module) return compileModule(target, second as CompileOptions);
-  const opts = (target ?? {}) as CompileOptions;
+  if (target !== undefined && (target === null || typeof target !== 'object' || Array.isArray(target))) {
+    throw new KilnError(`compile: expected a function, an nn.Module or an options object, got ${describeValue(target)}`);
+  }
+  const opts = checkCompileOptions(target);
   return (method: AnyFn, _context: ClassMethodDecoratorContext) => decorate(method, opts);
 }
 

@@ -1,7 +1,8 @@
 // Define-by-run autograd: every differentiable op leaves a Node; backward() walks them in reverse
 // topological order calling the registry's gradient rules, which are themselves tensor ops (so
 // backward traces and compiles like any other code).
-import { AutogradError, fmtShape } from './core/errors.js';
+import { AutogradError, KilnError, fmtShape } from './core/errors.js';
+import { describeValue } from './core/validate.js';
 import { shapesEqual } from './core/shape.js';
 import type { Meta, OpDef, VjpContext } from './ops/types.js';
 import type { Tensor } from './tensor.js';
@@ -15,6 +16,7 @@ export function isGradEnabled(): boolean { return gradEnabled; }
 
 /** Runs `fn` without recording gradients (like torch.no_grad). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new KilnError(`noGrad: expected a function to run without gradients, got ${describeValue(fn)}`);
   const prev = gradEnabled;
   gradEnabled = false;
   try { return fn(); } finally { gradEnabled = prev; }

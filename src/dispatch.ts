@@ -9,6 +9,7 @@ import type { Kernel, View } from './core/kernel.js';
 import { contiguousView } from './core/kernel.js';
 import { sizeOf } from './core/shape.js';
 import { expandView } from './core/view.js';
+import { checkAllocation } from './core/validate.js';
 import { Node, isGradEnabled } from './autograd.js';
 import { elementwiseExpr, gatherExpr, loadExpr, matmulKernel, reduceKernel } from './lower.js';
 import type { Meta, OpDef } from './ops/types.js';
@@ -48,6 +49,8 @@ export function setTracer(t: Tracer | null): Tracer | null {
 /** Applies a registry op: the one entry point for every primitive. */
 export function apply(op: OpDef, inputs: readonly Tensor[], attrs: unknown = {}): Tensor {
   const meta = op.infer(inputs, attrs as never);
+  // Views allocate nothing; any other op's result must fit one buffer (checked before allocating).
+  if (op.kind !== 'movement') checkAllocation(op.name, meta.shape, sizeOf(meta.shape), meta.dtype === 'bool' ? 1 : 4);
   const out = tracer ? tracer.record(op, inputs, attrs, meta) : runEager(op, inputs, attrs, meta);
   if (op.vjp && isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._setNode(new Node(op, inputs, attrs, out));
   return out;

@@ -27,8 +27,7 @@ export type { BackendName, Backend } from './core/backend.js';
 export { initBackend, setBackend, currentBackend, getBackend, hasBackend } from './core/backend.js';
 export { KilnError, ShapeError, DTypeError, AutogradError, OutOfMemoryError } from './core/errors.js';
 export { noGrad, isGradEnabled } from './autograd.js';
-export { tidy } from './functional.js';
-export { keep } from './tidy.js';
+export { tidy, keep } from './functional.js';
 export { memory, releaseMemory, configureMemory } from './memory.js';
 export type { MemoryInfo, MemoryOptions } from './memory.js';
 export {

@@ -4,7 +4,8 @@ import type { Backend, BackendName, Buffer } from './core/backend.js';
 import { getBackend } from './core/backend.js';
 import type { DType, TypedArray } from './core/dtype.js';
 import { checkDType, scalarPromote, typedArrayFor } from './core/dtype.js';
-import { AutogradError, KilnError, ShapeError, fmtShape } from './core/errors.js';
+import { AutogradError, DTypeError, KilnError, ShapeError, fmtShape } from './core/errors.js';
+import { checkBool, checkChoice, checkInt, checkScalar, describeValue, outsideInt32 } from './core/validate.js';
 import type { View } from './core/kernel.js';
 import { contiguousView, isContiguousView } from './core/kernel.js';
 import { inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
@@ -25,6 +26,16 @@ export type Dims = number | readonly number[];
 
 /** Shared by a tensor and its views: bumped by in-place writes, checked by backward. */
 export interface VersionCounter { value: number }
+
+/** `v` if it is a Tensor, else a KilnError naming the op and the argument. */
+export function expectTensor(op: string, arg: string, v: unknown): Tensor {
+  if (v instanceof Tensor) return v;
+  const hint = Array.isArray(v) || typeof v === 'number' ? ' (make one with tensor())' : '';
+  throw new KilnError(`${op}: ${arg} must be a tensor, got ${describeValue(v)}${hint}`);
+}
+
+/** Ops that use a scalar operand as a float or a truth value, not as an int32: any number is fine. */
+const NON_INTEGER_USE = new Set(['div', 'pow', 'logicalAnd', 'logicalOr']);
 
 const scalarCache = new Map<string, Tensor>();
 let nextSerial = 0;
@@ -88,13 +99,15 @@ export class Tensor {
   /** Name of the backend holding the data. */
   get backend(): BackendName { return this._backendName; }
   get requiresGrad(): boolean { return this._requiresGrad; }
-  set requiresGrad(v: boolean) { this.requiresGrad_(v); }
+  set requiresGrad(v: boolean) { this.requiresGrad_(checkBool('requiresGrad', 'the flag', v)); }
   /** True for tensors created by the user (not by a differentiable op). */
   get isLeaf(): boolean { return this._node === null; }
   /** Name of the op that made this tensor, for autograd (null for leaves). */
   get gradFn(): string | null { return this._node ? this._node.op.name : null; }
   get grad(): Tensor | null { return this._grad; }
   set grad(g: Tensor | null) {
+    if (g !== null && g !== undefined) expectTensor('grad', 'the assigned gradient', g);
+    g = g ?? null;
     if (g && !shapesEqual(g.shape, this.shape)) {
       throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
     }
@@ -107,6 +120,7 @@ export class Tensor {
 
   /** Sets requiresGrad (float tensors only), returning this. */
   requiresGrad_(flag = true): this {
+    checkBool('requiresGrad_', 'the flag', flag);
     if (flag && this.dtype !== 'float32') throw new AutogradError(`requiresGrad_: only float32 tensors can require gradients, got ${this.dtype}`);
     if (!flag && !this.isLeaf) throw new AutogradError('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
     this._requiresGrad = flag;
@@ -125,6 +139,8 @@ export class Tensor {
 
   /** Backpropagates from this tensor (a single element unless `grad` is given). */
   backward(grad?: Tensor, opts?: BackwardOptions): void {
+    if (grad !== undefined && grad !== null) expectTensor('backward', 'the gradient', grad);
+    grad = grad ?? undefined;
     if (!grad) checkImplicitGrad(this);
     else if (!this.requiresGrad) checkImplicitGrad(this);
     const g = grad ?? F.onesLike(this);
@@ -245,7 +261,7 @@ export class Tensor {
 
   /** Nested arrays (numbers, or booleans for bool). */
   toArray(): unknown {
-    this._ensureReal('toArray()');
+    this._readBackend('toArray');
     return nest(this.data(), this.shape, this.dtype);
   }
 
@@ -256,7 +272,7 @@ export class Tensor {
   /** The single value of a one-element tensor. */
   item(): number | boolean {
     if (this.size !== 1) throw new ShapeError(`item(): only one-element tensors can be read as a number, got shape ${fmtShape(this.shape)}`);
-    this._ensureReal('item()');
+    this._readBackend('item');
     const v = this.data()[0];
     return this.dtype === 'bool' ? v !== 0 : v;
   }
@@ -290,8 +306,14 @@ export class Tensor {
   to(target: DType | BackendName): Tensor {
     if (target === 'cpu' || target === 'wasm' || target === 'webgpu') {
       if (target === this._backendName) return this;
+      if (!getBackend(this._backendName).syncReads) {
+        throw new KilnError(`to('${target}'): reads from the ${this._backendName} backend are asynchronous; use \`await t.toAsync('${target}')\``);
+      }
       const data = this.data();
       return F.fromTypedArray(data, this.shape, this.dtype, target, this.requiresGrad && this.isLeaf);
+    }
+    if (target !== 'float32' && target !== 'int32' && target !== 'bool') {
+      throw new DTypeError(`to: unknown dtype or backend ${typeof target === 'string' ? JSON.stringify(target) : describeValue(target)}, expected a dtype ('float32', 'int32', 'bool') or a backend ('cpu', 'wasm', 'webgpu')`);
     }
     const dtype = checkDType('to', target);
     if (dtype === this.dtype) return this;
@@ -300,6 +322,7 @@ export class Tensor {
 
   /** Copies to another backend, reading asynchronously (works from webgpu). */
   async toAsync(backend: BackendName): Promise<Tensor> {
+    checkChoice('toAsync', 'the backend', backend, ['cpu', 'wasm', 'webgpu']);
     if (backend === this._backendName) return this;
     return F.fromTypedArray(await this.dataAsync(), this.shape, this.dtype, backend, false);
   }
@@ -310,11 +333,22 @@ export class Tensor {
   /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor { return this.isContiguous() && !this._lazy ? this : apply(OPS.contiguous, [this]); }
 
-  /** @internal Converts a scalar operand to a 0-d tensor on this tensor's backend (cached). */
-  _scalar(v: TensorLike): Tensor {
+  /**
+   * @internal Converts a scalar operand of `op` to a 0-d tensor on this tensor's backend (cached).
+   * Numbers and booleans only; an integer int32 cannot hold is an error where the op would use it
+   * as an int32 (as torch refuses), and a float32 value where the op computes in float or logic.
+   */
+  _scalar(v: TensorLike, op = 'operand', intUse = !NON_INTEGER_USE.has(op)): Tensor {
     if (v instanceof Tensor) return v;
-    const dtype: DType = typeof v === 'boolean' ? 'bool' : scalarPromote(this.dtype, v);
+    checkScalar(op, 'the operand', v);
+    let dtype: DType = typeof v === 'boolean' ? 'bool' : scalarPromote(this.dtype, v);
     const value = typeof v === 'boolean' ? Number(v) : v;
+    if (dtype === 'int32' && outsideInt32(value)) {
+      if (intUse) {
+        throw new KilnError(`${op}: the scalar ${value} is outside the int32 range of a ${this.dtype} tensor; convert first with x.to('float32')`);
+      }
+      dtype = 'float32';
+    }
     const key = `${this._backendName}:${dtype}:${Object.is(value, -0) ? '-0' : value}`;
     let t = scalarCache.get(key);
     if (!t || t._storage?.isFreed) {
@@ -328,25 +362,25 @@ export class Tensor {
 
   // ----- elementwise ---------------------------------------------------------------------------
 
-  add(o: TensorLike): Tensor { return apply(OPS.add, [this, this._scalar(o)]); }
-  sub(o: TensorLike): Tensor { return apply(OPS.sub, [this, this._scalar(o)]); }
-  mul(o: TensorLike): Tensor { return apply(OPS.mul, [this, this._scalar(o)]); }
-  div(o: TensorLike): Tensor { return apply(OPS.div, [this, this._scalar(o)]); }
-  pow(o: TensorLike): Tensor { return apply(OPS.pow, [this, this._scalar(o)]); }
-  remainder(o: TensorLike): Tensor { return apply(OPS.remainder, [this, this._scalar(o)]); }
-  maximum(o: TensorLike): Tensor { return apply(OPS.maximum, [this, this._scalar(o)]); }
-  minimum(o: TensorLike): Tensor { return apply(OPS.minimum, [this, this._scalar(o)]); }
-  eq(o: TensorLike): Tensor { return apply(OPS.eq, [this, this._scalar(o)]); }
-  ne(o: TensorLike): Tensor { return apply(OPS.ne, [this, this._scalar(o)]); }
-  lt(o: TensorLike): Tensor { return apply(OPS.lt, [this, this._scalar(o)]); }
-  le(o: TensorLike): Tensor { return apply(OPS.le, [this, this._scalar(o)]); }
-  gt(o: TensorLike): Tensor { return apply(OPS.lt, [this._scalar(o), this]); }
-  ge(o: TensorLike): Tensor { return apply(OPS.le, [this._scalar(o), this]); }
-  logicalAnd(o: TensorLike): Tensor { return apply(OPS.logicalAnd, [this, this._scalar(o)]); }
-  logicalOr(o: TensorLike): Tensor { return apply(OPS.logicalOr, [this, this._scalar(o)]); }
+  add(o: TensorLike): Tensor { return apply(OPS.add, [this, this._scalar(o, 'add')]); }
+  sub(o: TensorLike): Tensor { return apply(OPS.sub, [this, this._scalar(o, 'sub')]); }
+  mul(o: TensorLike): Tensor { return apply(OPS.mul, [this, this._scalar(o, 'mul')]); }
+  div(o: TensorLike): Tensor { return apply(OPS.div, [this, this._scalar(o, 'div')]); }
+  pow(o: TensorLike): Tensor { return apply(OPS.pow, [this, this._scalar(o, 'pow')]); }
+  remainder(o: TensorLike): Tensor { return apply(OPS.remainder, [this, this._scalar(o, 'remainder')]); }
+  maximum(o: TensorLike): Tensor { return apply(OPS.maximum, [this, this._scalar(o, 'maximum')]); }
+  minimum(o: TensorLike): Tensor { return apply(OPS.minimum, [this, this._scalar(o, 'minimum')]); }
+  eq(o: TensorLike): Tensor { return apply(OPS.eq, [this, this._scalar(o, 'eq')]); }
+  ne(o: TensorLike): Tensor { return apply(OPS.ne, [this, this._scalar(o, 'ne')]); }
+  lt(o: TensorLike): Tensor { return apply(OPS.lt, [this, this._scalar(o, 'lt')]); }
+  le(o: TensorLike): Tensor { return apply(OPS.le, [this, this._scalar(o, 'le')]); }
+  gt(o: TensorLike): Tensor { return apply(OPS.lt, [this._scalar(o, 'gt'), this]); }
+  ge(o: TensorLike): Tensor { return apply(OPS.le, [this._scalar(o, 'ge'), this]); }
+  logicalAnd(o: TensorLike): Tensor { return apply(OPS.logicalAnd, [this, this._scalar(o, 'logicalAnd')]); }
+  logicalOr(o: TensorLike): Tensor { return apply(OPS.logicalOr, [this, this._scalar(o, 'logicalOr')]); }
   logicalNot(): Tensor { return apply(OPS.logicalNot, [this]); }
   /** where(cond, this, other), as torch's Tensor.where. */
-  where(cond: TensorLike, other: TensorLike): Tensor { return apply(OPS.where, [this._scalar(cond), this, this._scalar(other)]); }
+  where(cond: TensorLike, other: TensorLike): Tensor { return apply(OPS.where, [this._scalar(cond, 'where', false), this, this._scalar(other, 'where')]); }
   neg(): Tensor { return apply(OPS.neg, [this]); }
   abs(): Tensor { return apply(OPS.abs, [this]); }
   exp(): Tensor { return apply(OPS.exp, [this]); }
@@ -367,11 +401,14 @@ export class Tensor {
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return F.gelu(this, approximate); }
   silu(): Tensor { return F.silu(this); }
   softplus(beta = 1, threshold = 20): Tensor { return F.softplus(this, beta, threshold); }
+  /** log(1 + x), accurate near 0. */
+  log1p(): Tensor { return F.log1p(this); }
   clamp(min?: number | null, max?: number | null): Tensor { return F.clamp(this, min, max); }
 
   // ----- reductions ----------------------------------------------------------------------------
 
   private _reduce(name: 'sum' | 'prod' | 'max' | 'min', dim: Dims | undefined, keepdim: boolean): Tensor {
+    F.checkKeepdim(name, keepdim);
     const dims = normalizeDims(name, dim, this.ndim);
     return apply(OPS[name], [this], { dims, keepdim });
   }
@@ -393,7 +430,7 @@ export class Tensor {
 
   // ----- linear algebra ------------------------------------------------------------------------
 
-  matmul(o: Tensor): Tensor { return F.matmul(this, o); }
+  matmul(o: Tensor): Tensor { return F.matmul(this, expectTensor('matmul', 'the second operand', o)); }
   /** Transpose of the last two dims. */
   mT(): Tensor {
     if (this.ndim < 2) throw new ShapeError(`mT: expected at least 2 dims, got ${fmtShape(this.shape)}`);
@@ -453,18 +490,21 @@ export class Tensor {
     const resolved = target.map((d, i) => (d === -1 && i >= lead ? this.shape[i - lead] : d));
     return apply(OPS.expand, [this], { shape: resolved });
   }
-  expandAs(o: Tensor): Tensor { return this.expand(o.shape); }
+  expandAs(o: Tensor): Tensor { return this.expand(expectTensor('expandAs', 'the other tensor', o).shape); }
   /**
    * Python-style slicing per dim: `[start, end, step]` (negative indices count from the end; a
    * negative step walks backwards), or null for the whole dim. Missing trailing dims are whole.
    */
-  slice(specs: readonly (readonly [number?, number?, number?] | null)[]): Tensor {
+  slice(specs: readonly (readonly [(number | null)?, (number | null)?, (number | null)?] | null)[]): Tensor {
+    if (!Array.isArray(specs)) throw new ShapeError(`slice: expected one [start, end, step] range (or null) per dim, got ${describeValue(specs)}`);
     if (specs.length > this.ndim) throw new ShapeError(`slice: ${specs.length} ranges given for a tensor of rank ${this.ndim} ${fmtShape(this.shape)}`);
     return F.sliceTensor(this, specs);
   }
   /** The `length` elements of `dim` starting at `start`. */
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normalizeDim('narrow', dim, this.ndim);
+    checkInt('narrow', 'start', start);
+    checkInt('narrow', 'length', length);
     const n = this.shape[d];
     const s = start < 0 ? start + n : start;
     if (s < 0 || length < 0 || s + length > n) throw new ShapeError(`narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${n} in ${fmtShape(this.shape)}`);
@@ -489,10 +529,12 @@ export class Tensor {
   pad(pads: readonly (readonly [number, number])[] | readonly number[], options: Parameters<typeof F.pad>[2] = 0): Tensor { return F.pad(this, pads, options); }
   /** torch.gather: out[..j..] = this[..index[..j..]..] along `dim`. */
   gather(dim: number, index: Tensor): Tensor {
+    expectTensor('gather', 'the index', index);
     return apply(OPS.gather, [this, index], { axis: normalizeDim('gather', dim, this.ndim) });
   }
   /** Picks the entries `index` (1-D int32) along `dim`. */
   indexSelect(dim: number, index: Tensor): Tensor {
+    expectTensor('indexSelect', 'the index', index);
     return apply(OPS.indexSelect, [this, index], { axis: normalizeDim('indexSelect', dim, this.ndim) });
   }
   /** Splits into chunks of `size` (or of the listed sizes) along `dim`. */
@@ -534,8 +576,17 @@ export class Tensor {
   mul_(o: TensorLike): this { return this._inplace('mul_', (x) => x.mul(o)); }
   div_(o: TensorLike): this { return this._inplace('div_', (x) => x.div(o)); }
   zero_(): this { return this.fill_(0); }
-  fill_(value: number): this { return this._inplace('fill_', (x) => x._scalar(value).expand(this.shape).to(this.dtype)); }
+  fill_(value: number | boolean): this {
+    checkScalar('fill_', 'the fill value', value);
+    if (this.dtype === 'int32' && typeof value === 'number' && (!Number.isFinite(value) || outsideInt32(Math.trunc(value)))) {
+      throw new KilnError(`fill_: ${value} cannot be stored in an int32 tensor (range -2147483648..2147483647)`);
+    }
+    return this._inplace('fill_', (x) => x._scalar(value, 'fill_').expand(this.shape).to(this.dtype));
+  }
   /** Copies `src` (broadcast and cast) into this tensor. */
-  copy_(src: Tensor): this { return this._inplace('copy_', () => src.expand(this.shape).to(this.dtype)); }
+  copy_(src: Tensor): this {
+    expectTensor('copy_', 'the source', src);
+    return this._inplace('copy_', () => src.expand(this.shape).to(this.dtype));
+  }
 }
 

@@ -4,6 +4,7 @@
 // The same creation scopes let kiln's composites mark their intermediates as internal (unreachable
 // from user code) and let the autograd engine see the tensors backward creates.
 import type { Tensor } from './tensor.js';
+import { KilnError } from './core/errors.js';
 
 interface Scope { readonly created: Tensor[]; readonly kept: Set<Tensor> }
 const scopes: Scope[] = [];
@@ -39,6 +40,13 @@ export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
     result = fn();
   } finally {
     scopes.pop();
+  }
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    // The work after an await would run outside this scope, with its tensors already freed: keep
+    // everything (the garbage collector frees it) and say so instead of corrupting the async body.
+    for (const t of scope.created) trackCreated(t);
+    (result as unknown as Promise<unknown>).then(undefined, () => {}); // the error below is the one to report
+    throw new KilnError('tidy: the function returned a Promise, but tidy() is synchronous: it frees tensors when the function returns, before an await resumes; call tidy() inside the async function around synchronous work');
   }
   const survivors = new Set<Tensor>(scope.kept);
   collect(result, survivors, isTensor);

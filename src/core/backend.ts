@@ -80,16 +80,24 @@ export async function initBackend(name: BackendName): Promise<Backend> {
     await ready.ready?.();
     return ready;
   }
-  const load = loaders.get(name);
-  if (!load) throw new KilnError(`initBackend: unknown backend '${name}', expected one of ${[...new Set([...backends.keys(), ...loaders.keys()])].join(', ')}`);
+  checkName('initBackend', name);
+  const load = loaders.get(name)!;
   const b = await load();
   registerBackend(b);
   return b;
 }
 
+/** Throws unless `name` is a backend kiln knows, naming the op. */
+function checkName(op: string, name: unknown): void {
+  if (backends.has(name as BackendName) || loaders.has(name as BackendName)) return;
+  const known = [...new Set([...backends.keys(), ...loaders.keys()])].map((b) => `'${b}'`).join(', ');
+  throw new KilnError(`${op}: unknown backend ${typeof name === 'string' ? `'${name}'` : String(name)}, expected one of ${known}`);
+}
+
 /** The backend object for a name; throws a clear error if it was never initialised. */
 export function getBackend(name: BackendName = current): Backend {
   const b = backends.get(name);
+  if (!b) checkName('getBackend', name);
   if (!b) {
     const hint = loaders.has(name) ? `call \`await initBackend('${name}')\` first` : `known backends: ${[...backends.keys()].join(', ')}`;
     throw new KilnError(`backend '${name}' is not initialised: ${hint}`);
@@ -99,6 +107,7 @@ export function getBackend(name: BackendName = current): Backend {
 
 /** Selects the default backend for new tensors (it must be initialised). */
 export function setBackend(name: BackendName): void {
+  checkName('setBackend', name);
   getBackend(name);
   current = name;
 }

@@ -1,6 +1,7 @@
 // Shape arithmetic: broadcasting, strides, dim normalisation, and strided views (the index arithmetic
 // that movement ops become instead of copies).
 import { ShapeError, fmtShape } from './errors.js';
+import { describeValue } from './validate.js';
 
 export type Shape = readonly number[];
 
@@ -44,15 +45,21 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
 /** Normalises a possibly negative dim against a rank; `ndim` 0 accepts -1 and 0 (as PyTorch). */
 export function normalizeDim(op: string, dim: number, ndim: number): number {
   const n = Math.max(ndim, 1);
-  if (!Number.isInteger(dim) || dim < -n || dim >= n) {
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) {
+    throw new ShapeError(`${op}: dim must be an integer in ${-n}..${n - 1} for a tensor of rank ${ndim}, got ${describeValue(dim)}`);
+  }
+  if (dim < -n || dim >= n) {
     throw new ShapeError(`${op}: dim ${dim} is out of range for a tensor of rank ${ndim} (expected ${-n}..${n - 1})`);
   }
   return dim < 0 ? dim + n : dim;
 }
 
-/** Normalises a dim argument (number, list, or undefined = all dims) to a sorted unique list. */
-export function normalizeDims(op: string, dim: number | readonly number[] | undefined, ndim: number): number[] {
-  if (dim === undefined) return Array.from({ length: ndim }, (_, i) => i);
+/** Normalises a dim argument (number, list, or undefined/null = all dims) to a sorted unique list. */
+export function normalizeDims(op: string, dim: number | readonly number[] | undefined | null, ndim: number): number[] {
+  if (dim === undefined || dim === null) return Array.from({ length: ndim }, (_, i) => i);
+  if (typeof dim !== 'number' && !Array.isArray(dim)) {
+    throw new ShapeError(`${op}: dim must be an integer or an array of integers, got ${describeValue(dim)}`);
+  }
   const list = typeof dim === 'number' ? [dim] : [...dim];
   const out = list.map((d) => normalizeDim(op, d, ndim)).filter((d) => d < ndim || ndim > 0);
   const uniq = [...new Set(out)].sort((x, y) => x - y);
@@ -63,14 +70,15 @@ export function normalizeDims(op: string, dim: number | readonly number[] | unde
 /** Resolves one -1 in a reshape target against the element count. */
 export function inferReshape(op: string, from: Shape, to: readonly number[]): number[] {
   const size = sizeOf(from);
+  if (!Array.isArray(to)) throw new ShapeError(`${op}: the target shape must be sizes or an array of sizes, got ${describeValue(to)}`);
   let infer = -1;
   let known = 1;
   to.forEach((d, i) => {
     if (d === -1) {
       if (infer >= 0) throw new ShapeError(`${op}: only one dimension can be -1 in ${fmtShape(to)}`);
       infer = i;
-    } else if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid size ${d} in ${fmtShape(to)}`);
+    } else if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid size ${typeof d === 'number' ? d : describeValue(d)} in ${fmtShape(to)}`);
     } else known *= d;
   });
   const out = [...to];

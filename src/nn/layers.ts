@@ -1,5 +1,6 @@
 // Standard layers, initialised as PyTorch initialises them.
 import { KilnError } from '../core/errors.js';
+import { checkInt } from '../core/validate.js';
 import { rand } from '../creation.js';
 import { ones, zeros } from '../creation.js';
 import * as F from '../functional.js';
@@ -17,6 +18,8 @@ export class Linear extends Module {
   bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
     super();
+    checkInt('Linear', 'inFeatures', inFeatures, 0);
+    checkInt('Linear', 'outFeatures', outFeatures, 0);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = uniformParam([outFeatures, inFeatures], bound);
     this.bias = opts.bias === false ? null : uniformParam([outFeatures], bound);
@@ -71,7 +74,7 @@ export class Embedding extends Module {
   weight: Tensor;
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
     super();
-    if (numEmbeddings <= 0 || embeddingDim <= 0) throw new KilnError(`Embedding: sizes must be positive, got ${numEmbeddings} x ${embeddingDim}`);
+    if (typeof numEmbeddings !== 'number' || typeof embeddingDim !== 'number' || !Number.isInteger(numEmbeddings) || !Number.isInteger(embeddingDim) || numEmbeddings <= 0 || embeddingDim <= 0) throw new KilnError(`Embedding: sizes must be positive, got ${numEmbeddings} x ${embeddingDim}`);
     this.weight = F.randnParam([numEmbeddings, embeddingDim]);
   }
   forward(indices: Tensor): Tensor { return F.embedding(indices, this.weight); }

@@ -3,11 +3,20 @@ import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { arange } from '../creation.js';
 import { shapesEqual } from '../core/shape.js';
 import { getBackend } from '../core/backend.js';
-import type { Tensor } from '../tensor.js';
+import { checkChoice } from '../core/validate.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 import { scoped } from '../functional.js';
 
 type Reduction = 'mean' | 'sum' | 'none';
+const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
 const reduce = (x: Tensor, r: Reduction) => (r === 'mean' ? x.mean() : r === 'sum' ? x.sum() : x);
+
+/** The input and target are tensors and the reduction is known. */
+function checkArgs(op: string, input: unknown, target: unknown, reduction: unknown): void {
+  expectTensor(op, 'the input', input);
+  expectTensor(op, 'the target', target);
+  checkChoice(op, 'reduction', reduction, REDUCTIONS);
+}
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
   if (!shapesEqual(a.shape, b.shape)) {
@@ -17,6 +26,7 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkArgs('mseLoss', input, target, reduction);
   sameShape('mseLoss', input, target);
   return scoped([input, target], () => {
     const d = input.sub(target);
@@ -26,6 +36,7 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'm
 
 /** Cross entropy of logits [N, C] (or [C]) against int32 class indices [N] (or []). */
 export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkArgs('crossEntropy', logits, target, reduction);
   if (target.dtype !== 'int32') throw new DTypeError(`crossEntropy: target must hold int32 class indices, got ${target.dtype}`);
   if (logits.ndim < 1 || logits.ndim > 2 || target.ndim !== logits.ndim - 1 || (logits.ndim === 2 && target.shape[0] !== logits.shape[0])) {
     throw new ShapeError(`crossEntropy: expected logits [N, C] with target [N] (or [C] with []), got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
@@ -45,6 +56,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reductio
 
 /** Binary cross entropy of probabilities against 0/1 targets (logs clamped at -100, as PyTorch). */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkArgs('binaryCrossEntropy', input, target, reduction);
   sameShape('binaryCrossEntropy', input, target);
   const t = target.to('float32');
   const logp = input.log().clamp(-100);

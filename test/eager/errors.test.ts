@@ -74,7 +74,7 @@ describe('dtypes', () => {
   });
   it('unknown dtype names', () => {
     expectError(() => tensor([1], { dtype: 'float64' as never }), DTypeError, 'tensor: unknown dtype "float64"');
-    expectError(() => ones([2]).to('int8' as never), DTypeError, 'to: unknown dtype "int8"');
+    expectError(() => ones([2]).to('int8' as never), DTypeError, 'to: unknown dtype or backend "int8"');
   });
   it('requiresGrad on an int tensor names the dtype', () => {
     expectError(() => arange(3).requiresGrad_(), AutogradError, 'requiresGrad_', 'int32');
@@ -161,7 +161,7 @@ describe('bad dims', () => {
     expectError(() => ones([2, 3]).argmax(2), ShapeError, 'argmax: dim 2 is out of range');
     expectError(() => ones([2, 3]).flip(3), ShapeError, 'flip: dim 3 is out of range');
     expectError(() => k.cat([ones([2])], 1), ShapeError, 'cat: dim 1 is out of range');
-    expectError(() => ones([2]).sum(0.5), ShapeError, 'sum: dim 0.5 is out of range');
+    expectError(() => ones([2]).sum(0.5), ShapeError, 'sum: dim must be an integer', '0.5');
   });
   for (const [name, call] of [
     ['mean', () => ones([2, 3]).mean(-3)],
@@ -221,10 +221,10 @@ describe('creation and misc', () => {
     expectError(() => tensor([1, 2], { shape: [3] }), ShapeError, 'tensor: 2 values do not fill shape [3] (3 elements)');
   });
   it('bad shapes and ranges', () => {
-    expectError(() => zeros([2, -1]), ShapeError, 'full: invalid shape [2,-1]');
+    expectError(() => zeros([2, -1]), ShapeError, 'zeros: invalid shape [2,-1]');
     expectError(() => arange(0, 5, 0), KilnError, 'arange: step must be non-zero');
     expectError(() => k.randint(3, 3, [2]), KilnError, 'randint: high (3) must be greater than low (3)');
-    expectError(() => k.dropout(ones([2]), 1.5), KilnError, 'dropout: probability must be in [0, 1], got 1.5');
+    expectError(() => k.dropout(ones([2]), 1.5), KilnError, 'dropout: probability must be a number in [0, 1], got the number 1.5');
   });
   it('unknown backend', async () => {
     await expect(k.initBackend('tpu' as never)).rejects.toThrow(/initBackend: unknown backend 'tpu'/);
@@ -246,7 +246,7 @@ describe('across backends', () => {
   it.skipIf(!webgpu.available)('sync reads on webgpu name the async form', () => {
     const t = ones([2], { backend: 'webgpu' });
     expectError(() => t.data(), KilnError, 'data(): reads from the webgpu backend are asynchronous; use `await t.dataAsync()`');
-    expectError(() => t.toArray(), KilnError, 'await t.dataAsync()');
+    expectError(() => t.toArray(), KilnError, 'await t.toArrayAsync()');
     expectError(() => t.item(), KilnError, /item\(\)|itemAsync|dataAsync/);
   });
 });
