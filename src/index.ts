@@ -1,15 +1,14 @@
 // kiln's public entry: wires the backends into the core registry and re-exports the API.
 import { currentBackend, initBackend, registerBackend, registerBackendLoader, setBackend } from './core/backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
-import { compileJs } from '../backends/cpu/codegen.js';
 import { createWasmBackendSync } from '../backends/wasm/index.js';
 import { setIdsFactory } from './ops/linalg.js';
 import { arange } from './creation.js';
 
 registerBackend(createCpuBackend());
-// wasm is the default backend. It is usable at once: kernels run through the cpu renderer (its
-// baseline tier) until binaryen, loaded on first use, compiles them to WebAssembly; `await ready()`.
-registerBackend(createWasmBackendSync({ baseline: compileJs }));
+// wasm is the default backend. It is usable at once: kernels run as JavaScript computing the same bits
+// (its JS tier) until binaryen, loaded on first use, compiles them to WebAssembly; `await ready()`.
+registerBackend(createWasmBackendSync());
 setBackend('wasm');
 registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
 // Gradient rules of gathers need class ids arange(k) laid along one axis.

@@ -8,28 +8,10 @@ import { renderDag } from '../../src/core/kernel.js';
 import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
 import type { DType } from '../../src/core/dtype.js';
 import { assertNever } from '../../src/core/errors.js';
+import { jsAddress as address, jsLoops as loops, jsMaskTest as maskTest } from '../../src/core/js-source.js';
 
 /** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays. */
 export type CpuKernelFn = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
-
-/** Address of a view at coordinates c0..c{n-1}, with an optional replaced coordinate (gather). */
-function address(v: View, coord: (d: number) => string): string {
-  const terms: string[] = v.offset !== 0 ? [String(v.offset)] : [];
-  v.strides.forEach((s, d) => {
-    if (s !== 0 && v.shape[d] !== 1) terms.push(s === 1 ? coord(d) : `${coord(d)}*${s}`);
-  });
-  return terms.length ? terms.join('+') : '0';
-}
-
-function maskTest(v: View, coord: (d: number) => string): string | null {
-  if (!v.mask) return null;
-  const tests: string[] = [];
-  v.mask.forEach(([lo, hi], d) => {
-    if (lo > 0) tests.push(`${coord(d)}>=${lo}`);
-    if (hi < v.shape[d]) tests.push(`${coord(d)}<${hi}`);
-  });
-  return tests.length ? tests.join('&&') : null;
-}
 
 /** Emits JS statements computing `roots`; shared nodes become `const` temps. Returns the root expressions. */
 function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }): string[] {
@@ -81,16 +63,6 @@ function castCode(x: string, from: DType, to: DType): string {
   if (to === 'bool') return `(${x}!==0?1:0)`;
   if (to === 'int32') return from === 'float32' ? `H.toInt(${x})` : x;
   return from === 'int32' ? `Math.fround(${x})` : x; // int32 past 2^24 rounds; bool is exact
-}
-
-/** Nested loops over `shape`, coordinates named c{first}.., wrapping `body`. */
-function loops(shape: readonly number[], first: number, body: string[]): string[] {
-  let out = body;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    const c = `c${first + d}`;
-    out = [`for (let ${c} = 0; ${c} < ${shape[d]}; ${c}++) {`, ...out.map((l) => '  ' + l), '}'];
-  }
-  return out;
 }
 
 function storeAddr(v: View | undefined, counter: string): string {

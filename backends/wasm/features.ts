@@ -19,3 +19,23 @@ export function hasRelaxedSimd(): boolean {
   }
   return relaxed;
 }
+
+/**
+ * (func (export "f") (param f32 f32 f32) (result f32)
+ *   (f32x4.extract_lane 0 (f32x4.relaxed_madd (f32x4.splat a) (f32x4.splat b) (f32x4.splat c))))
+ */
+export const RELAXED_MADD_F32 = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7d, 0x7d, 0x7d, 0x01, 0x7d,
+  0x03, 0x02, 0x01, 0x00, 0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00,
+  0x20, 0x00, 0xfd, 0x13, 0x20, 0x01, 0xfd, 0x13, 0x20, 0x02, 0xfd, 0x13, 0xfd, 0x85, 0x02, 0xfd, 0x1f, 0x00, 0x0b,
+]);
+
+/**
+ * Whether relaxed_madd rounds once (a hardware FMA) in modules compiled by `compile`: relaxed SIMD
+ * lets the engine choose. (1 + 2^-12)^2 - (1 + 2^-11) is 2^-24 fused and 0 as a multiply then an add.
+ */
+export function relaxedMaddFuses(compile: (bytes: Uint8Array<ArrayBuffer>) => WebAssembly.Module): boolean {
+  const f = new WebAssembly.Instance(compile(RELAXED_MADD_F32 as Uint8Array<ArrayBuffer>)).exports.f as (a: number, b: number, c: number) => number;
+  const a = 1 + 2 ** -12;
+  return f(a, a, -(1 + 2 ** -11)) !== 0;
+}

@@ -3,8 +3,8 @@
 // tensor buffers. binaryen is loaded lazily inside the factory (ESM with top-level await).
 import type { Backend, Buffer, KernelStats } from '../../src/core/backend.js';
 import type { DType, TypedArray } from '../../src/core/dtype.js';
-import type { Kernel } from '../../src/core/kernel.js';
-import { printKernel } from '../../src/core/kernel.js';
+import type { ElementwiseKernel, Expr, Kernel } from '../../src/core/kernel.js';
+import { contiguousView, printKernel } from '../../src/core/kernel.js';
 import { KilnError } from '../../src/core/errors.js';
 import { buildElementwise } from './elementwise.js';
 import { buildMatmul } from './matmul.js';
@@ -14,7 +14,10 @@ import { WasmHeap, type HeapStats } from './memory.js';
 import type { CompiledModule, Launch, LaunchEnv } from './module.js';
 import { KernelModule, instantiate, optimizedText } from './module.js';
 import type { Binaryen } from './emit.js';
-import { initV8Flags, relaxedSimdAvailable } from './v8flags.js';
+import { compileModule, initV8Flags, relaxedSimdAvailable } from './v8flags.js';
+import { relaxedMaddFuses } from './features.js';
+import { makeJsMath, type JsMath } from './jsmath.js';
+import { compileJsTier, renderJsTier, type JsTierKernel } from './jstier.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -36,12 +39,6 @@ export interface WasmBackendOptions {
    */
   readonly eagerTierUp?: boolean;
   /**
-   * The baseline tier: compiles a kernel to JS over typed arrays. While binaryen loads (it is large,
-   * so it is fetched on first use), kernels run through it on views of the same memory; without it
-   * they wait for `ready()`. The wiring passes the cpu backend's renderer; wasm imports no backend.
-   */
-  readonly baseline?: (kernel: Kernel) => BaselineKernel;
-  /**
    * Fused multiply-add (relaxed SIMD) inside builtins and matmul. Default: on where the runtime has
    * relaxed SIMD or (Node 20) can enable it for kernel modules (v8flags.ts), unless KILN_WASM_FMA=0;
    * true insists (ready() rejects without it). Off gives the same results on every machine.
@@ -55,8 +52,8 @@ function fmaFromEnv(): boolean | undefined {
   return v === '0' ? false : v === '1' ? true : undefined;
 }
 
-/** A kernel as a JS function over typed arrays (`ins[i]`, `outs[i]` are views of the wasm memory). */
-export type BaselineKernel = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
+/** Which tier runs kernels: JavaScript (jstier.ts) or WebAssembly. */
+export type WasmTier = 'js' | 'wasm';
 
 /** The wasm backend plus introspection the tests and benchmarks use. */
 export interface WasmBackend extends Backend {
@@ -73,8 +70,17 @@ export interface WasmBackend extends Backend {
   heapStats(): HeapStats;
   /** Loads binaryen (once); resolves when kernels compile to WebAssembly. */
   ready(): Promise<void>;
-  /** Whether kernels use relaxed-SIMD fused multiply-add (settled by `ready()`; false before). */
+  /** Whether kernels use relaxed-SIMD fused multiply-add (decided at the first kernel or `ready()`). */
   readonly fma: boolean;
+  /** The tier the next kernel runs on: 'js' until binaryen has loaded (or when it cannot), then 'wasm'. */
+  readonly tier: WasmTier;
+  /**
+   * Pins kernels to one tier (null: the default, 'wasm' once binaryen has loaded), e.g. to compare
+   * them; both compute the same bits. 'wasm' needs `ready()` first.
+   */
+  forceTier(tier: WasmTier | null): void;
+  /** The JS-tier source of a kernel (what runs before binaryen has loaded). */
+  jsSource(kernel: Kernel): string;
 }
 
 interface Entry {
@@ -89,6 +95,31 @@ function bytesPer(dtype: DType): number {
   return dtype === 'bool' ? 1 : 4;
 }
 
+/**
+ * Builds, instantiates and runs one small kernel with a freshly loaded binaryen, and checks it against
+ * the JS tier: null when binaryen works here, else why not (a host may load the package but refuse to
+ * compile its modules, or a bundler may break it).
+ */
+function selfTest(b: Binaryen, fma: boolean, math: JsMath): string | null {
+  try {
+    const x: Expr = { kind: 'load', input: 0, view: contiguousView([5]), dtype: 'float32' };
+    const kernel: ElementwiseKernel = { kind: 'elementwise', shape: [5], nInputs: 1, outputs: [{ expr: { kind: 'op', op: 'exp', args: [x], dtype: 'float32' }, dtype: 'float32' }] };
+    const km = new KernelModule(b, fma);
+    const launch = buildElementwise(km, kernel);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const compiled = instantiate(km, memory);
+    const xs = [0, 1, -2.5, 10.25, -87.5];
+    new Float32Array(memory.buffer, 1024, 5).set(xs);
+    launch(compiled.exports, [1024, 2048], { scratch: () => 4096, inputs: [{ dtype: 'float32', size: 5 }] });
+    const got = Array.from(new Float32Array(memory.buffer, 2048, 5));
+    const want = xs.map((v) => math.exp(Math.fround(v)));
+    if (got.some((g, i) => !Object.is(g, want[i]))) return `its exp(${xs.join(', ')}) = ${got.join(', ')} differs from the JS tier's ${want.join(', ')}`;
+    return null;
+  } catch (e) {
+    return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  }
+}
+
 /** Creates the wasm backend and waits for binaryen. */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
   const backend = createWasmBackendSync(options);
@@ -98,20 +129,37 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
 
 /**
  * Creates the wasm backend at once (memory and allocator); binaryen loads on the first kernel or on
- * `ready()`. Until it has loaded, kernels run through `options.baseline`.
+ * `ready()`. Until it has loaded, kernels run on the JS tier (jstier.ts), which computes the same bits.
  */
 export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
   let binaryen: Binaryen | null = null;
   let loading: Promise<void> | null = null;
+  /** Set when binaryen loaded but cannot build modules here: kernels stay on the JS tier. */
+  let broken: string | null = null;
+  let forced: WasmTier | null = null;
   const wantFma = options.fma ?? fmaFromEnv();
-  let fma = false;
-  const ready = (): Promise<void> => (loading ??= (async () => {
-    await initV8Flags({ tierUp: options.eagerTierUp !== false, relaxed: wantFma !== false });
-    fma = wantFma !== false && relaxedSimdAvailable();
-    if (wantFma === true && !fma) {
-      throw new KilnError('wasm: fma: true needs WebAssembly relaxed SIMD, which this runtime lacks and cannot enable (Chrome >= 114, Node >= 20)');
+  // Decided once, before any kernel runs on either tier, so both compute the same bits.
+  let numerics: { fma: boolean; math: JsMath } | null = null;
+  const decide = () => {
+    if (!numerics) {
+      const fma = wantFma !== false && relaxedSimdAvailable();
+      numerics = { fma, math: makeJsMath(fma && relaxedMaddFuses((bytes) => compileModule(bytes, true))) };
     }
-    binaryen = (await import('binaryen')).default as unknown as Binaryen;
+    return numerics;
+  };
+  const ready = (): Promise<void> => (loading ??= (async () => {
+    const { fma, math } = decide();
+    await initV8Flags({ tierUp: options.eagerTierUp !== false });
+    if (wantFma === true && !fma) {
+      throw new KilnError('wasm: fma: true needs WebAssembly relaxed SIMD, which this runtime lacks and cannot enable (Chrome >= 114, Node >= 20.16)');
+    }
+    const b = (await import('binaryen')).default as unknown as Binaryen;
+    broken = selfTest(b, fma, math);
+    if (broken) {
+      console.warn(`[kiln] wasm: binaryen loaded but cannot build kernels here (${broken}); kernels keep running on the JS tier, which computes the same results more slowly`);
+      return;
+    }
+    binaryen = b;
   })());
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
@@ -151,8 +199,8 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   };
 
   const build = (kernel: Kernel): { km: KernelModule; launch: Launch } => {
-    if (!binaryen) throw new KilnError("wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
-    const km = new KernelModule(binaryen, fma);
+    if (!binaryen) throw new KilnError(broken ? `wasm: binaryen cannot build kernels here (${broken})` : "wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
+    const km = new KernelModule(binaryen, decide().fma);
     try {
       switch (kernel.kind) {
         case 'elementwise': return { km, launch: buildElementwise(km, kernel) };
@@ -178,8 +226,19 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     return entry;
   };
 
-  const baselineCache = new Map<string, BaselineKernel>();
-  let baselineByObject = new WeakMap<Kernel, BaselineKernel>();
+  const jsCache = new Map<string, JsTierKernel>();
+  let jsByObject = new WeakMap<Kernel, JsTierKernel>();
+  const jsKernel = (kernel: Kernel): JsTierKernel => {
+    let fn = jsByObject.get(kernel);
+    if (!fn) {
+      const key = printKernel(kernel);
+      fn = jsCache.get(key);
+      if (!fn) jsCache.set(key, (fn = compileJsTier(kernel, decide().math)));
+      jsByObject.set(kernel, fn);
+    }
+    return fn;
+  };
+  const tier = (): WasmTier => forced ?? (binaryen ? 'wasm' : 'js');
   // Compiled programs replay the same kernel objects: those skip printing the key.
   let byObject = new WeakMap<Kernel, Entry>();
   const entryFor = (kernel: Kernel): Entry => {
@@ -197,7 +256,13 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     name: 'wasm',
     syncReads: true,
     get memory() { return heap.memory; },
-    get fma() { return fma; },
+    get fma() { return decide().fma; },
+    get tier() { return tier(); },
+    forceTier(t: WasmTier | null): void {
+      if (t === 'wasm' && !binaryen) throw new KilnError("wasm: forceTier('wasm') needs binaryen: `await initBackend('wasm')` first");
+      forced = t;
+    },
+    jsSource: (kernel: Kernel) => renderJsTier(kernel),
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
       const bytes = size * bytesPer(dtype);
@@ -233,17 +298,11 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       return backend.read(b, offset, size);
     },
     run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void {
-      if (!binaryen && options.baseline) {
-        // Baseline tier while binaryen loads in the background.
-        ready().catch(() => { /* stays on the baseline; ready() reports the error when awaited */ });
-        let fn = baselineByObject.get(kernel);
-        if (!fn) {
-          const key = printKernel(kernel);
-          fn = baselineCache.get(key) ?? options.baseline(kernel);
-          baselineCache.set(key, fn);
-          baselineByObject.set(kernel, fn);
-        }
-        fn(inputs.map((b) => view(live(b))), outputs.map((b) => view(live(b))));
+      if (tier() === 'js') {
+        // Until binaryen has loaded (fetched in the background on first use), and wherever it
+        // cannot build modules: JS computing the same bits on views of the same memory.
+        if (!binaryen && !forced) ready().catch(() => { /* stays on the JS tier; ready() reports the error when awaited */ });
+        jsKernel(kernel)(inputs.map((b) => view(live(b))), outputs.map((b) => view(live(b))));
         return;
       }
       const entry = entryFor(kernel);
@@ -277,8 +336,8 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       // Kernel instances are bound to the memory they were instantiated with: drop them all.
       cache.clear();
       byObject = new WeakMap();
-      baselineCache.clear();
-      baselineByObject = new WeakMap();
+      jsCache.clear();
+      jsByObject = new WeakMap();
       if (scratchPtr) { heap.release(scratchPtr); scratchPtr = 0; scratchBytes = 0; }
       const moved = new Map<number, WasmBuffer>();
       heap.compact((from, to) => { const b = buffers.get(from)!; b.ptr = to; moved.set(to, b); buffers.delete(from); });

@@ -1,5 +1,6 @@
 // wasm backend: WASM has no exp/log/tanh/sin/cos/erf/pow/fmod, so these are polynomial builtins
-// written once over the lane DSL (emit.ts) and emitted inline as f32 or f32x4 code.
+// written once over the lane DSL (emit.ts) and emitted inline as f32 or f32x4 code. The JS tier
+// (jsmath.ts) computes the same functions step for step: a change here is a change there.
 // exp: Cody-Waite reduction and a degree-4 minimax polynomial (fitted here), log: Cephes (~1 ulp
 // each); tanh and erf are built on exp; sin/cos reduce in float64 (Payne-Hanek with a 2/pi bit table past |x| >= 120) and
 // are exact to ~0.5 ulp; pow and fmod evaluate in float64 in small helper functions.
@@ -49,17 +50,17 @@ export class Helpers {
 
 // ---- exp / log / tanh / erf (f32 lanes) -------------------------------------------------------
 
-const LOG2E = 1.44269504088896341;
+export const LOG2E = 1.44269504088896341;
 // Cody-Waite split of ln 2: C1 has few bits, so n*C1 is exact for |n| <= 2^15.
-const LN2_C1 = 0.693359375;
-const LN2_C2 = -2.12194440e-4;
+export const LN2_C1 = 0.693359375;
+export const LN2_C2 = -2.12194440e-4;
 /**
  * e^r = 1 + r + r^2 P(r) on |r| <= ln2/2: P of degree 4, fitted minimax in relative error
  * (Lawson iteration, float64; max error 3.8e-9 with these float32 coefficients, so rounding dominates).
  */
-const EXP_P = [0.4999999404, 0.16666521132, 0.041668388993, 0.0083687240258, 0.0013814583654];
+export const EXP_P = [0.4999999404, 0.16666521132, 0.041668388993, 0.0083687240258, 0.0013814583654];
 /** 1.5 * 2^23: adding it rounds a float to an integer kept in the low mantissa bits. */
-const ROUND_MAGIC = 12582912;
+export const ROUND_MAGIC = 12582912;
 
 /** n = round(x log2 e) by the magic-number add (t's bits hold n), r = x - n ln2, e^r. */
 function expCore(x: F): { t: F; y: F } {
@@ -105,7 +106,7 @@ export function expF(x: F, bounded = false): F {
   return y.bits().add(n1.shl(23)).asFloat().mul(n2.add(127).shl(23).asFloat());
 }
 
-const LOG_P = [3.3333331174e-1, -2.4999993993e-1, 2.0000714765e-1, -1.6668057665e-1, 1.4249322787e-1,
+export const LOG_P = [3.3333331174e-1, -2.4999993993e-1, 2.0000714765e-1, -1.6668057665e-1, 1.4249322787e-1,
   -1.2420140846e-1, 1.1676998740e-1, -1.1514610310e-1, 7.0376836292e-2];
 
 /** Natural log: frexp split, Cephes polynomial on [sqrt(1/2)-1, sqrt(2)-1]; -Inf at 0, NaN below. */
@@ -128,7 +129,7 @@ export function logF(x: F): F {
   return c.sel(x.lt(Infinity), r, x); // +Inf -> Inf, NaN -> NaN
 }
 
-const TANH_P = [-3.33332819422e-1, 1.33314422036e-1, -5.37397155531e-2, 2.06390887954e-2, -5.70498872745e-3];
+export const TANH_P = [-3.33332819422e-1, 1.33314422036e-1, -5.37397155531e-2, 2.06390887954e-2, -5.70498872745e-3];
 
 /** tanh: odd polynomial below 0.625, 1 - 2/(e^2|x| + 1) above (saturating past 9.5), sign restored. */
 export function tanhF(x: F): F {
@@ -143,7 +144,7 @@ export function tanhF(x: F): F {
 
 // erf: Taylor series below 0.75 (2/sqrt(pi) * sum (-1)^k z^(2k+1) / (k! (2k+1))), Numerical Recipes'
 // erfc Chebyshev fit (fractional error < 1.2e-7) above, where 1 - erfc loses nothing.
-const ERF_TAYLOR = (() => {
+export const ERF_TAYLOR = (() => {
   const out: number[] = [];
   let fact = 1;
   for (let k = 0; k < 10; k++) {
@@ -152,7 +153,7 @@ const ERF_TAYLOR = (() => {
   }
   return out;
 })();
-const ERFC_NR = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+export const ERFC_NR = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
   1.48851587, -0.82215223, 0.17087277];
 
 /** erf, accurate to a few ulp over the whole range. */
@@ -197,12 +198,12 @@ class D {
 
 type DV = { v: number };
 
-const TWO_OVER_PI = 0.63661977236758134308;
+export const TWO_OVER_PI = 0.63661977236758134308;
 // pi/2 = PIO2_1 + PIO2_1T: PIO2_1 has 33 bits, so n * PIO2_1 is exact for the |n| < 2^20 used here.
-const PIO2_1 = 1.57079632673412561417e+00;
-const PIO2_1T = 6.07710050650619224932e-11;
-const SIN_C = [-1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800];
-const COS_C = [-1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600];
+export const PIO2_1 = 1.57079632673412561417e+00;
+export const PIO2_1T = 6.07710050650619224932e-11;
+export const SIN_C = [-1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800];
+export const COS_C = [-1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600];
 
 /** sin(r) and cos(r) for |r| <= pi/4 + eps, Taylor in float64 (error < 1e-11 relative). */
 function sinCosPoly(d: D, r: DV): { s: DV; c: DV } {
@@ -309,9 +310,9 @@ function buildSinCos(h: Helpers, makeFn: (params: WType[]) => Fn, cos: boolean):
 
 // ---- pow / fmod (float64 helpers, called per lane) --------------------------------------------
 
-const LN2 = 0.693147180559945309417;
-const LOG_SERIES = [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15, 1 / 17];
-const EXP_TAYLOR = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320, 1 / 362880, 1 / 3628800, 1 / 39916800];
+export const LN2 = 0.693147180559945309417;
+export const LOG_SERIES = [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15, 1 / 17];
+export const EXP_TAYLOR = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320, 1 / 362880, 1 / 3628800, 1 / 39916800];
 
 /** A helper fn(a: f32, b: f32): f32 computed in float64: its builder, a and b promoted, and `ret`. */
 function f64Binary(h: Helpers, makeFn: (params: WType[]) => Fn) {

@@ -16,35 +16,46 @@ import type { RowSite } from './loops.js';
 import { RowSite as Site, nestLoops, rowLoop, walkRow } from './loops.js';
 import type { KernelModule, Launch } from './module.js';
 import { CHUNK_ELEMENTS, chunked } from './module.js';
-import type { Stream } from './views.js';
+import type { Group, Stream } from './views.js';
 import { StreamSet, collapseDims, collectLoads, elemBytes, pinnedDims } from './views.js';
 
 /** Iterations of the blocked-sum main loop between float64 flushes. */
-const FLUSH_ITERS = 64;
+export const FLUSH_ITERS = 64;
+/** f32x4 accumulators of a float sum/prod/max/min pass (vectors per main-loop iteration). */
+export const FLOAT_ACCS = 4;
+
+/**
+ * The loop nest of a reduce kernel: its loads, output views over the whole [outer, inner] space
+ * ('outer' outputs do not move along inner dims), and the outer and inner dims merged into groups.
+ * The last inner group is the vectorised walk, so it fixes the order of float accumulation (the JS
+ * tier, jstier.ts, follows the same order).
+ */
+export function reduceLoopNest(k: ReduceKernel): { shape: number[]; loads: LoadExpr[]; outViews: View[]; outerGroups: Group[]; innerGroups: Group[] } {
+  const shape = [...k.outer, ...k.inner];
+  const loads = collectLoads([...k.reductions.map((r) => r.body), ...k.outputs.map((o) => o.expr)]);
+  const outViews = k.outputs.map((o): View => {
+    if (o.scope === 'full') return o.view ?? contiguousView(shape);
+    const v = o.view ?? contiguousView(k.outer);
+    return { shape, strides: [...v.strides, ...k.inner.map(() => 0)], offset: v.offset };
+  });
+  const [outerGroups, innerGroups] = collapseDims(shape, [k.outer.length, k.inner.length],
+    [...loads.map((l) => l.view.strides), ...outViews.map((v) => v.strides)], pinnedDims(loads));
+  return { shape, loads, outViews, outerGroups, innerGroups };
+}
 
 /** Builds the reduce kernel into `km` (export `run`, rows [start, end)) and returns its launch. */
 export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
   const rows = sizeOf(k.outer);
   if (rows === 0) return () => {};
   const nO = k.outer.length;
-  const shape = [...k.outer, ...k.inner];
   const innerSize = sizeOf(k.inner);
   const bodies = k.reductions.map((r) => r.body);
   const outRoots = k.outputs.map((o) => o.expr);
-  const loads = collectLoads([...bodies, ...outRoots]);
+  const { shape, loads, outViews, outerGroups, innerGroups } = reduceLoopNest(k);
   const nIn = k.nInputs;
   const nOut = k.outputs.length;
   const SCRATCH = nIn + nOut;
   const START = SCRATCH + 1;
-  // Output views over the whole space ('outer' outputs do not move along inner dims).
-  const outViews = k.outputs.map((o) => {
-    if (o.scope === 'full') return o.view ?? contiguousView(shape);
-    const v = o.view ?? contiguousView(k.outer);
-    return { shape, strides: [...v.strides, ...k.inner.map(() => 0)], offset: v.offset };
-  });
-  const pinned = pinnedDims(loads);
-  const [outerGroups, innerGroups] = collapseDims(shape, [nO, k.inner.length],
-    [...loads.map((l) => l.view.strides), ...outViews.map((v) => v.strides)], pinned);
   const groups = [...outerGroups, ...innerGroups];
   const ss = new StreamSet(groups);
   for (const e of loads) ss.addLoad(e, e.input);
@@ -331,7 +342,7 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
   // interleaved vectors of work (see Fn.interleave).
   if (op === 'sum' || op === 'prod') {
     const mul = op === 'prod';
-    const U = 4;
+    const U = FLOAT_ACCS;
     if (bodyFloat || outFloat) {
       // f32x4 accumulators, flushed into float64 (f64x2 pair) every block and at each row's end.
       const id = mul ? 1 : 0;
@@ -369,7 +380,7 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
     return;
   }
   if (op === 'max' || op === 'min') {
-    const U = 4;
+    const U = FLOAT_ACCS;
     const isMax = op === 'max';
     if (bodyFloat) {
       // SIMD lanes use the one-instruction pmax/pmin (NaN in the body is dropped) and track NaN in a

@@ -43,14 +43,41 @@ function withFlags<T>(on: string, off: string, f: () => T): T | null {
   }
 }
 
+/** node:v8 without an await where the host allows it (Node >= 20.16: process.getBuiltinModule). */
+function v8Sync(): typeof NodeV8 | null {
+  if (v8) return v8;
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
+  try { v8 = proc.getBuiltinModule('node:v8') as typeof NodeV8; } catch { v8 = null; }
+  return v8;
+}
+
+let relaxedDecided: boolean | undefined;
+
 /**
- * Loads node:v8 when running on Node and a flag is wanted (lazily: the core bundles for browsers),
- * and finds out whether relaxed SIMD can be had through its flag.
+ * Whether kernel modules can use relaxed SIMD: natively, or (Node) through its flag. Decided once and
+ * synchronously, because the JS tier must compute what the kernels will compute before binaryen has
+ * loaded; where node:v8 is only reachable by an await (Node < 20.16), the flag is not used.
  */
-export async function initV8Flags(want: { tierUp: boolean; relaxed: boolean }): Promise<void> {
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedDecided === undefined) {
+    if (hasRelaxedSimd()) relaxedDecided = true;
+    else {
+      v8Sync();
+      relaxedByFlag = withFlags(RELAXED[0], RELAXED[1], () => WebAssembly.validate(RELAXED_MADD_PROBE)) ?? false;
+      relaxedDecided = relaxedByFlag;
+    }
+  }
+  return relaxedDecided;
+}
+
+/**
+ * Loads node:v8 when running on Node and eager tier-up is wanted (lazily: the core bundles for
+ * browsers). Relaxed SIMD is decided by relaxedSimdAvailable(), not here.
+ */
+export async function initV8Flags(want: { tierUp: boolean }): Promise<void> {
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  const needRelaxed = want.relaxed && !hasRelaxedSimd();
-  if (!v8 && proc?.versions?.node && (want.tierUp || needRelaxed)) {
+  if (!v8Sync() && proc?.versions?.node && want.tierUp) {
     try {
       v8 = (await import('node:v8')).default;
     } catch {
@@ -59,12 +86,6 @@ export async function initV8Flags(want: { tierUp: boolean; relaxed: boolean }): 
   }
   // Process-wide, as V8's flags are: once a backend asks for eager tier-up, kernel modules get it.
   if (want.tierUp && v8) tierUp = true;
-  if (needRelaxed && !relaxedByFlag) relaxedByFlag = withFlags(RELAXED[0], RELAXED[1], () => WebAssembly.validate(RELAXED_MADD_PROBE)) ?? false;
-}
-
-/** Whether kernel modules can use relaxed SIMD: natively, or (Node) through its flag. */
-export function relaxedSimdAvailable(): boolean {
-  return hasRelaxedSimd() || relaxedByFlag;
 }
 
 /** Compiles kernel module bytes: straight to TurboFan when eager tier-up is on, with relaxed SIMD when it uses it. */
