@@ -5,33 +5,12 @@
 // each); tanh and erf are built on exp; sin/cos reduce in float64 (Payne-Hanek with a 2/pi bit table past |x| >= 120) and
 // are exact to ~0.5 ulp; pow and fmod evaluate in float64 in small helper functions.
 import type { Fn, Module, Ref, WType, Binaryen, F, I, M } from './emit.js';
+import { invPio2Table } from '../../src/core/trig.js';
+export { invPio2Table };
 import { horner } from './emit.js';
 
 /** Address in linear memory of the 2/pi bit table used by the large-argument sin/cos reduction. */
 export const INV_PIO2_TABLE_ADDR = 64;
-
-/** floor(2/pi * 2^(8(i+1))) mod 2^32 for i = 0..23, computed with BigInt (Machin's formula for pi). */
-export function invPio2Table(): Uint32Array {
-  const P = 400n;
-  const atanInv = (x: bigint): bigint => {
-    let term = (1n << P) / x;
-    let sum = term;
-    let n = 1n;
-    let sign = -1n;
-    while (term !== 0n) {
-      term /= x * x;
-      sum += (sign * term) / (2n * n + 1n);
-      sign = -sign;
-      n++;
-    }
-    return sum;
-  };
-  const pi = 16n * atanInv(5n) - 4n * atanInv(239n);
-  const twoOverPi = (2n << (2n * P)) / pi;
-  const out = new Uint32Array(24);
-  for (let i = 0; i < 24; i++) out[i] = Number((twoOverPi >> (P - 8n * BigInt(i + 1))) & 0xffffffffn);
-  return out;
-}
 
 /** Module-level helper functions, added on first use. */
 export class Helpers {

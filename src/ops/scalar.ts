@@ -63,20 +63,40 @@ export function scalarTemplate(op: ScalarOp, dtype: DType): (a: string, b: strin
   return def.i;
 }
 
-/** erf by the rational approximation of Numerical Recipes (erfc, fractional error < 1.2e-7). */
+/**
+ * erf in float64 (the reference: a few ulp of double, so the float32 result is correctly rounded
+ * but for ties): its Taylor series below 2.5, Lentz's continued fraction for erfc up to 6, 1 above.
+ */
 function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
-    t * (-0.82215223 + t * 0.17087277)))))))));
-  // Near 0 the erfc form loses relative accuracy: use the Taylor series there.
-  if (z < 0.5) {
-    const z2 = x * x;
-    return x * 1.1283791670955126 * (1 - z2 / 3 + (z2 * z2) / 10 - (z2 * z2 * z2) / 42 + (z2 * z2 * z2 * z2) / 216);
+  const a = Math.abs(x);
+  let r: number;
+  if (a < 2.5) {
+    let term = a, sum = a;
+    for (let k = 1; k < 100; k++) {
+      term *= (-a * a) / k;
+      const t = term / (2 * k + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else if (a >= 6) r = 1;
+  else {
+    // erfc(a) = e^(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))
+    let f = a, C = a, D = 0;
+    for (let k = 1; k < 300; k++) {
+      const an = k / 2;
+      D = a + an * D;
+      D = D === 0 ? 1e-300 : 1 / D;
+      C = a + an / C;
+      if (C === 0) C = 1e-300;
+      const delta = C * D;
+      f *= delta;
+      if (Math.abs(delta - 1) < 1e-16) break;
+    }
+    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
   }
-  return x >= 0 ? 1 - r : r - 1;
+  return x < 0 ? -r : r;
 }
 
 /** Round half to even, as torch.round. */

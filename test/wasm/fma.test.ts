@@ -28,7 +28,7 @@ describe('wasm relaxed-SIMD FMA', () => {
   it.skipIf(plainRun)('the wasm kernel tests pass on the plain SIMD path (child process with KILN_WASM_FMA=0)', () => {
     const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
     const files = ['builtins', 'reduce', 'matmul', 'ops', 'fma'].map((f) => `test/wasm/${f}.test.ts`);
-    const r = spawnSync(process.execPath, [vitest, 'run', ...files, '--maxWorkers=1'], {
+    const r = spawnSync(process.execPath, [vitest, 'run', ...files, '--maxWorkers=1', '--testTimeout=300000', '--hookTimeout=300000'], {
       env: { ...process.env, KILN_WASM_FMA: '0', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
     });
     const out = `${r.stdout}\n${r.stderr}`;
