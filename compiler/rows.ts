@@ -34,7 +34,7 @@ function isRowBroadcast(v: View, outer: readonly number[], inner: readonly numbe
 /** Loads of a kernel's expressions rewritten to global buffer ids. */
 function globalize(e: Expr, inputs: readonly number[]): Expr {
   const memo = new Map<Expr, Expr>();
-  const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: inputs[l.input], gather: l.gather && { axis: l.gather.axis, index: go(l.gather.index) } }), memo);
+  const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: inputs[l.input], gather: l.gather && { ...l.gather, index: go(l.gather.index) } }), memo);
   return go(e);
 }
 
@@ -52,7 +52,7 @@ function toAccs(e: Expr, g: Group, accShift: number, scope: 'full' | 'outer' = '
         if (acc !== undefined) {
           if (x.gather || !isRowBroadcast(x.view, g.outer, scope === 'full' ? g.inner : [])) ok = false;
           out = { kind: 'acc', index: acc, dtype: x.dtype };
-        } else out = x.gather ? { ...x, gather: { axis: x.gather.axis, index: go(x.gather.index) } } : x;
+        } else out = x.gather ? { ...x, gather: { ...x.gather, index: go(x.gather.index) } } : x;
         break;
       }
       case 'op': out = { ...x, args: x.args.map(go) }; break;
@@ -143,7 +143,7 @@ function emit(g: Group, steps: readonly (Step | null)[], keep: ReadonlySet<numbe
   const inputs: number[] = [];
   const local = (b: number) => { let i = inputs.indexOf(b); if (i < 0) { i = inputs.length; inputs.push(b); } return i; };
   const memo = new Map<Expr, Expr>();
-  const loc = (e: Expr): Expr => mapLoads(e, (l: Load) => ({ ...l, input: local(l.input), gather: l.gather && { axis: l.gather.axis, index: loc(l.gather.index) } }), memo);
+  const loc = (e: Expr): Expr => mapLoads(e, (l: Load) => ({ ...l, input: local(l.input), gather: l.gather && { ...l.gather, index: loc(l.gather.index) } }), memo);
   const kernel: ReduceKernel = {
     kind: 'reduce', outer: g.outer, inner: g.inner, nInputs: 0,
     reductions: g.reductions.map((r) => ({ ...r, body: loc(r.body) })),

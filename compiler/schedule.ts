@@ -10,7 +10,7 @@ import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { expandView, permuteView, reshapeView } from '../src/core/view.js';
 import { castExpr, elementwiseExpr, loadExpr, matmulKernel, reduceSplit } from '../src/lower.js';
 import { OPS } from '../src/ops/index.js';
-import type { ElementwiseDef, MovementDef } from '../src/ops/types.js';
+import type { ElementwiseDef, GatherAttrs, MovementDef } from '../src/ops/types.js';
 import type { Graph, GraphNode } from './graph.js';
 import { fuseRows } from './rows.js';
 
@@ -112,7 +112,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     const local = (b: number) => { let i = bufs.indexOf(b); if (i < 0) { i = bufs.length; bufs.push(b); } return i; };
     const remap = (e: Expr): Expr => {
       const memo = new Map<Expr, Expr>();
-      const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: local(l.input), gather: l.gather ? { axis: l.gather.axis, index: go(l.gather.index) } : undefined }), memo);
+      const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: local(l.input), gather: l.gather ? { ...l.gather, index: go(l.gather.index) } : undefined }), memo);
       return go(e);
     };
     let kernel: Kernel;
@@ -133,6 +133,9 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   const asExpr = (v: Val, shape: readonly number[]): Extract<Val, { kind: 'expr' }> => {
     if (v.kind === 'buf') return { kind: 'expr', expr: loadExpr(v.buf, expandView(v.view, shape), v.dtype), shape, dtype: v.dtype, ops: 0, nodes: [] };
     if (shapesEqual(v.shape, shape)) return v;
+    // A gathering load's index is laid out over the gather's own shape: re-viewing only the load would
+    // pair it with the wrong index rows, so a broadcast gather reads a materialised buffer instead.
+    if (hasGather(v.expr)) return asExpr(materialize(v), shape);
     return { ...v, shape, expr: mapLoads(v.expr, (l) => ({ ...l, view: expandView(l.view, shape) })) };
   };
 
@@ -204,7 +207,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
         break;
       }
       case 'gather': {
-        const axis = (n.attrs as { axis: number }).axis;
+        const { axis, op } = n.attrs as GatherAttrs;
         const x = plainBuf(ins[0]);
         let idx = ins[1];
         if (idx.kind === 'expr' && (idx.mm || hasGather(idx.expr))) idx = materialize(idx);
@@ -223,7 +226,8 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
           } else ie = { ...ie, expr: laid, shape: n.shape };
         }
         const view: View = { shape: n.shape, strides: n.shape.map((_, d) => x.view.strides[d] ?? 0), offset: x.view.offset };
-        const expr: Expr = { kind: 'load', input: x.buf, view, dtype: n.dtype, gather: { axis, index: ie.expr } };
+        const site = { size: metas[0].shape[axis] ?? 1, op: op ?? def.name };
+        const expr: Expr = { kind: 'load', input: x.buf, view, dtype: n.dtype, gather: { axis, index: ie.expr, ...site } };
         v = { kind: 'expr', expr, shape: n.shape, dtype: n.dtype, ops: ie.ops + 1, nodes: [...ie.nodes, n.id] };
         break;
       }

@@ -12,7 +12,7 @@ import { expandView } from './core/view.js';
 import { checkAllocation } from './core/validate.js';
 import { Node, isGradEnabled } from './autograd.js';
 import { elementwiseExpr, gatherExpr, loadExpr, matmulKernel, reduceKernel } from './lower.js';
-import type { Meta, OpDef } from './ops/types.js';
+import type { GatherAttrs, Meta, OpDef } from './ops/types.js';
 import { Tensor } from './tensor.js';
 import { allocate } from './memory.js';
 
@@ -69,7 +69,12 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
 export function runKernel(backend: Backend, kernel: Kernel, inputs: readonly Tensor[], out: Meta, op: string): Tensor {
   // A safe point for reclamation: the inputs are reachable from here until the kernel has run.
   const buf = allocate(backend, op, out.dtype, sizeOf(out.shape), false); // the kernel writes every element
-  backend.run(kernel, inputs.map((t) => t._buffer()), [buf]);
+  try {
+    backend.run(kernel, inputs.map((t) => t._buffer()), [buf]);
+  } catch (e) {
+    backend.free(buf); // e.g. an index out of range: the output never becomes a tensor
+    throw e;
+  }
   return Tensor._wrap(backend, buf, contiguousView(out.shape), out.dtype, op);
 }
 
@@ -107,23 +112,12 @@ function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Met
     case 'matmul':
       return runKernel(backend, matmulKernel(inputs[0]._view, inputs[1]._view, out), inputs, out, op.name);
     case 'gather': {
+      // The kernel checks every index (src/core/index-check.ts) and the backend raises the error.
       const [x, idx] = inputs;
-      const { axis } = attrs as { axis: number };
-      if (backend.syncReads) checkIndices(op.name, idx, x.shape[axis], axis, x.shape);
-      const expr = gatherExpr(op, axis, x._view, idx._view, 0, 1, x, out);
+      const expr = gatherExpr(op, attrs as GatherAttrs, x._view, idx._view, 0, 1, x, out);
       return runKernel(backend, elementwiseKernel(expr, out, 2), inputs, out, op.name);
     }
     default: return assertNever(op, 'op kind');
-  }
-}
-
-function checkIndices(op: string, idx: Tensor, bound: number, axis: number, shape: readonly number[]): void {
-  const data = idx.data();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v < 0 || v >= bound) {
-      throw new ShapeError(`${op}: index ${v} is out of range for dim ${axis} of size ${bound} (input ${fmtShape(shape)})`);
-    }
   }
 }
 

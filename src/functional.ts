@@ -375,7 +375,7 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
   expectTensor('embedding', 'the weight', weight);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-D [num, dim], got ${fmtShape(weight.shape)}`);
   const flat = indices.reshape([-1]);
-  return weight.indexSelect(0, flat).reshape([...indices.shape, weight.shape[1]]);
+  return apply(OPS.indexSelect, [weight, flat], { axis: 0, op: 'embedding' }).reshape([...indices.shape, weight.shape[1]]);
 }
 
 /** Dropout: zeroes with probability p and rescales the rest (identity when not training). */

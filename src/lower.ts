@@ -3,7 +3,7 @@
 import type { DType } from './core/dtype.js';
 import type { Expr, Kernel, View } from './core/kernel.js';
 import { expandView, permuteView } from './core/view.js';
-import type { ElementwiseDef, GatherDef, Meta, ReduceAttrs, ReduceDef } from './ops/types.js';
+import type { ElementwiseDef, GatherAttrs, GatherDef, Meta, ReduceAttrs, ReduceDef } from './ops/types.js';
 
 /** Casts an expression to `dtype` (no-op when it already is). */
 export function castExpr(e: Expr, dtype: DType): Expr {
@@ -73,13 +73,17 @@ export function matmulKernel(
   };
 }
 
-/** The gathering load of a gather/indexSelect over output `out`, reading x (input xi) and index (input ii). */
-export function gatherExpr(def: GatherDef, axis: number, xView: View, idxView: View, xi: number, ii: number, x: Meta, out: Meta): Expr {
+/**
+ * The gathering load of a gather/indexSelect over output `out`, reading x (input xi) and index (input
+ * ii). Indices are checked against x's extent along `axis`; errors name `attrs.op` or the primitive.
+ */
+export function gatherExpr(def: GatherDef, attrs: GatherAttrs, xView: View, idxView: View, xi: number, ii: number, x: Meta, out: Meta): Expr {
+  const { axis } = attrs;
   const idxIter: View = def.select
     ? { shape: out.shape, strides: out.shape.map((_, d) => (d === axis ? idxView.strides[0] : 0)), offset: idxView.offset }
     : idxView;
   const index = loadExpr(ii, idxIter, 'int32');
   // A 0-d source has no stride along `axis`: it reads as one element (stride 0).
   const view: View = { shape: out.shape, strides: out.shape.map((_, d) => xView.strides[d] ?? 0), offset: xView.offset };
-  return { kind: 'load', input: xi, view, dtype: x.dtype, gather: { axis, index } };
+  return { kind: 'load', input: xi, view, dtype: x.dtype, gather: { axis, index, size: x.shape[axis] ?? 1, op: attrs.op ?? def.name } };
 }

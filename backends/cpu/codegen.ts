@@ -8,10 +8,11 @@ import { renderDag } from '../../src/core/kernel.js';
 import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
 import type { DType } from '../../src/core/dtype.js';
 import { assertNever } from '../../src/core/errors.js';
+import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
 import { jsAddress as address, jsLoops as loops, jsMaskTest as maskTest } from '../../src/core/js-source.js';
 
-/** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays. */
-export type CpuKernelFn = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
+/** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays; a bad gathered index is recorded in `err`. */
+export type CpuKernelFn = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], err: IndexErrorRecord) => void;
 
 /** Emits JS statements computing `roots`; shared nodes become `const` temps. Returns the root expressions. */
 function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }): string[] {
@@ -22,7 +23,7 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
         let coord = (d: number) => `c${d}`;
         if (e.gather) {
           const axis = e.gather.axis;
-          const idx = `(${gen(e.gather.index)})`;
+          const idx = `ix(${gen(e.gather.index)},${e.gather.size},${JSON.stringify(e.gather.op)},${axis})`;
           const s = e.view.strides[axis] ?? 0; // a 0-d source: one element
           addr = `${address({ ...e.view, strides: e.view.strides.map((x, d) => (d === axis ? 0 : x)) }, (d) => `c${d}`)}+${idx}*${s}`;
           // The gathered coordinate replaces the loop coordinate in the mask test too.
@@ -178,5 +179,5 @@ const HELPERS = { ...SCALAR_HELPERS, toInt: (x: number) => (Number.isNaN(x) ? 0 
 /** Compiles a kernel to a JS function. */
 export function compileJs(k: Kernel): CpuKernelFn {
   const src = renderJs(k);
-  return new Function('H', `return function kernel(ins, outs) {\n${src}\n};`)(HELPERS) as CpuKernelFn;
+  return new Function('H', `return function kernel(ins, outs, err) {\n${JS_INDEX_CHECK}\n${src}\n};`)(HELPERS) as CpuKernelFn;
 }

@@ -6,6 +6,7 @@ import { typedArrayFor } from '../../src/core/dtype.js';
 import type { Kernel } from '../../src/core/kernel.js';
 import { printKernel } from '../../src/core/kernel.js';
 import { compileJs, renderJs, type CpuKernelFn } from './codegen.js';
+import { runChecked } from '../../src/core/index-check.js';
 
 interface CpuBuffer extends Buffer {
   readonly data: TypedArray;
@@ -63,7 +64,8 @@ export function createCpuBackend(): Backend {
         cache.set(key, fn);
       }
       byObject.set(kernel, fn);
-      fn(inputs.map((b) => live(b).data), outputs.map((b) => live(b).data));
+      const ins = inputs.map((b) => live(b).data), outs = outputs.map((b) => live(b).data);
+      runChecked((err) => fn!(ins, outs, err));
     },
     source: (kernel: Kernel) => renderJs(kernel),
     stats: () => ({ ...stats }),

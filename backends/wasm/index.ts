@@ -12,7 +12,8 @@ import { buildReduce } from './reduce.js';
 import { INV_PIO2_TABLE_ADDR, invPio2Table } from './mathlib.js';
 import { WasmHeap, type HeapStats } from './memory.js';
 import type { CompiledModule, Launch, LaunchEnv } from './module.js';
-import { KernelModule, instantiate, optimizedText } from './module.js';
+import { INDEX_ERROR_ADDR, KernelModule, instantiate, optimizedText } from './module.js';
+import { indexError, opName, runChecked } from '../../src/core/index-check.js';
 import type { Binaryen } from './emit.js';
 import { compileModule, initV8Flags, relaxedSimdAvailable } from './v8flags.js';
 import { relaxedMaddFuses } from './features.js';
@@ -302,13 +303,22 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
         // Until binaryen has loaded (fetched in the background on first use), and wherever it
         // cannot build modules: JS computing the same bits on views of the same memory.
         if (!binaryen && !forced) ready().catch(() => { /* stays on the JS tier; ready() reports the error when awaited */ });
-        jsKernel(kernel)(inputs.map((b) => view(live(b))), outputs.map((b) => view(live(b))));
+        const ins = inputs.map((b) => view(live(b))), outs = outputs.map((b) => view(live(b)));
+        runChecked((err) => jsKernel(kernel)(ins, outs, err));
         return;
       }
       const entry = entryFor(kernel);
       const ptrs = [...inputs.map((b) => live(b).ptr), ...outputs.map((b) => live(b).ptr)];
       env.inputs = inputs.map((b) => ({ dtype: b.dtype, size: b.size }));
       entry.launch(entry.compiled.exports, ptrs, env);
+      // A kernel that met an index out of range recorded it (loops.ts checkedIndex): raise it here.
+      const rec = heap.views().i32;
+      const at = INDEX_ERROR_ADDR / 4;
+      if (rec[at] !== 0) {
+        const [index, code, axis, size] = [rec[at + 1], rec[at + 2], rec[at + 3], rec[at + 4]];
+        rec.fill(0, at, at + 5);
+        throw indexError({ op: opName(code), axis, size }, index);
+      }
     },
     unsupported(kernel: Kernel): string | null {
       switch (kernel.kind) {

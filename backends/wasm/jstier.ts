@@ -16,14 +16,15 @@ import type { ElementwiseKernel, Expr, Kernel, MatmulKernel, ReduceKernel, View 
 import { renderDag } from '../../src/core/kernel.js';
 import { assertNever } from '../../src/core/errors.js';
 import { jsAddress, jsLoops, jsMaskTest } from '../../src/core/js-source.js';
+import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { ScalarOp } from '../../src/ops/scalar.js';
 import type { JsMath } from './jsmath.js';
 import { pmax, pmin } from './jsmath.js';
 import { FLOAT_ACCS, FLUSH_ITERS, reduceLoopNest } from './reduce.js';
 
-/** A JS-tier kernel: `ins[i]` / `outs[i]` are typed arrays over the wasm memory. */
-export type JsTierKernel = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[]) => void;
+/** A JS-tier kernel: `ins[i]` / `outs[i]` are typed arrays over the wasm memory; a bad index is recorded in `err`. */
+export type JsTierKernel = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], err: IndexErrorRecord) => void;
 
 type OpExpr = Extract<Expr, { kind: 'op' }>;
 
@@ -152,7 +153,7 @@ function emitExprs(roots: readonly Expr[], lines: string[], tmp: { n: number }):
         let coord = (d: number) => `c${d}`;
         if (e.gather) {
           const axis = e.gather.axis;
-          const idx = `(${asI(e.gather.index.dtype, gen(e.gather.index))})`;
+          const idx = `ix(${asI(e.gather.index.dtype, gen(e.gather.index))},${e.gather.size},${JSON.stringify(e.gather.op)},${axis})`;
           const s = e.view.strides[axis] ?? 0; // a 0-d source: one element
           addr = `${jsAddress({ ...e.view, strides: e.view.strides.map((x, d) => (d === axis ? 0 : x)) }, (d) => `c${d}`)}+${idx}*${s}`;
           coord = (d) => (d === axis ? idx : `c${d}`);
@@ -346,5 +347,5 @@ export function renderJsTier(k: Kernel): string {
 /** Compiles a kernel to a JS function computing what its WebAssembly computes (builtins from `W`). */
 export function compileJsTier(k: Kernel, W: JsMath): JsTierKernel {
   const src = renderJsTier(k);
-  return new Function('W', 'H', 'f32', `return function kernel(ins, outs) {\n${src}\n};`)(W, H, Math.fround) as JsTierKernel;
+  return new Function('W', 'H', 'f32', `return function kernel(ins, outs, err) {\n${JS_INDEX_CHECK}\n${src}\n};`)(W, H, Math.fround) as JsTierKernel;
 }

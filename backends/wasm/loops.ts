@@ -4,7 +4,10 @@
 // stream pointer into v128 loads (contiguous, reversed, broadcast) or lane-by-lane accesses.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr } from '../../src/core/kernel.js';
-import type { Fn, Lanes, Ref } from './emit.js';
+import type { Fn, I, Lanes, Ref } from './emit.js';
+import type { IndexSite } from '../../src/core/index-check.js';
+import { opCode } from '../../src/core/index-check.js';
+import { INDEX_ERROR_ADDR } from './module.js';
 import type { LoadExpr, LoadSite, Lowerer, Value } from './expr.js';
 import { castTo, constValue, toI } from './expr.js';
 import type { Group, LoadPlan, Stream, StreamSet } from './views.js';
@@ -139,9 +142,10 @@ export class RowSite implements LoadSite {
     const fn = this.fn;
     const m = fn.m;
     const p = this.planOf(e);
+    // Every gathered index is checked, even where the load reads only padding.
+    const idx = p.gather ? checkedIndex(c, toI(c, L.lower(p.gather.index)), p.gather.site) : null;
     if (p.zero) return constValue(c, 0, e.dtype);
     const safe = () => fn.get(this.paramOf(e.input));
-    const idx = p.gather ? toI(c, L.lower(p.gather.index)) : null;
     const wrap = (r: Ref): Value => (e.dtype === 'float32' ? { dt: 'float32', v: c.f(r) } : e.dtype === 'int32' ? { dt: 'int32', v: c.i(r) } : { dt: 'bool', v: c.i(r) });
     const idxLane = (t: number): Ref | null => (idx ? c.laneI(idx, t) : null);
     if (c.w === 1) {
@@ -198,6 +202,33 @@ export class RowSite implements LoadSite {
     const v = castTo(c, x, dt);
     for (let t = 0; t < 4; t++) { const a = at(t); fn.emit(storeLane(c, a.ref, v, dt, t, a.off)); }
   }
+}
+
+/**
+ * A gathered index checked against its site's extent: lanes outside 0..size-1 become 0 (so the load
+ * stays inside the tensor) and the first one is recorded at INDEX_ERROR_ADDR for the backend to raise.
+ */
+function checkedIndex(c: Lanes, idx: I, site: IndexSite): I {
+  const fn = c.fn;
+  const m = c.m;
+  const record = (value: Ref) => {
+    const at = () => m.i32.const(INDEX_ERROR_ADDR);
+    const v = fn.let(fn.b.i32, value);
+    fn.if(m.i32.eqz(m.i32.load(0, 4, at())), () => {
+      fn.emit(m.i32.store(0, 4, at(), m.i32.const(1)), m.i32.store(4, 4, at(), fn.get(v)), m.i32.store(8, 4, at(), m.i32.const(opCode(site.op))),
+        m.i32.store(12, 4, at(), m.i32.const(site.axis)), m.i32.store(16, 4, at(), m.i32.const(site.size)));
+    });
+  };
+  if (c.w === 1) {
+    const ok = fn.let(fn.b.i32, m.i32.lt_u(idx.r, m.i32.const(site.size)));
+    fn.if(m.i32.eqz(fn.get(ok)), () => record(idx.r));
+    return c.i(m.select(fn.get(ok), idx.r, m.i32.const(0)));
+  }
+  const ok = c.mask(m.i32x4.lt_u(idx.r, c.iconstRef(site.size)));
+  fn.if(m.i32.eqz(m.i32x4.all_true(ok.r)), () => {
+    for (let l = 0; l < 4; l++) fn.if(m.i32.eqz(c.laneI(ok, l)), () => record(c.laneI(idx, l)));
+  });
+  return c.i(m.v128.and(idx.r, ok.r));
 }
 
 /** Reverses the four 32-bit lanes of a v128. */

@@ -7,6 +7,12 @@ import type { LowerEnv } from './expr.js';
 import { Helpers } from './mathlib.js';
 import { compileModule } from './v8flags.js';
 
+/**
+ * Where kernels record an index out of range (src/core/index-check.ts): five i32 words in the
+ * reserved bottom of memory (below the 2/pi table): set flag, the index, the op's code, axis, size.
+ */
+export const INDEX_ERROR_ADDR = 16;
+
 /** Work units of a kernel handed to each call, so V8 can tier a long kernel up between calls. */
 export const CHUNK_ELEMENTS = 1 << 14;
 

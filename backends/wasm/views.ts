@@ -5,6 +5,7 @@
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, View } from '../../src/core/kernel.js';
 import { walkExpr } from '../../src/core/kernel.js';
+import type { IndexSite } from '../../src/core/index-check.js';
 import type { LoadExpr } from './expr.js';
 
 /** Bytes per element as stored in linear memory (bool as one byte). */
@@ -92,7 +93,7 @@ export interface LoadPlan {
   /** Reads only padding: the value is 0. */
   readonly zero: boolean;
   readonly masks: readonly { readonly g: number; readonly lo: number; readonly hi: number }[];
-  readonly gather?: { readonly g: number; readonly stride: number; readonly index: Expr };
+  readonly gather?: { readonly g: number; readonly stride: number; readonly index: Expr; readonly site: IndexSite };
 }
 
 /** Streams and load plans for a loop nest over `groups` (all groups of all segments, in order). */
@@ -135,7 +136,7 @@ export class StreamSet {
       zero,
       masks,
       // A 0-d source has no stride on the gathered axis: its one element is read whatever the index.
-      gather: e.gather ? { g: gg, stride: v.strides[e.gather.axis] ?? 0, index: e.gather.index } : undefined,
+      gather: e.gather ? { g: gg, stride: v.strides[e.gather.axis] ?? 0, index: e.gather.index, site: { op: e.gather.op, axis: e.gather.axis, size: e.gather.size } } : undefined,
     };
     this.loads.set(e, plan);
     return plan;

@@ -24,6 +24,8 @@ export interface WgslProgram {
   readonly params: Uint32Array;
   /** Linear workgroup count; 0 means nothing to run (empty iteration space). */
   readonly workgroups: number;
+  /** True when the shader checks gathered indices: it binds the index-error buffer after the data buffers. */
+  readonly checksIndices: boolean;
 }
 
 /** Tuning knobs, from the device's limits. */
@@ -56,6 +58,13 @@ export function neededReductions(k: ReduceKernel): number[] {
   return [...need].sort((a, b) => a - b);
 }
 
+/** True when a kernel gathers (so its shader binds the index-error buffer: one more storage binding). */
+export function checksIndices(k: Kernel): boolean {
+  let found = false;
+  for (const r of kernelExprs(k)) walkExpr(r, (e) => { if (e.kind === 'load' && e.gather) found = true; });
+  return found;
+}
+
 /** The kernel inputs the generated shader reads, with the dtype each is loaded as. */
 export function usedInputs(k: Kernel): Map<number, DType> {
   const used = new Map<number, DType>();
@@ -70,11 +79,16 @@ export function usedInputs(k: Kernel): Map<number, DType> {
   return used;
 }
 
+/** Words of the buffer a kernel that checks indices records the first bad one in: flag, index, op code, axis, size. */
+export const INDEX_ERROR_WORDS = 8;
+
 function header(plan: BindingPlan, em: Emitter, extra: string[]): string {
   const lines = [`@group(0) @binding(0) var<uniform> U: array<vec4<u32>, ${em.params.vec4s}>;`];
   plan.slots.forEach((s, i) => {
     lines.push(`@group(0) @binding(${i + 1}) var<storage, ${s.write ? 'read_write' : 'read'}> b${i}: array<${storageType(s.dtype)}>;`);
   });
+  // The index-error buffer binds after the data buffers (see checksIndices).
+  if (em.helpers.has('k_ix')) lines.push(`@group(0) @binding(${plan.slots.length + 1}) var<storage, read_write> kerr: array<atomic<u32>, ${INDEX_ERROR_WORDS}>;`);
   const helpers = renderHelpers(em.helpers);
   return [...lines, ...extra, ...(helpers ? [helpers] : [])].join('\n');
 }
@@ -133,7 +147,7 @@ function finish(em: Emitter, plan: BindingPlan, decls: string[], main: string[],
   const source = header(plan, em, decls) + '\n' + main.join('\n') + '\n';
   const params = new Uint32Array(em.params.vec4s * 4);
   params.set(em.params.words);
-  return { source, params, workgroups };
+  return { source, params, workgroups, checksIndices: em.helpers.has('k_ix') };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import type { DType } from '../../src/core/dtype.js';
 import type { Expr, View } from '../../src/core/kernel.js';
 import { isContiguousView, renderDag } from '../../src/core/kernel.js';
 import { assertNever } from '../../src/core/errors.js';
+import { opCode } from '../../src/core/index-check.js';
 import { type Arg, type WgslHelper, WGSL_OPS, as, castWgsl, wgslType } from './wgsl-ops.js';
 
 const f32Bits = new Float32Array(1);
@@ -162,7 +163,7 @@ export class Emitter {
     const render = (e: Expr, gen: (x: Expr) => string): string => {
       switch (e.kind) {
         case 'load': {
-          const g = e.gather ? { axis: e.gather.axis, index: as({ code: gen(e.gather.index), dtype: e.gather.index.dtype }, 'i32', this.use) } : undefined;
+          const g = e.gather ? { axis: e.gather.axis, index: this.checkedIndex(as({ code: gen(e.gather.index), dtype: e.gather.index.dtype }, 'i32', this.use), e.gather) } : undefined;
           return this.load(e.input, e.view, e.dtype, scope, lines, g);
         }
         case 'const':
@@ -186,6 +187,15 @@ export class Emitter {
     // A masked load also gets a temp, right after the `let` of its mask test (see load()).
     const codes = renderDag(roots, render, bind, (e) => e.kind === 'load' && e.view.mask !== undefined);
     return roots.map((e, i) => ({ code: codes[i], dtype: e.dtype }));
+  }
+
+  /**
+   * A gathered index checked against its source's extent (k_ix): an index outside 0..size-1 reads
+   * element 0 and is recorded in the kernel's error buffer, which the backend reads back with the next
+   * read (src/core/index-check.ts).
+   */
+  checkedIndex(index: string, g: { readonly axis: number; readonly size: number; readonly op: string }): string {
+    return `${this.use('k_ix')}(${index}, ${this.params.i32(g.size)}, ${this.params.u32(opCode(g.op))}, ${this.params.u32(g.axis)})`;
   }
 
   /** A value converted to `to` by the IR's cast rules. */

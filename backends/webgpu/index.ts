@@ -9,7 +9,8 @@ import { outputShape, printKernel } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { KilnError } from '../../src/core/errors.js';
 import { acquireDevice, type AdapterOptions } from './adapter.js';
-import { type BindingPlan, kernelWgsl, renderWgsl } from './codegen.js';
+import { type BindingPlan, INDEX_ERROR_WORDS, kernelWgsl, renderWgsl } from './codegen.js';
+import { indexError, opName } from '../../src/core/index-check.js';
 import { planBindings, splitForLimit, storageLimitReason } from './plan.js';
 import { BufferPool } from './pool.js';
 
@@ -173,12 +174,37 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     return off;
   };
 
+  // --- index errors: kernels that gather record the first bad index here (wgsl-ops.ts k_ix); it is
+  // read back with the next read or sync(), which raise it (WebGPU has no synchronous readback).
+  const errBuf = device.createBuffer({ size: INDEX_ERROR_WORDS * 4, usage: STORAGE_USAGE });
+  /** Some dispatch since the last check bound errBuf. */
+  let errPending = false;
+  /** Raises the index error the words of errBuf hold, if any (and clears the buffer). */
+  const raiseIndexError = (w: Uint32Array): void => {
+    if (w[0] === 0) return;
+    device.queue.writeBuffer(errBuf, 0, new Uint32Array(INDEX_ERROR_WORDS));
+    throw indexError({ op: opName(w[2]), axis: w[3], size: w[4] }, w[1] | 0);
+  };
+  /** Reads errBuf back (when a checking kernel ran since the last time) and raises what it holds. */
+  const checkIndexErrors = async (): Promise<void> => {
+    if (!errPending) return;
+    const staging = device.createBuffer({ size: INDEX_ERROR_WORDS * 4, usage: MAP_READ_USAGE });
+    enc().copyBufferToBuffer(errBuf, 0, staging, 0, INDEX_ERROR_WORDS * 4);
+    flush();
+    errPending = false;
+    await orLost(staging.mapAsync(GPUMapMode.READ));
+    const words = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    raiseIndexError(words);
+  };
+
   // --- pipelines
   const pipelines = new Map<string, CachedPipeline>();
   const layouts = new Map<string, GPUBindGroupLayout>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
-  const layoutFor = (plan: BindingPlan): GPUBindGroupLayout => {
-    const key = plan.slots.map((s) => (s.write ? 'w' : 'r')).join('');
+  const layoutFor = (plan: BindingPlan, checks: boolean): GPUBindGroupLayout => {
+    const key = plan.slots.map((s) => (s.write ? 'w' : 'r')).join('') + (checks ? 'e' : '');
     let layout = layouts.get(key);
     if (!layout) {
       layout = device.createBindGroupLayout({
@@ -187,17 +213,18 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
           ...plan.slots.map((s, i): GPUBindGroupLayoutEntry => ({
             binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: s.write ? 'storage' : 'read-only-storage' },
           })),
+          ...(checks ? [{ binding: plan.slots.length + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } } satisfies GPUBindGroupLayoutEntry] : []),
         ],
       });
       layouts.set(key, layout);
     }
     return layout;
   };
-  const pipelineFor = (source: string, plan: BindingPlan, kernel: Kernel): CachedPipeline => {
+  const pipelineFor = (source: string, plan: BindingPlan, kernel: Kernel, checks: boolean): CachedPipeline => {
     const hit = pipelines.get(source);
     if (hit) { stats.cacheHits++; return hit; }
     const t0 = performance.now();
-    const layout = layoutFor(plan);
+    const layout = layoutFor(plan, checks);
     device.pushErrorScope('validation');
     device.pushErrorScope('internal');
     const module = device.createShaderModule({ code: source });
@@ -235,13 +262,15 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     const { plan, buffers } = planBindings(kernel, inputs, outputs);
     const prog = renderWgsl(kernel, plan, { workgroupSize });
     if (prog.workgroups === 0) return;
-    const { pipeline, layout } = pipelineFor(prog.source, plan, kernel);
+    const { pipeline, layout } = pipelineFor(prog.source, plan, kernel, prog.checksIndices);
+    if (prog.checksIndices) errPending = true;
     const offset = uniformOffset(prog.params);
     const bindGroup = device.createBindGroup({
       layout,
       entries: [
         { binding: 0, resource: { buffer: arena, offset, size: prog.params.byteLength } },
         ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b as GPUBuffer } })),
+        ...(prog.checksIndices ? [{ binding: buffers.length + 1, resource: { buffer: errBuf } }] : []),
       ],
     });
     const pass = enc().beginComputePass();
@@ -308,9 +337,14 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       const g = live(b, 'read source');
       const n = size ?? g.size - offset;
       if (offset < 0 || n < 0 || offset + n > g.size) throw new KilnError(`webgpu: reading ${n} elements at ${offset} from a buffer of ${g.size}`);
-      if (n === 0) { flush(); await checkErrors(); return typedArrayFor(g.dtype, 0); }
-      const staging = device.createBuffer({ size: n * 4, usage: MAP_READ_USAGE });
+      if (n === 0) { flush(); await checkErrors(); await checkIndexErrors(); return typedArrayFor(g.dtype, 0); }
+      // The index-error words ride along when a checking kernel ran: a bad index raises at this read.
+      const withErr = errPending;
+      const bytes = n * 4 + (withErr ? INDEX_ERROR_WORDS * 4 : 0);
+      const staging = device.createBuffer({ size: bytes, usage: MAP_READ_USAGE });
       enc().copyBufferToBuffer(g.gpu, offset * 4, staging, 0, n * 4);
+      if (withErr) enc().copyBufferToBuffer(errBuf, 0, staging, n * 4, INDEX_ERROR_WORDS * 4);
+      errPending = false;
       flush();
       try {
         await orLost(staging.mapAsync(GPUMapMode.READ));
@@ -318,10 +352,12 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
         await checkErrors(); // a recorded error explains a failed map better than the map does
         throw lostError ?? new KilnError(`webgpu: reading a buffer failed: ${(e as Error).message}`);
       }
-      const raw = staging.getMappedRange().slice(0);
+      const all = staging.getMappedRange().slice(0);
       staging.unmap();
       staging.destroy();
       await checkErrors();
+      if (withErr) raiseIndexError(new Uint32Array(all, n * 4, INDEX_ERROR_WORDS));
+      const raw = withErr ? all.slice(0, n * 4) : all;
       if (g.dtype === 'float32') return new Float32Array(raw);
       if (g.dtype === 'int32') return new Int32Array(raw);
       return Uint8Array.from(new Uint32Array(raw)); // bool: u32 words -> 0/1 bytes
@@ -365,6 +401,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       flush();
       await orLost(device.queue.onSubmittedWorkDone());
       await checkErrors();
+      await checkIndexErrors();
     },
 
     flush,

@@ -3,7 +3,7 @@
 import type { Kernel } from '../../src/core/kernel.js';
 import type { DType } from '../../src/core/dtype.js';
 import { KilnError } from '../../src/core/errors.js';
-import { type BindingPlan, usedInputs } from './codegen.js';
+import { type BindingPlan, checksIndices, usedInputs } from './codegen.js';
 import type { Slot } from './emit.js';
 
 /** What the planner needs to know about a bound buffer. */
@@ -61,12 +61,13 @@ function onlyOutput(k: Kernel, i: number): Kernel {
 export function splitForLimit(k: Kernel, inputs: readonly PlanBuffer[], outputs: readonly PlanBuffer[], maxStorage: number): KernelPart[] {
   const whole = planBindings(k, inputs, outputs);
   const n = outputCount(k);
-  if (whole.plan.slots.length <= maxStorage) return [{ kernel: k, outputs: Array.from({ length: n }, (_, i) => i) }];
+  const extra = (kernel: Kernel) => (checksIndices(kernel) ? 1 : 0); // the index-error buffer
+  if (whole.plan.slots.length + extra(k) <= maxStorage) return [{ kernel: k, outputs: Array.from({ length: n }, (_, i) => i) }];
   const parts: KernelPart[] = [];
   for (let i = 0; i < n; i++) {
     const kernel = onlyOutput(k, i);
     const p = planBindings(kernel, inputs, [outputs[i]]);
-    if (p.plan.slots.length > maxStorage) {
+    if (p.plan.slots.length + extra(kernel) > maxStorage) {
       throw new KilnError(`webgpu: a ${k.kind} kernel output needs ${p.plan.slots.length} storage buffers ` +
         `(${p.plan.slots.length - 1} inputs + 1 output) but this device allows maxStorageBuffersPerShaderStage = ${maxStorage}; ` +
         'split the computation into smaller kernels (fewer distinct input tensors per fused group)');
@@ -82,7 +83,8 @@ export function splitForLimit(k: Kernel, inputs: readonly PlanBuffer[], outputs:
 export function storageLimitReason(k: Kernel, maxStorage: number): string | null {
   const n = outputCount(k);
   for (let i = 0; i < n; i++) {
-    const need = usedInputs(onlyOutput(k, i)).size + 1;
+    const part = onlyOutput(k, i);
+    const need = usedInputs(part).size + 1 + (checksIndices(part) ? 1 : 0);
     if (need > maxStorage) {
       return `webgpu: output ${i} of this ${k.kind} kernel reads ${need - 1} inputs; with its output that exceeds maxStorageBuffersPerShaderStage = ${maxStorage}`;
     }

@@ -39,6 +39,18 @@ export const WGSL_HELPERS = {
   k_inf: 'fn k_inf() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
   k_isnan: 'fn k_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
   k_isinf: 'fn k_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }',
+  // A gathered index checked: in 0..size-1 it passes, else the first one is recorded in the kernel's
+  // error buffer `kerr` (declared by the header of kernels that use this) and element 0 is read.
+  k_ix: `fn k_ix(i: i32, size: i32, op: u32, axis: u32) -> i32 {
+  if (i >= 0 && i < size) { return i; }
+  if (atomicAdd(&kerr[0], 1u) == 0u) {
+    atomicStore(&kerr[1], bitcast<u32>(i));
+    atomicStore(&kerr[2], op);
+    atomicStore(&kerr[3], axis);
+    atomicStore(&kerr[4], u32(size));
+  }
+  return 0;
+}`,
   // The sign bit, so that -0 is negative (odd functions keep it: sin(-0) = -0).
   k_signbit: 'fn k_signbit(x: f32) -> bool { return (bitcast<u32>(x) & 0x80000000u) != 0u; }',
   // JS truthiness of a number: ±0 and NaN are false.

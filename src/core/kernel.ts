@@ -25,8 +25,12 @@ export type Expr =
       readonly input: number;
       readonly view: View;
       readonly dtype: DType;
-      /** Gather: the coordinate along `axis` is the value of `index` (int32), not the loop index. */
-      readonly gather?: { readonly axis: number; readonly index: Expr };
+      /**
+       * Gather: the coordinate along `axis` is the value of `index` (int32), not the loop index. It must
+       * lie in 0..size-1 (the source's extent along `axis`); backends check it, read element 0 instead
+       * of anything outside, and raise an error naming `op` after the kernel (src/core/index-check.ts).
+       */
+      readonly gather?: { readonly axis: number; readonly index: Expr; readonly size: number; readonly op: string };
     }
   | { readonly kind: 'const'; readonly value: number; readonly dtype: DType }
   | { readonly kind: 'op'; readonly op: ScalarOp; readonly args: readonly Expr[]; readonly dtype: DType }
@@ -160,7 +164,7 @@ export function printExpr(e: Expr, names: ReadonlyMap<Expr, string> = new Map(),
   const p = (x: Expr) => printExpr(x, names, false);
   switch (e.kind) {
     case 'load': {
-      const g = e.gather ? ` gather(${e.gather.axis}, ${p(e.gather.index)})` : '';
+      const g = e.gather ? ` gather(${e.gather.axis}, ${p(e.gather.index)}, ${e.gather.op} < ${e.gather.size})` : '';
       return `in${e.input}${fmtView(e.view)}${g}:${shortDType(e.dtype)}`;
     }
     case 'const': return `${Object.is(e.value, -0) ? '-0' : e.value}:${shortDType(e.dtype)}`;

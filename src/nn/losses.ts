@@ -1,8 +1,8 @@
 // Loss functions (composites of primitives, so their gradients come from the registry).
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
-import { arange } from '../creation.js';
+import { apply } from '../dispatch.js';
+import { OPS } from '../ops/index.js';
 import { shapesEqual } from '../core/shape.js';
-import { getBackend } from '../core/backend.js';
 import { checkChoice } from '../core/validate.js';
 import { expectTensor, type Tensor } from '../tensor.js';
 import { scoped } from '../functional.js';
@@ -41,16 +41,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reductio
   if (logits.ndim < 1 || logits.ndim > 2 || target.ndim !== logits.ndim - 1 || (logits.ndim === 2 && target.shape[0] !== logits.shape[0])) {
     throw new ShapeError(`crossEntropy: expected logits [N, C] with target [N] (or [C] with []), got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
   }
-  const c = logits.shape[logits.ndim - 1];
-  if (!target._lazy && getBackend(target.backend).syncReads) {
-    const bad = target.data().find((v) => v < 0 || v >= c);
-    if (bad !== undefined) throw new ShapeError(`crossEntropy: target class ${bad} is out of range for ${c} classes (logits ${fmtShape(logits.shape)})`);
-  }
+  // The log-probability of each target class, picked by a gather: the kernel checks every class id
+  // (eagerly, compiled and on webgpu alike) and an id out of range raises an error naming crossEntropy.
   return scoped([logits], () => {
     const logp = logits.logSoftmax(-1);
-    // One-hot selection (not a gather): fuses into one reduction and differentiates through mul.
-    const oneHot = target.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: logits.backend })).to('float32');
-    return reduce(logp.mul(oneHot).sum(-1).neg(), reduction);
+    const picked = apply(OPS.gather, [logp, target.unsqueeze(-1)], { axis: logits.ndim - 1, op: 'crossEntropy' }).squeeze(-1);
+    return reduce(picked.neg(), reduction);
   });
 }
 

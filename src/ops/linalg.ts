@@ -26,7 +26,7 @@ export const LINALG = {
   gather: {
     kind: 'gather', name: 'gather', select: false,
     infer: ([x, idx], a) => {
-      checkIndex('gather', idx.dtype);
+      checkIndex(a.op ?? 'gather', idx.dtype);
       if (idx.shape.length !== x.shape.length || idx.shape.some((d, i) => i !== a.axis && d > x.shape[i])) {
         throw new ShapeError(`gather: index ${fmtShape(idx.shape)} must have the rank of input ${fmtShape(x.shape)} and no larger size outside dim ${a.axis}`);
       }
@@ -52,7 +52,7 @@ export const LINALG = {
   indexSelect: {
     kind: 'gather', name: 'indexSelect', select: true,
     infer: ([x, idx], a) => {
-      checkIndex('indexSelect', idx.dtype);
+      checkIndex(a.op ?? 'indexSelect', idx.dtype);
       if (idx.shape.length !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got ${fmtShape(idx.shape)}`);
       return { shape: x.shape.map((d, i) => (i === a.axis ? idx.shape[0] : d)), dtype: x.dtype };
     },

@@ -64,8 +64,14 @@ export interface MatmulDef extends Common<Record<string, never>> {
   readonly kind: 'matmul';
 }
 
+/** Attributes of a gather: the axis, and the op an out-of-range index error names (default the primitive). */
+export interface GatherAttrs {
+  readonly axis: number;
+  readonly op?: string;
+}
+
 /** Gather along an axis: `index` (int32) picks the coordinate. `select`: index is 1-D (indexSelect). */
-export interface GatherDef extends Common<{ readonly axis: number }> {
+export interface GatherDef extends Common<GatherAttrs> {
   readonly kind: 'gather';
   readonly select: boolean;
 }

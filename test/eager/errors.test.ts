@@ -63,7 +63,7 @@ describe('dtypes', () => {
     expectError(() => ones([2, 3]).gather(1, zeros([2, 1])), DTypeError, 'gather: index must be int32, got float32');
     expectError(() => ones([2, 3]).indexSelect(0, tensor([true])), DTypeError, 'indexSelect: index must be int32, got bool');
     expectError(() => nn.crossEntropy(ones([2, 3]), tensor([true, false])), DTypeError, 'crossEntropy', 'bool');
-    expectError(() => k.embedding(tensor([0.0, 1.0]), ones([3, 2])), DTypeError, 'indexSelect: index must be int32, got float32');
+    expectError(() => k.embedding(tensor([0.0, 1.0]), ones([3, 2])), DTypeError, 'embedding: index must be int32, got float32');
   });
   it('sub and neg refuse bool tensors', () => {
     expectError(() => tensor([true]).sub(tensor([false])), DTypeError, 'sub: not supported for bool tensors');
@@ -192,12 +192,12 @@ describe('bad dims', () => {
 
 describe('out-of-range indices', () => {
   it('indexSelect names the bad index, the dim, its size and the input shape', () => {
-    expectError(() => ones([3, 2]).indexSelect(0, i32([0, 5])), ShapeError, 'indexSelect: index 5 is out of range for dim 0 of size 3 (input [3,2])');
+    expectError(() => ones([3, 2]).indexSelect(0, i32([0, 5])), ShapeError, 'indexSelect: index 5 is out of range for dim 0 of size 3 (valid indices are 0..2)');
     expectError(() => ones([3, 2]).indexSelect(1, i32([-1])), ShapeError, 'indexSelect: index -1 is out of range for dim 1 of size 2');
   });
   it('gather and embedding too', () => {
-    expectError(() => ones([2, 3]).gather(1, i32([[3], [0]], [2, 1])), ShapeError, 'gather: index 3 is out of range for dim 1 of size 3 (input [2,3])');
-    expectError(() => k.embedding(i32([4]), ones([4, 2])), ShapeError, 'indexSelect: index 4 is out of range for dim 0 of size 4');
+    expectError(() => ones([2, 3]).gather(1, i32([[3], [0]], [2, 1])), ShapeError, 'gather: index 3 is out of range for dim 1 of size 3 (valid indices are 0..2)');
+    expectError(() => k.embedding(i32([4]), ones([4, 2])), ShapeError, 'embedding: index 4 is out of range for dim 0 of size 4');
   });
 });
 

@@ -13,7 +13,7 @@ const TINY = 2 ** -126;
 const near = (got: number, want: number, rel: number) => Math.abs(got - want) <= Math.max(rel * Math.abs(want), 4 * 2 ** -149);
 
 forEachBackend((backend: BackendName) => {
-  const t = (v: number[] | number, dtype?: k.DType) => k.tensor(v, { backend, ...(dtype ? { dtype } : {}) });
+  const t = (v: number[] | number[][] | number, dtype?: k.DType) => k.tensor(v, { backend, ...(dtype ? { dtype } : {}) });
 
   describe('max/min gradients over a fused expression (the cpu reference rounds every value to float32)', () => {
     for (const which of ['max', 'min'] as const) {
@@ -115,6 +115,27 @@ forEachBackend((backend: BackendName) => {
           expect(near(v, sig, 2e-6 * (backend === 'webgpu' ? 8 : 1)), `softplus'(${xs[i]}) = ${v}, want ${sig}`).toBe(true);
         });
       }
+    });
+  });
+
+  describe('a fused gather feeding a broadcast reads the right rows (compiled = eager)', () => {
+    const same = async (f: (...a: Tensor[]) => Tensor, ...args: Tensor[]) => {
+      const want = await vals(f(...args));
+      const g = k.compile(f, { backend });
+      expect(await vals(g(...args)), 'trace').toEqual(want);
+      expect(await vals(g(...args)), 'replay').toEqual(want);
+    };
+    it('x.sub(x.gather(1, x.argmax(1, true)))', async () => {
+      await same((b) => b.sub(b.gather(1, b.argmax(1, true))), t([[1.1416085, 1.2928535]]));
+      await same((b) => b.sub(b.gather(1, b.argmax(1, true))), k.randn([5, 7], { backend }));
+    });
+    it('an embedding-like indexSelect added to a tensor with extra leading dims', async () => {
+      const W = t([[-0.75], [3.625], [-0.125], [-1.375], [2.5], [0.25], [-0.25]]);
+      const i = t([1, 0], 'int32');
+      await same((w, j) => w.indexSelect(0, j).add(t([0.25]).expand([3, 2, 1])), W, i);
+      const W2 = k.randn([6, 4], { backend });
+      await same((w, j) => w.indexSelect(0, j).add(k.ones([2, 3, 4], { backend })), W2, t([5, 0, 2], 'int32'));
+      await same((w, j) => w.mul(w.indexSelect(0, j)), W2, t([3], 'int32'));
     });
   });
 

@@ -28,8 +28,9 @@ export const cpu: Backend = createCpuBackend();
 
 export const view = (shape: number[], strides?: number[], offset = 0, mask?: [number, number][]): View =>
   ({ shape, strides: strides ?? contiguousStrides(shape), offset, ...(mask ? { mask } : {}) });
-export const ld = (input: number, v: View, dtype: DType = 'float32', gather?: { axis: number; index: Expr }): Expr =>
-  ({ kind: 'load', input, view: v, dtype, ...(gather ? { gather } : {}) });
+/** A load; a gathering one checks its index against `size` (default: no bound that matters here). */
+export const ld = (input: number, v: View, dtype: DType = 'float32', gather?: { axis: number; index: Expr; size?: number; op?: string }): Expr =>
+  ({ kind: 'load', input, view: v, dtype, ...(gather ? { gather: { size: 2 ** 31 - 1, op: 'gather', ...gather } } : {}) });
 export const cst = (value: number, dtype: DType = 'float32'): Expr => ({ kind: 'const', value, dtype });
 export const cast = (x: Expr, dtype: DType): Expr => ({ kind: 'cast', x, dtype });
 export const acc = (index: number, dtype: DType = 'float32'): Expr => ({ kind: 'acc', index, dtype });

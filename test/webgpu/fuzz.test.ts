@@ -130,7 +130,7 @@ function elementwiseCase(seed: number): { kernel: Kernel; inputs: HostArray[] } 
     const index: Expr = { kind: 'load', input: idxInput, view: { shape: [...shape], strides: shapeStrides(shape), offset: 0 }, dtype: 'int32' };
     const dtype = pick(r, ['float32', 'int32'] as DType[]);
     inputs.push(data(r, dtype, size));
-    leaves.push({ kind: 'load', input: idxInput + 1, view, dtype, gather: { axis, index } });
+    leaves.push({ kind: 'load', input: idxInput + 1, view, dtype, gather: { axis, index, size: shape[axis], op: 'gather' } });
   }
   const gen = new ExprGen(r, leaves);
   const outputs = Array.from({ length: int(r, 1, 3) }, () => {

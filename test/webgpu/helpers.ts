@@ -43,9 +43,10 @@ export function view(shape: readonly number[], strides?: readonly number[], offs
   return { shape: [...shape], strides: [...(strides ?? contiguousStrides(shape))], offset, ...(mask ? { mask } : {}) };
 }
 
-export function ld(input: number, v: View | readonly number[], dtype: DType = 'float32', gather?: { axis: number; index: Expr }): Expr {
+/** A load; a gathering one checks its index against `size` (default: no bound that matters here). */
+export function ld(input: number, v: View | readonly number[], dtype: DType = 'float32', gather?: { axis: number; index: Expr; size?: number; op?: string }): Expr {
   const vv = Array.isArray(v) ? contiguousView(v as number[]) : (v as View);
-  return { kind: 'load', input, view: vv, dtype, ...(gather ? { gather } : {}) };
+  return { kind: 'load', input, view: vv, dtype, ...(gather ? { gather: { size: 2 ** 31 - 1, op: 'gather', ...gather } } : {}) };
 }
 
 export function cst(value: number, dtype: DType = 'float32'): Expr {
