@@ -116,7 +116,7 @@ describe('the never-hang guard', () => {
     k.configureMemory({ warnBytes: live() + (1 << 20) });
     const a = k.zeros([1 << 19]), b = k.zeros([1 << 19]), c = k.zeros([1 << 19]);
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0][0])).toMatch(/tensor: .* of tensor memory is live .*warning at/);
+    expect(String(warn.mock.calls[0][0])).toMatch(/zeros: .* of tensor memory is live .*warning at/);
     [a, b, c].forEach((t) => t.dispose());
   });
 });
