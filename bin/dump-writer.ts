@@ -140,16 +140,8 @@ export function sourceLine(loc: string | undefined, roots: readonly string[]): s
   return null;
 }
 
-function guardLines(e: Entry): string[] {
-  const lines = e.sig.struct.split('|').filter(Boolean);
-  lines.push(`shapes: ${e.sig.shapes.map((s) => `[${s.join(',')}]`).join(' ')}`);
-  for (const [t, dims] of e.dynamicDims) if (dims.size) lines.push(`dynamic: tensor argument ${t} dims ${[...dims].join(',')}`);
-  for (const n of e.graph?.nodes ?? []) {
-    if (n.kind === 'input' && (n.source.kind === 'captured' || n.source.kind === 'grad')) {
-      lines.push(`${n.source.kind === 'grad' ? 'captured .grad' : 'captured tensor'} %${n.id}: ${fmtType(n)}`);
-    }
-  }
-  return lines;
+function guardLines(st: CompiledState, e: Entry): string[] {
+  return explainState(st, e).guards.split('\n');
 }
 
 interface WriteOptions {
@@ -184,7 +176,7 @@ export function writeDump(registry: Iterable<CompiledState>, rec: DumpRecorder, 
         const gdir = `${sdir}/graph${gi + 1}`;
         const traced = e.mode === 'replay' ? dropUnreadRealized(g0) : pruneToOutputs(g0);
         const planned = rec.programsFor(g0);
-        const extra = gi === 0 && e.mode === 'replay' ? [...e.programs.values()].filter((p) => !planned.some((x) => x.program === p)) : [];
+        const extra = gi === 0 && e.mode === 'replay' ? [...new Set(e.programs.values())].filter((p) => !planned.some((x) => x.program === p)) : [];
         const programs = [...planned.map((p) => p.program), ...extra];
         planMs += planned.reduce((s, p) => s + p.ms, 0);
         for (const p of programs) {
@@ -236,7 +228,7 @@ export function writeDump(registry: Iterable<CompiledState>, rec: DumpRecorder, 
         });
       });
       const breaks = e.breaks.map((b) => ({ reason: b.reason, loc: b.loc ?? null, line: sourceLine(b.loc, roots) }));
-      const guards = guardLines(e);
+      const guards = guardLines(st, e);
       const compileMs = Math.max(0, e.firstCallMs - runMs);
       const ex = explainState(st, e);
       put(`${sdir}/guards.txt`, guards.join('\n'));

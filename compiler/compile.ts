@@ -1,20 +1,30 @@
-// compile(): guard -> trace -> optimise -> plan -> run, cached by the call's signature. A call whose
-// trace had no graph break and whose source has no side effects replays its program without running
-// the JavaScript; otherwise the body runs each time with every segment's plan cached.
+// compile(): every call runs the function's JavaScript under a tracer that checks each op against
+// the cached graphs (op, attributes, which node each input is, shape, dtype) while it binds every
+// leaf to the tensor this call used; a call that matches a cached graph runs its cached fused
+// program. So module state, optimizer hyper-parameters, re-bound captured tensors, shape branches,
+// sizes used as values and side effects are this call's by construction. A JS number that changed
+// at the same place becomes a runtime scalar input of the same program (no retrace). The JavaScript
+// is skipped on a hit only where nothing but tensor ops can happen: with `pure: true`, or when the
+// function is closed (it reads only its arguments; see source.ts analyzeClosure). A trace with a
+// graph break runs segment by segment.
 import type { BackendName } from '../src/core/backend.js';
 import { currentBackend } from '../src/core/backend.js';
 import { KilnError, fmtShape } from '../src/core/errors.js';
 import { shapesEqual } from '../src/core/shape.js';
 import { isGradEnabled } from '../src/autograd.js';
-import { activeTracer, assignEager, setTracer } from '../src/dispatch.js';
+import { drawRandom } from '../src/creation.js';
+import { activeTracer, setTracer, untraced } from '../src/dispatch.js';
+import { keep } from '../src/tidy.js';
 import { Tensor } from '../src/tensor.js';
-import { OPS } from '../src/ops/index.js';
-import type { Graph, InputSource } from './graph.js';
+import type { Storage } from '../src/storage.js';
+import { coversStorage, exchangeAll, Settlement } from './commit.js';
+import type { Graph, GraphNode, InputSource } from './graph.js';
 import { printGraph } from './graph.js';
-import { prepare, replayLeaves, runProgram, type Program } from './execute.js';
+import { bindLeaves, prepare, runProgram, type LeafOf, type Program } from './execute.js';
 import { log } from './logs.js';
-import { findSideEffects, type SideEffect } from './source.js';
-import { Trace, sourceTensor, lazyHandle, type BreakRecord } from './trace.js';
+import { analyzeClosure, findSideEffects, type Closure, type SideEffect } from './source.js';
+import { differingDims, flatten, guardFailure, sameButSizes, strictKey, viewKey, type Leaf, type Signature } from './signature.js';
+import { SIZE_ATTR_OPS, Trace, lazyHandle, type BreakRecord, type Candidate } from './trace.js';
 import { checkArgBackends, checkCompileOptions } from './options.js';
 
 export interface CompileOptions {
@@ -25,6 +35,14 @@ export interface CompileOptions {
   dynamic?: boolean | 'auto';
   /** Signatures kept before the function falls back to eager (default 8). */
   cacheLimit?: number;
+  /**
+   * The caller asserts the function is pure: given tensors of the same shapes, layouts and dtypes and
+   * equal other arguments, it runs the same tensor ops and nothing else (no side effects, no JS state
+   * that changes between calls; captured tensors may change in place but are not re-bound). A cache
+   * hit then skips its JavaScript. Without it kiln skips the JavaScript only for functions it can
+   * prove closed (they read nothing but their arguments).
+   */
+  pure?: boolean;
 }
 
 /** Cache statistics of a compiled function. */
@@ -38,89 +56,67 @@ export interface CacheInfo {
   fellBackToEager: boolean;
 }
 
-type Leaf = { path: string; tensor?: Tensor; value?: unknown };
-interface Signature { readonly struct: string; readonly shapes: readonly (readonly number[])[] }
+/** Where a returned value's tensors go in a JS-skipping replay. */
+type Template =
+  | { readonly out: number }
+  | { readonly arg: string }
+  | { readonly tensor: Tensor }
+  | { readonly arr: readonly Template[] }
+  | { readonly obj: Readonly<Record<string, Template>> }
+  | { readonly value: unknown };
 
-/** An opaque id per object, so guards can compare `this` (bound modules) by identity. */
-const objectIds = new WeakMap<object, number>();
-let nextObjectId = 0;
-const idOfObject = (o: object) => { let i = objectIds.get(o); if (i === undefined) { i = ++nextObjectId; objectIds.set(o, i); } return i; };
-
-/** Flattens arguments into tensors (by path) and the rest of the structure as text. */
-function flatten(args: readonly unknown[], self: unknown): { leaves: Leaf[]; sig: Signature } {
-  const leaves: Leaf[] = [];
-  const parts: string[] = [`grad=${isGradEnabled()}`, self && typeof self === 'object' ? `this=#${idOfObject(self)}` : ''];
-  const shapes: number[][] = [];
-  const seen = new Set<unknown>();
-  const walk = (v: unknown, path: string): void => {
-    if (v instanceof Tensor) {
-      leaves.push({ path, tensor: v });
-      parts.push(`${path}:T(${v.dtype},${v.backend},${v.requiresGrad},${v.ndim})`);
-      shapes.push([...v.shape]);
-    } else if (Array.isArray(v)) {
-      if (seen.has(v)) throw new KilnError(`compile: argument ${path} contains a cycle`);
-      seen.add(v);
-      parts.push(`${path}:[${v.length}]`);
-      v.forEach((x, i) => walk(x, `${path}.${i}`));
-    } else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-      if (seen.has(v)) throw new KilnError(`compile: argument ${path} contains a cycle`);
-      seen.add(v);
-      const keys = Object.keys(v);
-      parts.push(`${path}:{${keys.join(',')}}`);
-      keys.forEach((k) => walk((v as Record<string, unknown>)[k], `${path}.${k}`));
-    } else if (v && (typeof v === 'object' || typeof v === 'function')) {
-      parts.push(`${path}:obj#${idOfObject(v)}`);
-    } else {
-      parts.push(`${path}:${typeof v}=${String(v)}`);
-    }
-  };
-  args.forEach((a, i) => walk(a, String(i)));
-  return { leaves, sig: { struct: parts.join('|'), shapes } };
+/** How a JS-skipping replay binds and applies what the first call did. */
+interface SkipPlan {
+  readonly graph: Graph;
+  readonly template: Template;
+  /** In-place results: the input node (arg or captured) whose storage takes output `slot`. */
+  readonly commits: readonly { readonly node: number; readonly slot: number }[];
+  /** .grad writes: tensor and output slot (null: set to null). */
+  readonly grads: readonly [Tensor, number | null][];
+  /** Constants the program owns (copies made when it was traced; tidy() leaves them alone). */
+  readonly owned: ReadonlyMap<number, Tensor>;
+  /** Layout of each captured input when traced (pure: true). */
+  readonly captured: readonly [number, string][];
+  /** Every leaf of `graph` and how a hit binds it, in node order (random draws happen in this order). */
+  readonly leaves: readonly SkipLeaf[];
+  /** Bindings of the running hit (reused: a hit runs no JavaScript, so none can start inside it). */
+  readonly scratch: Tensor[];
+  readonly leafOf: LeafOf;
 }
 
-function argAt(args: readonly unknown[], path: string): Tensor {
-  let v: unknown = args;
-  for (const k of path.split('.')) v = (v as Record<string, unknown>)[k];
-  if (!(v instanceof Tensor)) throw new KilnError(`compile: expected a tensor at argument ${path}`);
-  return v;
-}
+type SkipLeaf =
+  | { readonly id: number; readonly kind: 'arg'; readonly path: readonly string[] }
+  | { readonly id: number; readonly kind: 'input'; readonly source: InputSource }
+  | { readonly id: number; readonly kind: 'owned'; readonly tensor: Tensor }
+  | { readonly id: number; readonly kind: 'random'; readonly node: Extract<GraphNode, { kind: 'random' }> };
 
-/** Where a return value's tensors go: the template keeps structure, tensors become output slots. */
-type Template = { readonly out: number } | { readonly arr: readonly Template[] } | { readonly obj: Readonly<Record<string, Template>> } | { readonly value: unknown };
-
-function toTemplate(v: unknown, slot: (t: Tensor) => number): Template {
-  if (v instanceof Tensor) return { out: slot(v) };
-  if (Array.isArray(v)) return { arr: v.map((x) => toTemplate(x, slot)) };
-  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-    return { obj: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toTemplate(x, slot)])) };
-  }
-  return { value: v };
-}
-
-function fromTemplate(t: Template, outs: readonly Tensor[]): unknown {
-  if ('out' in t) return outs[t.out];
-  if ('arr' in t) return t.arr.map((x) => fromTemplate(x, outs));
-  if ('obj' in t) return Object.fromEntries(Object.entries(t.obj).map(([k, x]) => [k, fromTemplate(x, outs)]));
-  return t.value;
-}
-
-/** One cached signature. `replay` entries skip the JavaScript; `segmented` ones re-run it. */
+/** One cached graph (replay) or argument signature (segmented). */
 interface Entry {
   readonly sig: Signature;
   readonly mode: 'replay' | 'segmented';
-  /** Dims (tensor index -> dims) that may change size without a retrace. */
-  readonly dynamicDims: ReadonlyMap<number, ReadonlySet<number>>;
+  /** Dims (tensor index -> dims) that may change size: the graph is checked with sizes left out. */
+  readonly dynamicDims: Map<number, Set<number>>;
+  /** The traced graph calls are checked against (replay), or the last one run (segmented). */
   readonly graph?: Graph;
-  readonly template?: Template;
-  readonly mutations?: readonly [Tensor, number][];
-  readonly grads?: readonly [Tensor, number | null][];
-  /** Programs for this graph per concrete shapes (dynamic dims re-plan, never re-trace). */
+  /** Leaf node ids of `graph` (their layouts key its programs). */
+  readonly leafIds: readonly number[];
+  /**
+   * Every program of this entry, in one map (the place to bound them): `L|` + leaf layouts, outputs
+   * and runtime scalars for calls that run the JavaScript; `S|` + the strict key (signature.ts) for
+   * hits that skip it.
+   */
   readonly programs: Map<string, Program>;
-  readonly breaks: readonly BreakRecord[];
+  /** Scalar constants of `graph` that changed between calls: runtime 0-d inputs. */
+  readonly lifted: Set<number>;
+  breaks: readonly BreakRecord[];
   readonly graphs: readonly Graph[];
   readonly why: string;
+  /** Why a hit runs the JavaScript ('' where it skips it). */
+  jsRuns: string;
+  /** Set where a hit may skip the JavaScript. */
+  skip: SkipPlan | null;
   /** Wall time of the call that traced this entry: tracing, planning, kernel builds and the run (kiln dump). */
-  readonly firstCallMs: number;
+  firstCallMs: number;
 }
 
 /** What explain() and kiln dump read about a compiled function. */
@@ -130,10 +126,13 @@ export interface CompiledState {
   readonly entries: readonly Entry[];
   readonly info: CacheInfo;
   readonly sideEffects: readonly SideEffect[] | null;
+  readonly closure: Closure;
   /** The trace in progress (null between calls: a finished trace would pin its call's arguments). */
   readonly lastTrace: Trace | null;
   /** The cache entry the latest call used (null when it ran eagerly). */
   readonly lastEntry: Entry | null;
+  /** How the latest call ran: 'trace', 'verified' (JS checked against the graph), 'skipped' (JS not run), 'eager'. */
+  readonly lastRun: 'trace' | 'verified' | 'skipped' | 'segmented' | 'eager' | null;
 }
 
 /** A compiled function: same call signature, plus cache introspection. */
@@ -176,282 +175,527 @@ class CompiledRegistry implements Iterable<CompiledState> {
 }
 export const compiledRegistry = new CompiledRegistry();
 
-/** Programs kept per cache entry (one per concrete shape of its dynamic dims), least recently used evicted. */
+/** Programs kept per cache entry (layouts, sizes of dynamic dims), least recently used evicted. */
 const PROGRAMS_PER_ENTRY = 8;
 
-function shapesKey(shapes: readonly (readonly number[])[]): string { return shapes.map((s) => s.join('x')).join(';'); }
+/** The entry's program for `key`, marked most recently used. */
+function cachedProgram(e: { readonly programs: Map<string, Program> }, key: string): Program | undefined {
+  const p = e.programs.get(key);
+  if (p) { e.programs.delete(key); e.programs.set(key, p); }
+  return p;
+}
+
+/** Keeps `p` under `key`, evicting the least recently used program past the bound. */
+function keepProgram(e: { readonly programs: Map<string, Program> }, key: string, p: Program): void {
+  if (!e.programs.has(key) && e.programs.size >= PROGRAMS_PER_ENTRY) e.programs.delete(e.programs.keys().next().value!);
+  e.programs.set(key, p);
+}
+
+const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const isPlain = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+const isThenable = (v: unknown): v is PromiseLike<unknown> => !!v && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+const isAsyncFunction = (fn: unknown) => ['AsyncFunction', 'AsyncGeneratorFunction'].includes((fn as { constructor?: { name?: string } }).constructor?.name ?? '');
+
+/** Tensors reachable from a returned value through arrays, plain objects, Maps and Sets. */
+function tensorsIn(v: unknown, out: Tensor[] = [], seen = new Set<unknown>()): Tensor[] {
+  if (v instanceof Tensor) { out.push(v); return out; }
+  if (!v || typeof v !== 'object' || seen.has(v)) return out;
+  seen.add(v);
+  if (Array.isArray(v)) v.forEach((x) => tensorsIn(x, out, seen));
+  else if (v instanceof Map) v.forEach((x, k) => { tensorsIn(k, out, seen); tensorsIn(x, out, seen); });
+  else if (v instanceof Set) v.forEach((x) => tensorsIn(x, out, seen));
+  else if (isPlain(v)) Object.values(v).forEach((x) => tensorsIn(x, out, seen));
+  return out;
+}
+
+/** Lazy tensors the autograd graph of `roots` keeps for backward (it continues after the call). */
+function savedForBackward(roots: readonly Tensor[], trace: Trace): Tensor[] {
+  const out: Tensor[] = [];
+  const seen = new Set<object>();
+  const stack = roots.filter((t) => t._node).map((t) => t._node!);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const t of n.savedTensors()) {
+      if (lazyHandle(t)?.trace === trace) out.push(t);
+      if (t._node && !seen.has(t._node)) stack.push(t._node);
+    }
+  }
+  return out;
+}
+
+/** The recorded graph with the listed scalar constants turned into runtime 0-d inputs. */
+function liftScalars(g: Graph, lifted: ReadonlySet<number>): Graph {
+  if (!lifted.size) return g;
+  return {
+    ...g, nodes: g.nodes.map((n): GraphNode => (lifted.has(n.id) && n.kind === 'const'
+      ? { kind: 'input', id: n.id, shape: n.shape, dtype: n.dtype, source: { kind: 'scalar', was: n.scalar! }, bind: n.bind, loc: n.loc } : n)),
+  };
+}
 
 /** Compiles a function (see DESIGN.md "compile()"). */
 export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): Compiled<F> {
   opts = checkCompileOptions(opts);
   const options = {
     backend: opts.backend ?? currentBackend(), fullgraph: opts.fullgraph ?? false,
-    dynamic: opts.dynamic ?? 'auto', cacheLimit: opts.cacheLimit ?? 8,
+    dynamic: opts.dynamic ?? 'auto', cacheLimit: opts.cacheLimit ?? 8, pure: opts.pure ?? false,
   } as CompiledState['options'];
   let entries: Entry[] = [];
   let myEpoch = epoch;
   const info: CacheInfo = { traces: 0, hits: 0, misses: 0, entries: 0, recompileReasons: [], fellBackToEager: false };
   const sideEffects = findSideEffects(fn);
+  const closure = analyzeClosure(fn);
   const name = fn.name || 'anonymous';
-  const state = { name, options, get entries() { return entries; }, info, sideEffects, lastTrace: null as Trace | null, lastEntry: null as Entry | null };
+  const state = {
+    name, options, get entries() { return entries; }, info, sideEffects, closure,
+    lastTrace: null as Trace | null, lastEntry: null as Entry | null, lastRun: null as CompiledState['lastRun'],
+  };
   compiledRegistry.add(state);
   let warned = false;
-  /** .grad tensors this function wrote: the next call updates them in place (see writeBack). */
+  /** .grad tensors this function wrote: the next call updates them in place (see completeCall). */
   const ownGrads = new WeakSet<Tensor>();
+  const async = isAsyncFunction(fn);
+  /** Some entry may skip the JavaScript (checked first on every call). */
+  let skipping = false;
 
-  const runner = (g: Graph, resolve: (s: InputSource) => Tensor, onBreak: (reason: string) => void): Tensor[] => {
-    const { program, leaves } = prepare(g, resolve, options.backend);
+  const runner = (g: Graph, leafOf: LeafOf, onBreak: (reason: string) => void): Tensor[] => {
+    const { program, leaves } = prepare(g, leafOf, options.backend);
     if (program.unsupported) onBreak(`the ${options.backend} backend cannot compile a kernel: ${program.unsupported}`);
     return runProgram(program, leaves);
   };
 
-  /** Compares a signature with an entry: null when it matches, else the failing guard. */
-  const guardFailure = (e: Entry, sig: Signature): string | null => {
-    if (e.sig.struct !== sig.struct) {
-      const a = e.sig.struct.split('|'), b = sig.struct.split('|');
-      const i = a.findIndex((x, k) => x !== b[k]);
-      return `guard failed: ${i >= 0 ? `expected ${a[i]}, got ${b[i] ?? 'nothing'}` : 'argument structure changed'}`;
+  /** A cached program of `e` for this call's layouts, outputs and runtime scalars (planned on a miss). */
+  const programFor = (e: Entry, trace: Trace, outputs: readonly number[]): Program => {
+    let key = `L|${outputs.join(',')}|${e.lifted.size}`;
+    for (const id of e.leafIds) key += `|${viewKey(trace.bindings[id]!._view)}`;
+    // Dynamic sizes: sizes in attributes are this call's (checked loosely), so they key the program.
+    if (e.dynamicDims.size) for (const n of trace.nodes) if (n.kind === 'op' && SIZE_ATTR_OPS.has(n.op)) key += `|${JSON.stringify(n.attrs)}`;
+    let p = cachedProgram(e, key);
+    if (!p) {
+      const g = liftScalars(trace.graphFor(outputs), e.lifted);
+      p = prepare(g, trace.leaf, options.backend).program;
+      keepProgram(e, key, p);
     }
-    for (let i = 0; i < sig.shapes.length; i++) {
-      const want = e.sig.shapes[i], got = sig.shapes[i];
-      const dyn = e.dynamicDims.get(i);
-      const d = want.findIndex((x, k) => x !== got[k] && !dyn?.has(k));
-      if (d >= 0) return `guard failed: tensor argument ${i} dim ${d}: expected size ${want[d]}, got ${got[d]} (shape ${fmtShape(want)} vs ${fmtShape(got)})`;
-    }
-    return null;
+    return p;
   };
 
-  /** Captured tensors must still have the shape and dtype they were traced with. */
-  const capturedFailure = (e: Entry): string | null => {
-    for (const n of e.graph?.nodes ?? []) {
-      if (n.kind !== 'input' || n.source.kind === 'arg' || n.source.kind === 'realized') continue;
-      const t = n.source.kind === 'captured' ? n.source.tensor : n.source.of.grad;
-      if (!t) return 'guard failed: a captured tensor\'s .grad is now null';
-      if (t.dtype !== n.dtype || !shapesEqual(t.shape, n.shape)) {
-        return `guard failed: captured tensor ${fmtShape(n.shape)}:${n.dtype} is now ${fmtShape(t.shape)}:${t.dtype}`;
+  const restoreGrads = (trace: Trace) => untraced(() => { for (const [t, prev] of trace.gradPrev) t.grad = prev; });
+
+  /**
+   * Everything a finished call left pending (returned lazies, .grad writes, tensors saved for a
+   * backward after the call, writes into real tensors) computed by one program and applied at once.
+   */
+  const completeCall = (trace: Trace, ret: unknown, pick: (outputs: readonly number[]) => Program | null): void => {
+    const roots = tensorsIn(ret);
+    const returned = new Set(roots);
+    const reuse: [Tensor, Tensor][] = [];
+    const newGrads: Tensor[] = [];
+    const basesOf = new Set(roots.map((r) => trace.baseOf(r)).filter((b) => b !== null));
+    for (const [t, prev] of trace.gradPrev) {
+      const g = t.grad;
+      if (!g || lazyHandle(g)?.trace !== trace) continue;
+      // A .grad that views an intermediate (detach(), a transpose's gradient) becomes a contiguous
+      // value of its own unless something the caller gets back shares that intermediate: every call
+      // then records the same graph, and the value can take over the previous .grad's storage.
+      const b = trace.baseOf(g);
+      const plain = b === null || !basesOf.has(b);
+      if (plain) trace.ownValue(g);
+      if (prev && ownGrads.has(prev) && prev !== g && plain && !returned.has(g) && !prev.requiresGrad && !prev._lazy &&
+          prev.backend === g.backend && prev.dtype === g.dtype && shapesEqual(prev.shape, g.shape) && coversStorage(prev)) {
+        reuse.push([g, prev]);
+      } else { roots.push(g); newGrads.push(g); }
+    }
+    roots.push(...savedForBackward(roots, trace));
+    const p = trace.pending(roots, [...trace.written.keys()], reuse);
+    let outs: Tensor[];
+    try {
+      const program = pick(p.outputs);
+      if (program?.unsupported) trace.breakHere(`the ${options.backend} backend cannot compile a kernel: ${program.unsupported}`);
+      outs = program ? runProgram(program, bindLeaves(program, trace.leaf)) : trace.executeGraph(trace.graphFor(p.outputs));
+      trace.apply(p, outs, false);
+    } catch (e) {
+      restoreGrads(trace);
+      trace.close();
+      throw e;
+    }
+    untraced(() => {
+      for (const [g, prev] of reuse) {
+        const owner = [...trace.gradPrev.keys()].find((t) => t.grad === g)!;
+        owner.grad = prev;
+        prev._version.value++;
       }
-    }
-    return null;
+    });
+    for (const g of newGrads) ownGrads.add(g);
+    trace.close();
   };
 
-  const replay = (e: Entry, args: readonly unknown[], sig: Signature): unknown => {
-    const key = shapesKey(sig.shapes);
-    let program = e.programs.get(key);
-    const resolve = (s: InputSource) => sourceTensor(s, (p) => argAt(args, p));
-    if (program) {
-      e.programs.delete(key); // most recently used last
-    } else {
-      // Same graph, new sizes on dynamic dims: re-type and re-plan, no re-trace.
-      const graph = retype(e.graph!, resolve);
-      const prepared = prepare(graph, resolve, options.backend);
-      program = prepared.program;
-      if (e.programs.size >= PROGRAMS_PER_ENTRY) e.programs.delete(e.programs.keys().next().value!);
-    }
-    e.programs.set(key, program);
-    const outs = runProgram(program, replayLeaves(program, resolve));
-    writeBack(outs, e.template!, e.mutations!, e.grads!, ownGrads);
-    return fromTemplate(e.template!, outs);
+  /** After the body threw: what ran before the throw happened, as in eager mode; then rethrow. */
+  const settleAfterThrow = (trace: Trace) => {
+    try {
+      const roots = [...trace.gradPrev.keys()].map((t) => t.grad).filter((g): g is Tensor => !!g);
+      const p = trace.pending(roots, [...trace.written.keys()]);
+      if (p.outputs.length || p.fills.length) trace.apply(p, trace.executeGraph(trace.graphFor(p.outputs)), false);
+    } catch { /* the body's own error is the one to report */ }
+    trace.close();
   };
 
-  /** Runs the body under a fresh trace; returns its result and the trace. */
-  const traced = (self: unknown, args: unknown[], leaves: Leaf[]): { result: unknown; trace: Trace; graph?: Graph; template?: Template; mutations?: [Tensor, number][]; grads?: [Tensor, number | null][] } => {
+  const newEntry = (e: Omit<Entry, 'programs' | 'lifted' | 'leafIds'> & { leafIds?: number[] }): Entry | null => {
+    if (entries.length >= options.cacheLimit) return null;
+    const full: Entry = { ...e, leafIds: e.leafIds ?? [], programs: new Map(), lifted: new Set() };
+    entries.push(full);
+    info.entries = entries.length;
+    return full;
+  };
+
+  const fallBack = (why: string): void => {
+    info.fellBackToEager = true;
+    if (!warned) {
+      warned = true;
+      console.warn(`[kiln] ${name}: hit cacheLimit (${options.cacheLimit}) signatures; running eagerly from now on. The guard that keeps failing: ${why}`);
+    }
+  };
+
+  /** Runs the body under a tracer checked against `cands`; completes the call. */
+  const traced = function (self: unknown, args: unknown[], leaves: readonly Leaf[], sig: Signature, cands: Candidate<Entry>[], trials: ReadonlyMap<Candidate<Entry>, string>, seg: Entry | null, lastFailure: string): unknown {
     const argPaths = new Map<Tensor, string>();
-    for (const l of leaves) if (l.tensor && !argPaths.has(l.tensor)) argPaths.set(l.tensor, l.path);
-    const trace = new Trace(options.backend, options.fullgraph, argPaths, runner, name);
+    for (const l of leaves) if (!argPaths.has(l.tensor)) argPaths.set(l.tensor, l.path);
+    const trace = new Trace(options.backend, options.fullgraph, argPaths, runner, name, cands);
     state.lastTrace = trace;
+    const t0 = performance.now();
     const prev = setTracer(trace);
     let ret: unknown;
-    try { ret = fn.apply(self, args); } catch (e) { state.lastTrace = null; throw e; } finally { setTracer(prev); }
-    if (ret && typeof (ret as Promise<unknown>).then === 'function') {
-      // After the first await the body runs outside the tracer: that await is a graph break.
-      trace.broke = true;
-      return { result: (ret as Promise<unknown>).then((v) => finish(trace, v).result), trace };
+    try {
+      ret = fn.apply(self, args);
+    } catch (e) {
+      setTracer(prev);
+      if (!(e instanceof KilnError && e.name === 'GraphBreakError')) settleAfterThrow(trace); else trace.close();
+      throw e;
     }
-    return finish(trace, ret);
+    setTracer(prev);
+    if (isThenable(ret)) {
+      // After the first await the body runs eagerly: compute everything so far now.
+      trace.breakHere('await (the rest of an async function runs eagerly)');
+      completeCall(trace, ret, () => null);
+      const e = seg ?? newSegmented(sig, trace, t0, lastFailure);
+      state.lastEntry = e;
+      state.lastRun = 'segmented';
+      return ret;
+    }
+    if (trace.broke) {
+      completeCall(trace, ret, () => null);
+      state.lastEntry = seg ?? newSegmented(sig, trace, t0, lastFailure);
+      if (seg) info.hits++;
+      state.lastRun = 'segmented';
+      return ret;
+    }
+    // Which graph this call ran is decided once everything it left pending is recorded too.
+    let entry: Entry | null = null;
+    let run: CompiledState['lastRun'] = 'trace';
+    completeCall(trace, ret, (outputs) => {
+      const n = trace.nodes.length;
+      const hit = cands.find((c) => c.alive && !c.tolerant && c.nodes.length === n) ?? cands.find((c) => c.alive && c.nodes.length === n);
+      if (hit) {
+        const e = hit.tag;
+        entry = e;
+        run = 'verified';
+        info.hits++;
+        const failed = trials.get(hit);
+        if (failed) {
+          for (const [i, dims] of differingDims(e.sig, sig)) for (const d of dims) (e.dynamicDims.get(i) ?? e.dynamicDims.set(i, new Set()).get(i)!).add(d);
+          info.recompileReasons.push(`${failed} -> dims made dynamic (graph reused)`);
+          log('recompiles', () => `[kiln] ${name}: ${failed}; dims made dynamic, graph reused`);
+        }
+        for (const id of hit.lifts) {
+          if (e.lifted.has(id)) continue;
+          e.lifted.add(id);
+          const node = e.graph!.nodes[id];
+          log('recompiles', () => `[kiln] ${name}: the number ${node.kind === 'const' ? node.scalar : '?'} at ${node.loc ?? `%${id}`} changed: it is now a runtime input of the same program (no retrace)`);
+        }
+        log('guards', () => `[kiln] ${name}: cache hit (replay; the JavaScript ran and matched the graph op by op)`);
+        const p = programFor(e, trace, outputs);
+        if (e.skip && !e.lifted.size && sameList(e.skip.graph.outputs, outputs)) keepProgram(e, `S|${strictKey(leaves, sig, self)}`, p);
+        return p;
+      }
+      const why = cands.length ? cands.map((c) => (trials.has(c) ? `${trials.get(c)}; sizes could not be made dynamic: ` : 'the JavaScript took another path: ') + c.diverged).join('; ') : lastFailure;
+      if (entries.length >= options.cacheLimit) { fallBack(why); run = 'eager'; return null; }
+      info.traces++;
+      info.misses++;
+      if (entries.length) { info.recompileReasons.push(why); log('recompiles', () => `[kiln] ${name}: recompiling: ${why}`); }
+      const graph = trace.graphFor(outputs);
+      log('graph', () => `[kiln] traced ${name}:\n${printGraph(graph)}`);
+      const leafIds = graph.nodes.filter((x) => x.kind === 'input' || x.kind === 'random' || (x.kind === 'const' && x.scalar === undefined)).map((x) => x.id);
+      const skip = skipPlan(self, trace, ret, graph, sig);
+      const dynamicDims = new Map<number, Set<number>>();
+      if (options.dynamic === true) sig.shapes.forEach((sh, i) => dynamicDims.set(i, new Set(sh.map((_, k) => k))));
+      entry = newEntry({
+        sig, mode: 'replay', dynamicDims, graph, leafIds, breaks: [], graphs: [graph], why: 'whole graph',
+        jsRuns: 'why' in skip ? skip.why : '', skip: 'why' in skip ? null : skip, firstCallMs: 0,
+      });
+      if (entry?.skip) skipping = true;
+      const p = programFor(entry!, trace, outputs);
+      if (p.unsupported) {
+        entry!.breaks = [{ reason: `the ${options.backend} backend cannot compile a kernel: ${p.unsupported}` }];
+        entry!.skip = null;
+        entry!.jsRuns = 'a kernel runs op by op';
+      }
+      if (entry!.skip) keepProgram(entry!, `S|${strictKey(leaves, sig, self)}`, p);
+      const e = entry!;
+      log('guards', () => `[kiln] ${name}: new graph (replay): on a hit the JavaScript ${e.skip ? `is skipped (${options.pure ? 'pure: true' : 'it reads only its arguments'})` : `runs and is checked op by op (${e.jsRuns})`}`);
+      return p;
+    });
+    if (run === 'trace' && entry) (entry as Entry).firstCallMs = performance.now() - t0;
+    state.lastEntry = entry;
+    state.lastRun = run;
+    return ret;
   };
 
-  /** Computes the outputs, in-place updates and .grad writes of a trace together. */
-  const finish = (trace: Trace, ret: unknown) => {
-    const outIds: number[] = [];
-    const slotOf = (id: number) => { let i = outIds.indexOf(id); if (i < 0) { i = outIds.length; outIds.push(id); } return i; };
-    const prev = setTracer(trace);
-    let template: Template, mutations: [Tensor, number][], grads: [Tensor, number | null][];
-    try {
-      template = toTemplate(ret, (t) => slotOf(trace.idOf(t)));
-      mutations = [...trace.mutations.values()].map(([t, id]) => [t, slotOf(id)]);
-      grads = [...trace.gradSets].map((t) => [t, t.grad ? slotOf(trace.idOf(t.grad)) : null]);
-    } finally { setTracer(prev); }
-    const graph = trace.graphFor(outIds);
-    const outs = trace.executeGraph(graph);
-    trace.done = true;
-    if (state.lastTrace === trace) state.lastTrace = null;
-    const lazyOut = (t: Tensor, i: number) => { if (lazyHandle(t)?.trace === trace) trace.fill(t, outs[i]); };
-    const fillTemplate = (v: unknown, t: Template): void => {
-      if ('out' in t && v instanceof Tensor) lazyOut(v, t.out);
-      else if ('arr' in t) (v as unknown[]).forEach((x, i) => fillTemplate(x, t.arr[i]));
-      else if ('obj' in t) Object.entries(t.obj).forEach(([k, x]) => fillTemplate((v as Record<string, unknown>)[k], x));
-    };
-    fillTemplate(ret, template);
-    for (const [t, i] of mutations) assignEager(t, outs[i]);
-    for (const [t, i] of grads) {
-      if (i === null) continue;
-      if (t.grad && lazyHandle(t.grad)?.trace === trace) lazyOut(t.grad, i);
-    }
-    log('graph', () => `[kiln] traced ${name}:\n${printGraph(graph)}`);
-    return { result: ret, trace, graph, template, mutations, grads };
+  const newSegmented = (sig: Signature, trace: Trace, t0: number, lastFailure: string): Entry | null => {
+    if (entries.length >= options.cacheLimit) { fallBack(lastFailure); return null; }
+    info.traces++;
+    info.misses++;
+    if (entries.length) { info.recompileReasons.push(lastFailure); log('recompiles', () => `[kiln] ${name}: recompiling: ${lastFailure}`); }
+    log('breaks', () => [...trace.breaks.map((b) => `[kiln] ${name}: graph break: ${b.reason}${b.loc ? ` at ${b.loc}` : ''}`),
+      `[kiln] ${name}: runs segment by segment (${trace.breaks.length} break(s)); the JavaScript runs on every call`].join('\n'));
+    const graphs = trace.executions.map((x) => x.graph);
+    log('graph', () => graphs.map((g, i) => `[kiln] traced ${name} (segment ${i + 1} of ${graphs.length}):\n${printGraph(g)}`).join('\n'));
+    return newEntry({
+      sig, mode: 'segmented', dynamicDims: new Map(), graph: graphs[graphs.length - 1], breaks: trace.breaks, graphs,
+      why: `graph breaks: ${trace.breaks.map((b) => b.reason).join('; ')}`, jsRuns: 'the function has graph breaks', skip: null,
+      firstCallMs: performance.now() - t0,
+    });
   };
+
+  /** Whether a hit on this new graph may skip the JavaScript, and how; or why not. */
+  const skipPlan = (self: unknown, trace: Trace, ret: unknown, graph: Graph, sig: Signature): SkipPlan | { why: string } => {
+    const pure = options.pure;
+    if (!pure && !closure.closed) return { why: `the function ${closure.why}` };
+    if (!pure && sig.opaque) return { why: `argument ${sig.opaque} is an object kiln cannot look into` };
+    if (!pure && self !== undefined && self !== null) return { why: 'it is called with a `this`' };
+    const owned = new Map<number, Tensor>();
+    const captured: [number, string][] = [];
+    for (const n of graph.nodes) {
+      if (n.kind === 'input') {
+        const k = n.source.kind;
+        if (k === 'arg') continue;
+        if (!pure || (k !== 'captured' && k !== 'grad')) return { why: k === 'storage' ? 'it writes through a view of a tensor' : `it reads a ${k} tensor` };
+        captured.push([n.id, viewKey(trace.bindings[n.id]!._view)]);
+      } else if (n.kind === 'const' && n.scalar === undefined) {
+        const b = trace.bindings[n.id]!;
+        const shared = graph.nodes.some((m) => m.kind === 'input' && trace.bindings[m.id]?._storage === b._storage);
+        if (shared) return { why: 'a tensor it made shares memory with an input' };
+        owned.set(n.id, keep(untraced(() => b.detach().clone())));
+      }
+    }
+    const commits: { node: number; slot: number }[] = [];
+    for (const [s, b] of trace.written) {
+      const origin = graph.nodes.find((n) => n.kind === 'input' && trace.bindings[n.id]?._storage === s && coversStorage(trace.bindings[n.id]!) && (n.source.kind === 'arg' || n.source.kind === 'captured'));
+      void b;
+      if (!origin) return { why: 'it writes in place into a tensor it does not take as an argument' };
+      // The committed value is the output that filled the storage: find its slot by the final node.
+      const slot = trace.lastCommitSlot(s);
+      if (slot < 0) return { why: 'an in-place write could not be located' };
+      commits.push({ node: origin.id, slot });
+    }
+    const grads: [Tensor, number | null][] = [];
+    for (const [t] of trace.gradPrev) {
+      if (!pure) return { why: 'it sets .grad' };
+      grads.push([t, t.grad ? trace.lastFillSlot(t.grad) : null]);
+      if (t.grad && grads[grads.length - 1][1] === -1) return { why: 'a .grad it sets could not be located' };
+    }
+    let why: string | null = null;
+    const template = (v: unknown): Template => {
+      if (v instanceof Tensor) {
+        const path = trace.argPathOf(v);
+        if (path !== undefined) return { arg: path };
+        const slot = trace.lastFillSlot(v);
+        if (slot >= 0) return { out: slot };
+        if (pure && !v._lazy) return { tensor: v };
+        why ??= 'it returns a view or a tensor it did not compute';
+        return { value: null };
+      }
+      if (Array.isArray(v)) return { arr: v.map(template) };
+      if (isPlain(v)) return { obj: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, template(x)])) };
+      if (v !== null && (typeof v === 'object' || typeof v === 'function')) { why ??= 'it returns an object (each call must return its own)'; return { value: null }; }
+      return { value: v };
+    };
+    const t = template(ret);
+    if (why) return { why };
+    if (tensorsIn(ret).some((x) => x.requiresGrad && x._node)) return { why: 'it returns a tensor that requires grad (the JavaScript builds its autograd graph)' };
+    const skipLeaves: SkipLeaf[] = [];
+    for (const n of graph.nodes) {
+      if (n.kind === 'input') skipLeaves.push(n.source.kind === 'arg' ? { id: n.id, kind: 'arg', path: n.source.path.split('.') } : { id: n.id, kind: 'input', source: n.source });
+      else if (n.kind === 'const' && n.scalar === undefined) skipLeaves.push({ id: n.id, kind: 'owned', tensor: owned.get(n.id)! });
+      else if (n.kind === 'random') skipLeaves.push({ id: n.id, kind: 'random', node: n });
+    }
+    const scratch: Tensor[] = [];
+    return { graph, template: t, commits, grads, owned, captured, leaves: skipLeaves, scratch, leafOf: (n) => scratch[n.kind === 'op' ? -1 : n.bind ?? n.id] };
+  };
+
+  /** A cache hit that skips the JavaScript (see SkipPlan). */
+  const skipRun = (e: Entry, program: Program, args: readonly unknown[]): unknown => {
+    const sk = e.skip!;
+    const bindings = sk.scratch;
+    const leafStorages = new Set<Storage>();
+    for (const l of sk.leaves) {
+      let t: Tensor;
+      switch (l.kind) {
+        case 'arg': { let v: unknown = args; for (const k of l.path) v = (v as Record<string, unknown>)[k]; t = v as Tensor; break; }
+        case 'input': t = resolveSource(l.source, args); break;
+        case 'owned': t = l.tensor; break;
+        case 'random': t = drawRandom(l.node.random, l.node.shape, l.node.dtype, l.node.params, options.backend); break;
+      }
+      bindings[l.id] = t;
+      if (l.kind !== 'random' && t._storage) leafStorages.add(t._storage);
+    }
+    let outs: Tensor[];
+    try { outs = runProgram(program, bindLeaves(program, sk.leafOf)); } finally { bindings.length = 0; }
+    const st = new Settlement(outs, leafStorages);
+    const given = new Map<number, Tensor>();
+    let staged: { storage: Storage; from: Tensor; target: Tensor }[];
+    const gradVals: [Tensor, Tensor | null, Tensor | null][] = [];
+    let result: unknown;
+    try {
+      staged = sk.commits.map((c) => {
+        const target = resolveLeaf(sk, c.node, args);
+        return { storage: target._storage!, from: st.own(c.slot), target };
+      });
+      for (const [t, slot] of sk.grads) {
+        if (slot === null) { gradVals.push([t, null, null]); continue; }
+        const prev = t.grad;
+        if (prev && ownGrads.has(prev) && !prev.requiresGrad && coversStorage(prev) && prev.dtype === outs[slot].dtype && shapesEqual(prev.shape, outs[slot].shape)) {
+          const from = st.own(slot);
+          staged.push({ storage: prev._storage!, from, target: prev });
+          gradVals.push([t, prev, null]);
+        } else gradVals.push([t, null, st.own(slot)]);
+      }
+      const rebuild = (tp: Template): unknown => {
+        if ('out' in tp) { let g = given.get(tp.out); if (!g) { g = st.own(tp.out); given.set(tp.out, g); } return g; }
+        if ('arg' in tp) return argAt(args, tp.arg);
+        if ('tensor' in tp) return tp.tensor;
+        if ('arr' in tp) return tp.arr.map(rebuild);
+        if ('obj' in tp) return Object.fromEntries(Object.entries(tp.obj).map(([k, x]) => [k, rebuild(x)]));
+        return tp.value;
+      };
+      result = rebuild(sk.template);
+    } catch (err) {
+      st.abort();
+      throw err;
+    }
+    exchangeAll(staged);
+    for (const s of staged) s.target._version.value++;
+    for (const [t, reused, fresh] of gradVals) {
+      if (reused) continue;
+      t.grad = fresh;
+      if (fresh) ownGrads.add(fresh);
+    }
+    st.release(new Set([...given.values(), ...gradVals.map((g) => g[2]).filter((x): x is Tensor => !!x)]));
+    return result;
+  };
+
+  /** Captured inputs of a JS-skipping entry still look as they did when traced. */
+  const capturedChanged = (sk: SkipPlan, args: readonly unknown[]): boolean => sk.captured.some(([id, layout]) => {
+    const n = sk.graph.nodes[id] as Extract<GraphNode, { kind: 'input' }>;
+    const t = n.source.kind === 'grad' ? n.source.of.grad : resolveSource(n.source, args);
+    return !t || t.dtype !== n.dtype || viewKey(t._view) !== layout;
+  });
 
   const call = function (this: unknown, ...args: unknown[]): unknown {
-    if (epoch !== myEpoch) { entries = []; myEpoch = epoch; }
+    if (epoch !== myEpoch) { entries = []; myEpoch = epoch; skipping = false; }
     state.lastEntry = null;
+    state.lastRun = 'eager';
     if (info.fellBackToEager || activeTracer()) return fn.apply(this, args);
     const { leaves, sig } = flatten(args, this);
     checkArgBackends(name, options.backend, leaves);
+    // 1. A hit that may skip the JavaScript: everything it assumed is checked first.
+    if (skipping) {
+      const key = `S|${strictKey(leaves, sig, this)}`;
+      for (const e of entries) {
+        const p = e.skip && cachedProgram(e, key);
+        if (!p || capturedChanged(e.skip!, args)) continue;
+        info.hits++;
+        state.lastEntry = e;
+        state.lastRun = 'skipped';
+        log('guards', () => `[kiln] ${name}: cache hit (replay; the JavaScript is skipped: ${options.pure ? 'pure: true' : 'the function reads only its arguments'})`);
+        return skipRun(e, p, args);
+      }
+    }
+    // 2. The JavaScript runs, checked against every graph whose guards this call passes.
+    const cands: Candidate<Entry>[] = [];
+    const trials = new Map<Candidate<Entry>, string>();
+    let seg: Entry | null = null;
     let lastFailure = entries.length ? '' : 'first call';
     for (const e of entries) {
-      const fail = guardFailure(e, sig) ?? (e.mode === 'replay' ? capturedFailure(e) : null);
-      if (fail) { lastFailure = fail; continue; }
-      info.hits++;
-      state.lastEntry = e;
-      log('guards', () => `[kiln] ${name}: cache hit (${e.mode})`);
-      if (e.mode === 'replay') return replay(e, args, sig);
-      return traced(this, args, leaves).result;
-    }
-    info.misses++;
-    // dynamic: a size change on a structurally identical entry marks those dims dynamic (no retrace).
-    if (options.dynamic !== false) {
-      const similar = entries.find((e) => e.mode === 'replay' && e.sig.struct === sig.struct && e.sig.shapes.every((s, i) => s.length === sig.shapes[i].length));
-      if (similar && capturedFailure(similar) === null) {
-        const dyn = new Map<number, Set<number>>();
-        sig.shapes.forEach((s, i) => s.forEach((d, k) => { if (d !== similar.sig.shapes[i][k] || similar.dynamicDims.get(i)?.has(k)) { if (!dyn.has(i)) dyn.set(i, new Set()); dyn.get(i)!.add(k); } }));
-        const resolve = (s: InputSource) => sourceTensor(s, (p) => argAt(args, p));
-        try {
-          retype(similar.graph!, resolve);
-          const e: Entry = { ...similar, sig: similar.sig, dynamicDims: dyn, why: `${lastFailure}; dims made dynamic` };
-          entries[entries.indexOf(similar)] = e;
-          state.lastEntry = e;
-          info.recompileReasons.push(`${lastFailure} -> dim made dynamic (graph reused)`);
-          log('recompiles', () => `[kiln] ${name}: ${lastFailure}; marking dims dynamic`);
-          return replay(e, args, sig);
-        } catch { /* the graph bakes in this size (a reshape or slice): retrace below */ }
+      const fail = guardFailure(e.sig, e.dynamicDims, sig);
+      const candidate = (tolerant: boolean): Candidate<Entry> => ({ nodes: e.graph!.nodes, tolerant, tag: e, alive: true, diverged: null, lifts: [] });
+      if (!fail) {
+        if (e.mode === 'replay') cands.push(candidate(e.dynamicDims.size > 0));
+        else seg ??= e;
+        continue;
       }
+      lastFailure = fail;
+      if (e.mode === 'replay' && options.dynamic !== false && sameButSizes(e.sig, sig)) { const c = candidate(true); cands.push(c); trials.set(c, fail); }
     }
-    if (entries.length >= options.cacheLimit) {
-      info.fellBackToEager = true;
-      if (!warned) {
-        warned = true;
-        console.warn(`[kiln] ${name}: hit cacheLimit (${options.cacheLimit}) signatures; running eagerly from now on. The guard that keeps failing: ${lastFailure}`);
-      }
-      return fn.apply(this, args);
+    if (!cands.length && !seg && entries.length >= options.cacheLimit) { fallBack(lastFailure); return fn.apply(this, args); }
+    try {
+      if (async) return asyncCall(this, args, leaves, sig, seg, lastFailure);
+      return traced(this, args, leaves, sig, cands, trials, seg, lastFailure);
+    } finally {
+      state.lastTrace = null;
     }
-    if (entries.length) {
-      info.recompileReasons.push(lastFailure);
-      log('recompiles', () => `[kiln] ${name}: recompiling: ${lastFailure}`);
-    }
-    info.traces++;
-    const t0 = performance.now();
-    const r = traced(this, args, leaves);
-    const firstCallMs = performance.now() - t0;
-    const returnsGrad = (r.graph?.outputs ?? []).length > 0 && r.template !== undefined && templateNeedsGrad(r.result);
-    const pure = sideEffects !== null && sideEffects.length === 0;
-    const replayable = r.graph && !r.trace.broke && pure && (!returnsGrad || r.trace.gradSets.size > 0 || !isGradEnabled());
-    const why = !pure ? `side effects: ${sideEffects === null ? 'source unavailable' : sideEffects.map((s) => `${s.what} (line ${s.line})`).join(', ')}`
-      : r.trace.broke ? `graph breaks: ${r.trace.breaks.map((b) => b.reason).join('; ')}` : returnsGrad && !replayable ? 'outputs need autograd outside the call' : 'whole graph';
-    if (r.trace.breaks.length) log('breaks', () => r.trace.breaks.map((b) => `[kiln] ${name}: graph break: ${b.reason}${b.loc ? ` at ${b.loc}` : ''}`).join('\n'));
-    const dynamicDims = new Map<number, Set<number>>();
-    if (options.dynamic === true) sig.shapes.forEach((s, i) => dynamicDims.set(i, new Set(s.map((_, k) => k))));
-    const entry: Entry = {
-      sig, mode: replayable ? 'replay' : 'segmented', dynamicDims, graph: r.graph, template: r.template, mutations: r.mutations, grads: r.grads,
-      programs: new Map(), breaks: r.trace.breaks, graphs: r.trace.executions.map((x) => x.graph), why, firstCallMs,
-    };
-    entries.push(entry);
-    state.lastEntry = entry;
-    info.entries = entries.length;
-    return r.result;
   };
+
+  /**
+   * An async function: its synchronous part is traced; at the first await everything it computed
+   * is made concrete and its writes committed, and the rest runs eagerly (the tracer cannot follow
+   * an await), so later code sees its own in-place writes.
+   */
+  const asyncCall = (self: unknown, args: unknown[], leaves: readonly Leaf[], sig: Signature, seg: Entry | null, lastFailure: string): unknown => {
+    const argPaths = new Map<Tensor, string>();
+    for (const l of leaves) if (!argPaths.has(l.tensor)) argPaths.set(l.tensor, l.path);
+    const trace = new Trace(options.backend, options.fullgraph, argPaths, runner, name, [], true);
+    state.lastTrace = trace;
+    const t0 = performance.now();
+    const prev = setTracer(trace);
+    let ret: unknown;
+    try { ret = fn.apply(self, args); } catch (e) { setTracer(prev); settleAfterThrow(trace); throw e; }
+    setTracer(prev);
+    trace.breakHere('await (an async function runs eagerly after its first await)');
+    completeCall(trace, trace.allLazies(), () => null);
+    state.lastEntry = seg ?? newSegmented(sig, trace, t0, lastFailure);
+    if (seg) info.hits++;
+    state.lastRun = 'segmented';
+    return ret;
+  };
+
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { cacheInfo: () => ({ ...info, entries: entries.length, recompileReasons: [...info.recompileReasons] }), _state: state }) as unknown as Compiled<F>;
 }
 
-function templateNeedsGrad(v: unknown): boolean {
-  if (v instanceof Tensor) return v.requiresGrad;
-  if (Array.isArray(v)) return v.some(templateNeedsGrad);
-  if (v && typeof v === 'object') return Object.values(v).some(templateNeedsGrad);
-  return false;
+function argAt(args: readonly unknown[], path: string): Tensor {
+  let v: unknown = args;
+  for (const k of path.split('.')) v = (v as Record<string, unknown>)[k];
+  if (!(v instanceof Tensor)) throw new KilnError(`compile: expected a tensor at argument ${path}`);
+  return v;
 }
 
-/** Output slots the caller can see: returned values. */
-function returnedSlots(t: Template, into = new Set<number>()): Set<number> {
-  if ('out' in t) into.add(t.out);
-  else if ('arr' in t) t.arr.forEach((x) => returnedSlots(x, into));
-  else if ('obj' in t) Object.values(t.obj).forEach((x) => returnedSlots(x, into));
-  return into;
+/** The tensor bound to input node `id` of a JS-skipping entry in this call. */
+function resolveLeaf(sk: SkipPlan, id: number, args: readonly unknown[]): Tensor {
+  const n = sk.graph.nodes[id] as Extract<GraphNode, { kind: 'input' }>;
+  return resolveSource(n.source, args);
 }
 
-/**
- * Applies a replay's side effects and frees what only carried them, so a long synchronous loop of
- * compiled steps holds its memory steady (finalizers run only when the event loop turns):
- * in-place updates are copied into their tensors and the carrier buffers freed at once; a .grad
- * this function wrote on its previous call is updated in place instead of replaced.
- */
-function writeBack(outs: readonly Tensor[], template: Template, mutations: readonly [Tensor, number][], grads: readonly [Tensor, number | null][], ownGrads: WeakSet<Tensor>): void {
-  const keep = returnedSlots(template);
-  const reuse = new Set<number>();
-  for (const [t, i] of grads) {
-    if (i === null) { t.grad = null; continue; }
-    const prev = t.grad;
-    const g = outs[i];
-    if (prev && ownGrads.has(prev) && !keep.has(i) && prev.backend === g.backend && prev.dtype === g.dtype &&
-        shapesEqual(prev.shape, g.shape) && !prev.requiresGrad) {
-      assignEager(prev, g);
-      prev._version.value++;
-      reuse.add(i);
-    } else {
-      t.grad = g;
-      ownGrads.add(g);
-      keep.add(i);
-    }
+/** The tensor an input source denotes in this call (JS-skipping replays). */
+function resolveSource(s: InputSource, args: readonly unknown[]): Tensor {
+  switch (s.kind) {
+    case 'arg': return argAt(args, s.path);
+    case 'captured': return s.tensor;
+    case 'grad':
+      if (!s.of.grad) throw new KilnError('compiled function: a captured tensor\'s .grad it read is now null');
+      return s.of.grad;
+    case 'realized': case 'storage': case 'scalar':
+      throw new KilnError(`compiled function: a ${s.kind} input cannot be bound without running the JavaScript`);
   }
-  for (const [t, i] of mutations) assignEager(t, outs[i]);
-  // Carriers: outputs used only to write back (mutations, reused grads) are freed now.
-  const used = new Set<Tensor>();
-  outs.forEach((o, i) => { if (keep.has(i)) used.add(o); });
-  for (const [, i] of mutations) if (!keep.has(i) && !used.has(outs[i])) outs[i].dispose();
-  for (const i of reuse) if (!used.has(outs[i])) outs[i].dispose();
 }
 
-/** Re-types a traced graph for new input shapes (dynamic dims); throws where an op baked in a size. */
-export function retype(g: Graph, resolve: (s: InputSource) => Tensor): Graph {
-  const shapes = new Map<number, readonly number[]>();
-  const nodes = g.nodes.map((n) => {
-    if (n.kind === 'input') {
-      const t = resolve(n.source);
-      shapes.set(n.id, t.shape);
-      return { ...n, shape: t.shape };
-    }
-    if (n.kind !== 'op') { shapes.set(n.id, n.shape); return n; }
-    const ins = n.inputs.map((i) => ({ shape: shapes.get(i)!, dtype: g.nodes[i].dtype }));
-    const old = n.inputs.map((i) => g.nodes[i].shape);
-    let attrs = n.attrs as Record<string, any>;
-    if (n.op === 'reshape' || n.op === 'expand') {
-      // Sizes copied from a dim that changed follow it; other baked sizes must still fit.
-      const src = old[0], now = ins[0].shape;
-      const lead = attrs.shape.length - src.length;
-      const shape = attrs.shape.map((d: number, i: number) => {
-        const j = n.op === 'expand' ? i - lead : i;
-        return j >= 0 && j < src.length && src[j] === d && now[j] !== d && (n.op === 'expand' || src.length === attrs.shape.length) ? now[j] : d;
-      });
-      attrs = { shape };
-    } else if (n.op === 'slice') {
-      const changed = old[0].map((d, i) => d !== ins[0].shape[i]);
-      const full = (i: number) => attrs.starts[i] === 0 && attrs.ends[i] === old[0][i] && attrs.steps[i] === 1;
-      if (changed.some((c, i) => c && !full(i))) throw new KilnError('retype: slice bakes in a size that changed');
-      attrs = { ...attrs, ends: attrs.ends.map((e: number, i: number) => (changed[i] ? ins[0].shape[i] : e)) };
-    }
-    const meta = OPS[n.op].infer(ins, attrs as never);
-    shapes.set(n.id, meta.shape);
-    return { ...n, shape: meta.shape, attrs };
-  });
-  return { ...g, nodes };
-}
-
+void fmtShape;

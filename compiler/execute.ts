@@ -1,12 +1,14 @@
 // Runs a planned graph: binds leaf tensors, launches each kernel, frees temps after their last
 // reader, and wraps the outputs as tensors. Plans are cached by graph structure and leaf layouts.
+// A run that fails part-way frees what it allocated and changes nothing else (all-or-nothing).
 import type { Backend, Buffer } from '../src/core/backend.js';
 import { getBackend } from '../src/core/backend.js';
 import type { View } from '../src/core/kernel.js';
-import { drawRandom } from '../src/creation.js';
+import { KilnError } from '../src/core/errors.js';
+import { OPS } from '../src/ops/index.js';
 import { Tensor } from '../src/tensor.js';
 import { allocate } from '../src/memory.js';
-import type { Graph, GraphNode, InputSource } from './graph.js';
+import type { Graph, GraphNode } from './graph.js';
 import { printGraph } from './graph.js';
 import { optimize } from './passes.js';
 import { planGraph, type Plan } from './schedule.js';
@@ -21,6 +23,8 @@ export interface Program {
   readonly backend: Backend;
   /** Why the backend cannot run one of the planned kernels (the graph then runs op by op). */
   readonly unsupported: string | null;
+  /** The optimised graph's leaf nodes by id (what each plan leaf is bound to). */
+  readonly leafNodes: ReadonlyMap<number, GraphNode>;
 }
 
 function viewKey(v: View): string {
@@ -45,54 +49,49 @@ export function observePrograms(o: ProgramObserver): () => void {
   return () => { observers.delete(o); };
 }
 
-/** Leaf tensors of a graph (inputs, non-scalar constants, random draws) resolved for this run. */
-function leafTensors(opt: Graph, plan: Plan, resolve: (s: InputSource) => Tensor, backend: Backend): Tensor[] {
-  const byId = new Map(opt.nodes.map((n) => [n.id, n]));
-  return plan.leaves.map((id) => {
-    const n = byId.get(id)! as GraphNode;
-    switch (n.kind) {
-      case 'input': return resolve(n.source);
-      case 'const': return n.value!;
-      case 'random': return drawRandom(n.random, n.shape, n.dtype, n.params, backend.name);
-      default: throw new Error(`node %${id} is not a leaf`);
-    }
-  });
+/** The tensor bound to a leaf node (input, tensor constant, random draw) in this call. */
+export type LeafOf = (n: GraphNode) => Tensor;
+
+/** Leaf tensors of a program, in its buffer order, for this call. */
+export function bindLeaves(p: Program, leafOf: LeafOf): Tensor[] {
+  const byId = p.leafNodes;
+  return p.plan.leaves.map((id) => leafOf(byId.get(id)!));
 }
 
-/** Optimises and plans a graph for these leaves' layouts (cached), without running it. */
-export function prepare(graph: Graph, resolve: (s: InputSource) => Tensor, backendName: Backend['name']): { program: Program; leaves: Tensor[] } {
+/** The key of a graph's plan: its optimised text plus each leaf's layout. */
+function planKey(backendName: string, opt: Graph, views: ReadonlyMap<number, View>): string {
+  return `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
+}
+
+/** Optimises and plans a graph for these leaves' layouts (plans are shared through a cache). */
+export function prepare(graph: Graph, leafOf: LeafOf, backendName: Backend['name']): { program: Program; leaves: Tensor[] } {
   const t0 = observers.size ? performance.now() : 0;
   const opt = optimize(graph);
   const backend = getBackend(backendName);
-  // The key is the optimised graph's text (ops, attrs, shapes) plus the layout of each leaf.
-  const probePlanLeaves = opt.nodes.filter((n) => n.kind !== 'op' && !(n.kind === 'const' && n.scalar !== undefined && n.shape.length === 0));
-  const resolved = new Map<number, Tensor>();
-  for (const n of probePlanLeaves) {
-    if (n.kind === 'input') resolved.set(n.id, resolve(n.source));
-    else if (n.kind === 'const') resolved.set(n.id, n.value!);
+  const leafNodes = new Map<number, GraphNode>();
+  const views = new Map<number, View>();
+  for (const n of opt.nodes) {
+    if (n.kind === 'op' || (n.kind === 'const' && n.scalar !== undefined && n.shape.length === 0)) continue;
+    leafNodes.set(n.id, n);
+    views.set(n.id, (n.kind === 'const' && n.value ? n.value : leafOf(n))._view);
   }
-  const views = new Map<number, View>([...resolved].map(([id, t]) => [id, t._view]));
-  const key = `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
+  const key = planKey(backendName, opt, views);
   // A hit shares the plan (it depends on structure and layouts only) but keeps this graph's own
-  // nodes: their input sources (which argument, which captured tensor) are what replays resolve.
+  // nodes: their bindings are what each call resolves.
   const hit = plans.get(key);
-  let program = hit && { ...hit, graph, optimized: opt };
+  let program: Program | undefined = hit && { ...hit, graph, optimized: opt, leafNodes };
   const cached = program !== undefined;
   if (!program) {
     const plan = planGraph(opt, views);
     const reasons = plan.steps.map((st) => backend.unsupported?.(st.kernel) ?? null).filter((r): r is string => r !== null);
-    program = { graph, optimized: opt, plan, backend, unsupported: reasons[0] ?? null };
+    program = { graph, optimized: opt, plan, backend, unsupported: reasons[0] ?? null, leafNodes };
     if (plans.size >= PLAN_CACHE_LIMIT) plans.clear();
     plans.set(key, program);
     log('kernels', () => `[kiln] planned ${graph.name}: ${opt.nodes.filter((n) => n.kind === 'op').length} ops -> ${plan.steps.length} kernels`);
     log('fusion', () => plan.steps.map((st, i) => `[kiln] ${graph.name} kernel ${i + 1} (${st.kernel.kind}): fuses %${st.nodes.join(' %')}`).join('\n'));
   }
   if (observers.size) { const info = { ms: performance.now() - t0, cached }; for (const o of observers) o.planned?.(graph, program, info); }
-  const leaves = program.plan.leaves.map((id) => {
-    const n = opt.nodes.find((m) => m.id === id)!;
-    return n.kind === 'random' ? drawRandom(n.random, n.shape, n.dtype, n.params, backend.name) : resolved.get(id)!;
-  });
-  return { program, leaves };
+  return { program, leaves: bindLeaves(program, leafOf) };
 }
 
 /** Runs a prepared program on its leaf tensors and returns the graph's outputs. */
@@ -119,17 +118,25 @@ function runPlan(p: Program, leaves: readonly Tensor[]): Tensor[] {
   }
   const bufs: (Buffer | null)[] = leaves.map((t) => t._buffer());
   const label = `compiled ${p.graph.name}`;
+  let at = 0;
   try {
-    for (const s of plan.steps) {
+    for (; at < plan.steps.length; at++) {
+      const s = plan.steps[at];
       // Safe points for reclamation: the leaves stay reachable (read below), temporaries are not tracked.
       const outs = s.outputs.map((o) => { const b = allocate(backend, label, o.dtype, o.size, false); bufs[o.buf] = b; return b; }); // written whole
       backend.run(s.kernel, s.inputs.map((b) => bufs[b]!), outs);
       for (const f of s.freeAfter) { backend.free(bufs[f]!); bufs[f] = null; }
     }
   } catch (e) {
-    // A failed call (out of memory, a kernel error) frees what it allocated.
-    for (let i = leaves.length; i < bufs.length; i++) if (bufs[i]) backend.free(bufs[i]!);
-    throw e;
+    // Nothing was written anywhere but these fresh buffers: free them and say where it failed.
+    for (let b = leaves.length; b < bufs.length; b++) if (bufs[b]) { backend.free(bufs[b]!); bufs[b] = null; }
+    // The error keeps its class (an OutOfMemoryError stays one); its message says where it happened.
+    const k = plan.steps[at]?.kernel.kind ?? 'setup';
+    if (e instanceof Error) {
+      e.message = `compiled ${p.graph.name}: kernel ${at + 1} of ${plan.steps.length} (${k}) on ${backend.name} failed: ${e.message}; no tensor was changed`;
+      throw e;
+    }
+    throw new KilnError(`compiled ${p.graph.name}: kernel ${at + 1} of ${plan.steps.length} (${k}) on ${backend.name} failed: ${String(e)}; no tensor was changed`);
   }
   const owned = new Map<number, Tensor>();
   return plan.outputs.map((o) => {
@@ -142,11 +149,6 @@ function runPlan(p: Program, leaves: readonly Tensor[]): Tensor[] {
     }
     return base._viewAs(o.view);
   });
-}
-
-/** Resolves leaves for a cached program on a replay (fresh random draws). */
-export function replayLeaves(p: Program, resolve: (s: InputSource) => Tensor): Tensor[] {
-  return leafTensors(p.optimized, p.plan, resolve, p.backend);
 }
 
 /** Drops every cached plan (resetCompileCache). */

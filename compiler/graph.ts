@@ -1,24 +1,37 @@
 // The graph IR: plain SSA nodes in topological order, printable as code and as a table.
 import type { DType } from '../src/core/dtype.js';
 import { shortDType } from '../src/core/dtype.js';
+import { assertNever } from '../src/core/errors.js';
 import type { RandomKind } from '../src/dispatch.js';
 import type { OpName } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor.js';
 
-/** Where a graph input comes from at replay time. */
+/**
+ * What a graph input stood for when it was traced. A call binds every leaf to the tensor its own
+ * JavaScript used (see Trace.bindings); the source describes it (printing, explain()) and lets a
+ * replay that skips the JavaScript find it again.
+ */
 export type InputSource =
   | { readonly kind: 'arg'; readonly path: string }
-  /** A tensor captured by reference (closure weights, optimizer state): re-read on every replay. */
+  /** A tensor captured by reference (closure weights, optimizer state). */
   | { readonly kind: 'captured'; readonly tensor: Tensor }
   /** The current .grad of a captured tensor. */
   | { readonly kind: 'grad'; readonly of: Tensor }
   /** A value made concrete earlier in this call (after a graph break). */
-  | { readonly kind: 'realized'; readonly tensor: Tensor };
+  | { readonly kind: 'realized'; readonly tensor: Tensor }
+  /** The whole storage of a tensor, flat (written through one of its views). */
+  | { readonly kind: 'storage' }
+  /** A JavaScript number that changed between calls at this place: a runtime 0-d input. */
+  | { readonly kind: 'scalar'; readonly was: number };
 
+/**
+ * `bind` on a leaf (input, tensor constant, random draw) is its id in the traced graph: the index of
+ * the tensor a call bound to it. Passes renumber nodes but keep `bind`.
+ */
 export type GraphNode =
-  | { readonly kind: 'input'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly source: InputSource; readonly loc?: string }
-  | { readonly kind: 'const'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly value?: Tensor; readonly scalar?: number; readonly loc?: string }
-  | { readonly kind: 'random'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly random: RandomKind; readonly params: readonly number[]; readonly loc?: string }
+  | { readonly kind: 'input'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly source: InputSource; readonly bind?: number; readonly loc?: string }
+  | { readonly kind: 'const'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly value?: Tensor; readonly scalar?: number; readonly bind?: number; readonly loc?: string }
+  | { readonly kind: 'random'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly random: RandomKind; readonly params: readonly number[]; readonly bind?: number; readonly loc?: string }
   | { readonly kind: 'op'; readonly id: number; readonly shape: readonly number[]; readonly dtype: DType; readonly op: OpName; readonly inputs: readonly number[]; readonly attrs: unknown; readonly loc?: string };
 
 /** A traced program: nodes in topological order and the ids it returns. */
@@ -38,17 +51,27 @@ function fmtAttrs(attrs: unknown): string {
 /** What a node computes, without its result name: `mul %2, %3 dims=[1]`. */
 export function nodeText(n: GraphNode): string {
   switch (n.kind) {
-    case 'input': return `input ${n.source.kind === 'arg' ? n.source.path : n.source.kind}`;
+    case 'input': return `input ${sourceText(n.source)}`;
     case 'const': return n.scalar !== undefined ? `const ${n.scalar}` : `const tensor`;
     case 'random': return `${n.random}(${n.params.join(', ')})`;
     case 'op': return `${n.op} ${n.inputs.map((i) => `%${i}`).join(', ')}${fmtAttrs(n.attrs)}`;
   }
 }
 
+/** How an input's source prints: `arg 0.x`, `captured`, `scalar (was 0.1)`. */
+export function sourceText(s: InputSource): string {
+  switch (s.kind) {
+    case 'arg': return `arg ${s.path}`;
+    case 'scalar': return `scalar (was ${s.was})`;
+    case 'captured': case 'grad': case 'realized': case 'storage': return s.kind;
+    default: return assertNever(s, 'input source');
+  }
+}
+
 /** Prints a graph as readable code, one node a line with its type and source line. */
 export function printGraph(g: Graph): string {
   const inputs = g.nodes.filter((n) => n.kind === 'input');
-  const src = (n: Extract<GraphNode, { kind: 'input' }>) => (n.source.kind === 'arg' ? `arg ${n.source.path}` : n.source.kind);
+  const src = (n: Extract<GraphNode, { kind: 'input' }>) => sourceText(n.source);
   const head = `graph ${g.name}(${inputs.map((n) => `%${n.id}: ${fmtType(n)} ${src(n as Extract<GraphNode, { kind: 'input' }>)}`).join(', ')}) {`;
   const lines = g.nodes.filter((n) => n.kind !== 'input').map((n) => {
     const text = `  %${n.id}: ${fmtType(n)} = ${nodeText(n)}`;

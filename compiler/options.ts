@@ -6,7 +6,7 @@ import { checkBool, checkOptions, describeValue } from '../src/core/validate.js'
 import type { Tensor } from '../src/tensor.js';
 import type { CompileOptions } from './compile.js';
 
-const KEYS = ['backend', 'fullgraph', 'dynamic', 'cacheLimit'] as const satisfies readonly (keyof CompileOptions)[];
+const KEYS = ['backend', 'fullgraph', 'dynamic', 'cacheLimit', 'pure'] as const satisfies readonly (keyof CompileOptions)[];
 // Every option of CompileOptions is listed above (tsc fails here when one is added without it).
 type Unlisted = Exclude<keyof CompileOptions, (typeof KEYS)[number]>;
 const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
@@ -21,6 +21,7 @@ export function checkCompileOptions(opts: unknown): CompileOptions {
     throw new KilnError(`compile: unknown backend ${describeValue(o.backend)}, expected ${BACKENDS.map((b) => `'${b}'`).join(', ')}`);
   }
   if (o.fullgraph !== undefined) checkBool('compile', 'fullgraph', o.fullgraph);
+  if (o.pure !== undefined) checkBool('compile', 'pure', o.pure);
   if (o.dynamic !== undefined && o.dynamic !== 'auto' && typeof o.dynamic !== 'boolean') {
     throw new KilnError(`compile: dynamic must be true, false or 'auto', got ${describeValue(o.dynamic)}`);
   }

@@ -14,20 +14,33 @@ let gradEnabled = true;
 /** True unless inside noGrad(). */
 export function isGradEnabled(): boolean { return gradEnabled; }
 
-/** Runs `fn` without recording gradients (like torch.no_grad). */
-export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new KilnError(`noGrad: expected a function to run without gradients, got ${describeValue(fn)}`);
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try { return fn(); } finally { gradEnabled = prev; }
+const isAsyncFunction = (fn: unknown): boolean => {
+  const name = (fn as { constructor?: { name?: string } })?.constructor?.name;
+  return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
+};
+
+function syncOnly(what: string): KilnError {
+  return new KilnError(`${what} takes a synchronous function: grad mode is global, so code after an await would run ` +
+    `in whatever mode the program is in by then (as in PyTorch); call ${what} around the synchronous part inside the async function`);
 }
 
-/** Runs `fn` with gradient recording switched on or off. */
-export function withGradMode<T>(enabled: boolean, fn: () => T): T {
+/** Runs `fn` with gradient recording switched on or off (a synchronous function: see syncOnly). */
+export function withGradMode<T>(enabled: boolean, fn: () => T, what = 'withGradMode'): T {
+  if (typeof fn !== 'function') throw new KilnError(`${what}: expected a function to run, got ${describeValue(fn)}`);
+  if (isAsyncFunction(fn)) throw syncOnly(what);
   const prev = gradEnabled;
   gradEnabled = enabled;
-  try { return fn(); } finally { gradEnabled = prev; }
+  let out: T;
+  try { out = fn(); } finally { gradEnabled = prev; }
+  if (out && typeof (out as { then?: unknown }).then === 'function') {
+    (out as unknown as Promise<unknown>).then(undefined, () => {}); // the error below replaces its outcome
+    throw syncOnly(what);
+  }
+  return out;
 }
+
+/** Runs `fn` without recording gradients (like torch.no_grad); `fn` must be synchronous. */
+export function noGrad<T>(fn: () => T): T { return withGradMode(false, fn, 'noGrad'); }
 
 /** The record one op leaves for backward. */
 export class Node {
@@ -55,6 +68,11 @@ export class Node {
   }
 
   inputAt(i: number): Tensor | null { return this.inputs ? this.inputs[i] : null; }
+
+  /** The tensors this node keeps for its gradient rule (none once freed). */
+  savedTensors(): Tensor[] {
+    return [...(this.inputs ?? []), this.out].filter((t): t is Tensor => t !== null);
+  }
 
   private checkSaved(t: Tensor | null, version: number, what: string): Tensor {
     if (!t) throw new AutogradError(`backward through ${this.op.name}: the graph was already freed; call backward(undefined, { retainGraph: true }) the first time to backward twice`);

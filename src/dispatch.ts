@@ -20,14 +20,19 @@ import { allocate } from './memory.js';
 export interface Tracer {
   /** Records an op on (possibly lazy) inputs and returns its lazy output. */
   record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, meta: Meta): Tensor;
-  /** Records an in-place write of `value` into `target`. */
+  /** Records an in-place write of `value` into `target` (a tensor or a view of one). */
   assign(target: Tensor, value: Tensor): void;
-  /** Makes a lazy tensor concrete (a graph break), or throws in fullgraph mode. */
+  /**
+   * Makes a lazy tensor concrete (a graph break), or throws in fullgraph mode; for a real tensor,
+   * lands the in-place writes the trace still holds for its storage before it is read.
+   */
   realize(t: Tensor, reason: string): void;
-  /** Records a random tensor drawn at run time (so replays draw fresh numbers). */
+  /** Records a random draw (drawn now, in program order, and bound to this call's graph). */
   random(kind: RandomKind, shape: readonly number[], dtype: DType, params: readonly number[]): Tensor;
-  /** Notes that a tensor's .grad was set during the trace. */
-  gradSet(t: Tensor): void;
+  /** Notes that a tensor's .grad was set during the trace; `prev` is the value it replaced. */
+  gradSet(t: Tensor, prev: Tensor | null): void;
+  /** `t` is another handle on `of`'s memory (the old value an in-place op keeps for autograd). */
+  alias(t: Tensor, of: Tensor): void;
   /** The backend compiled code targets. */
   readonly backendName: BackendName;
 }
@@ -44,6 +49,13 @@ export function setTracer(t: Tracer | null): Tracer | null {
   const prev = tracer;
   tracer = t;
   return prev;
+}
+
+/** Runs `fn` with no tracer (work that must happen now, e.g. a read inside a compiled function). */
+export function untraced<T>(fn: () => T): T {
+  const prev = tracer;
+  tracer = null;
+  try { return fn(); } finally { tracer = prev; }
 }
 
 /** Applies a registry op: the one entry point for every primitive. */

@@ -39,12 +39,14 @@ function add(map: Map<string, Usage>, key: string, bytes: number, n: number): vo
 export class Storage {
   private refs = 0;
   private freed = false;
+  private buf: Buffer;
   readonly bytes: number;
   /**
    * @param op what created the buffer (an op name, `tensor` for data from JS, `compiled NAME` for a
    *   compiled program's outputs), for kiln.memory()'s breakdown.
    */
-  constructor(readonly backend: Backend, readonly buffer: Buffer, readonly op = 'unknown') {
+  constructor(readonly backend: Backend, buffer: Buffer, readonly op = 'unknown') {
+    this.buf = buffer;
     this.bytes = buffer.size * bytesPer(buffer.dtype);
     totals.buffers++;
     totals.bytes += this.bytes;
@@ -55,7 +57,21 @@ export class Storage {
     add(usageByBackend as Map<string, Usage>, backend.name, this.bytes, 1);
   }
 
+  get buffer(): Buffer { return this.buf; }
   get isFreed(): boolean { return this.freed; }
+
+  /**
+   * Exchanges buffers with another live storage of the same size and dtype: compile() commits a
+   * call's in-place results this way (no copy, and no tensor is left half-written if a call fails).
+   */
+  exchange(other: Storage): void {
+    const a = this.buf, b = other.buf;
+    if (this.freed || other.freed || a.size !== b.size || a.dtype !== b.dtype || this.backend !== other.backend) {
+      throw new Error(`Storage.exchange: buffers differ (${a.dtype}[${a.size}] and ${b.dtype}[${b.size}]) or one is freed`);
+    }
+    this.buf = b;
+    other.buf = a;
+  }
 
   retain(): void { this.refs++; }
 
@@ -68,7 +84,7 @@ export class Storage {
       totals.bytes -= this.bytes;
       add(usageByOp, this.op, this.bytes, -1);
       add(usageByBackend as Map<string, Usage>, this.backend.name, this.bytes, -1);
-      this.backend.free(this.buffer);
+      this.backend.free(this.buf);
     }
   }
 }

@@ -12,7 +12,7 @@ import { inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from '
 import { OPS } from './ops/index.js';
 import type { Node, BackwardOptions } from './autograd.js';
 import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
-import { activeTracer, apply, assignEager } from './dispatch.js';
+import { activeTracer, apply, assignEager, untraced } from './dispatch.js';
 import type { Hold } from './storage.js';
 import { Storage, track, untrack } from './storage.js';
 import { formatTensor, nest } from './format.js';
@@ -37,7 +37,9 @@ export function expectTensor(op: string, arg: string, v: unknown): Tensor {
 /** Ops that use a scalar operand as a float or a truth value, not as an int32: any number is fine. */
 const NON_INTEGER_USE = new Set(['div', 'pow', 'logicalAnd', 'logicalOr']);
 
-const scalarCache = new Map<string, Tensor>();
+/** Cached 0-d constants per backend and dtype, by value (-0 apart from 0). */
+const scalarCache = new Map<string, { pos: Map<number, Tensor>; negZero: Tensor | null }>();
+let scalarCount = 0;
 let nextSerial = 0;
 /** The creation number of the most recently created tensor. */
 export function lastTensorSerial(): number { return nextSerial; }
@@ -85,8 +87,8 @@ export class Tensor {
   }
 
   /** @internal A lazy tensor (compile() fills it in later). */
-  static _lazyTensor(backend: BackendName, shape: readonly number[], dtype: DType, handle: unknown): Tensor {
-    const t = new Tensor(backend, null, contiguousView(shape), dtype);
+  static _lazyTensor(backend: BackendName, shape: readonly number[], dtype: DType, handle: unknown, view?: View): Tensor {
+    const t = new Tensor(backend, null, view ?? contiguousView(shape), dtype);
     t._lazy = handle;
     return t;
   }
@@ -112,10 +114,11 @@ export class Tensor {
       throw new ShapeError(`grad: assigned gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(this.shape)}`);
     }
     // A gradient replaced (or cleared) inside tidy() is freed when it ends, unless it survives it.
-    if (this._grad && this._grad !== g) { this._grad._isGradOf = false; trackCreated(this._grad); }
+    const prev = this._grad;
+    if (prev && prev !== g) { prev._isGradOf = false; trackCreated(prev); }
     this._grad = g;
     if (g) g._isGradOf = true;
-    activeTracer()?.gradSet(this);
+    activeTracer()?.gradSet(this, prev);
   }
 
   /** Sets requiresGrad (float tensors only), returning this. */
@@ -152,7 +155,12 @@ export class Tensor {
 
   /** A tensor sharing data but cut from the autograd graph. */
   detach(): Tensor {
-    if (this._lazy || activeTracer()) return noGrad(() => apply(OPS.reshape, [this], { shape: this.shape }));
+    if (this._lazy || activeTracer()) {
+      const t = noGrad(() => apply(OPS.reshape, [this], { shape: this.shape }));
+      t._isView = false;
+      t._viewOfGrad = false;
+      return t;
+    }
     // Shares the data (and version counter) but no history: in-place writes to it are plain data writes.
     const t = this._viewAs(this._view);
     t._isView = false;
@@ -184,14 +192,16 @@ export class Tensor {
         throw new KilnError(`tensor ${fmtShape(this.shape)} was disposed by ${by} and cannot be used (${reason}); ` +
           'to use it later, keep it with kiln.keep(t) (or return it) inside tidy(), and do not dispose() it');
       }
+      // Inside compile() an in-place write into this tensor may still be pending: the tracer lands it.
+      activeTracer()?.realize(this, reason);
       return;
     }
     // The trace that made this value computes it, during the compiled call or after it.
     (this._lazy as { trace: { realize(t: Tensor, reason: string): void } }).trace.realize(this, reason);
   }
 
-  /** @internal compile() hands a lazy tensor its concrete storage. */
-  _fill(real: Tensor): void {
+  /** @internal compile() hands a lazy tensor its concrete storage (a tensor's, or a storage and view). */
+  _fill(real: { readonly _backendName: BackendName; readonly _storage: Storage | null; readonly _view: View }): void {
     this._lazy = null;
     this._backendName = real._backendName;
     this._storage = real._storage;
@@ -244,7 +254,7 @@ export class Tensor {
     this._ensureReal('dataAsync()');
     if (this.size === 0) return typedArrayFor(this.dtype, 0);
     const b = getBackend(this._backendName);
-    const c = this.isContiguous() ? this : this.contiguous();
+    const c = this.isContiguous() ? this : untraced(() => noGrad(() => this.contiguous()));
     // c stays reachable until the read resolves (a finalizer must not free a buffer being read).
     const data = await b.readAsync(c._storage!.buffer, c._view.offset, c.size);
     if (c !== this) c.dispose();
@@ -253,7 +263,8 @@ export class Tensor {
 
   private _contiguousData(read: (c: Tensor) => TypedArray): TypedArray {
     if (this.size === 0) return typedArrayFor(this.dtype, 0);
-    const c = this.isContiguous() ? this : noGrad(() => this.contiguous());
+    // A read happens now, even while compile() traces: the copy of a strided view runs eagerly.
+    const c = this.isContiguous() ? this : untraced(() => noGrad(() => this.contiguous()));
     const data = read(c);
     if (c !== this) c.dispose();
     return data;
@@ -331,7 +342,7 @@ export class Tensor {
   clone(): Tensor { return apply(OPS.contiguous, [this]); }
 
   /** This tensor if contiguous, else a contiguous copy. */
-  contiguous(): Tensor { return this.isContiguous() && !this._lazy ? this : apply(OPS.contiguous, [this]); }
+  contiguous(): Tensor { return this.isContiguous() ? this : apply(OPS.contiguous, [this]); }
 
   /**
    * @internal Converts a scalar operand of `op` to a 0-d tensor on this tensor's backend (cached).
@@ -349,13 +360,17 @@ export class Tensor {
       }
       dtype = 'float32';
     }
-    const key = `${this._backendName}:${dtype}:${Object.is(value, -0) ? '-0' : value}`;
-    let t = scalarCache.get(key);
+    const kind = `${this._backendName}:${dtype}`;
+    let byValue = scalarCache.get(kind);
+    if (!byValue) { byValue = { pos: new Map(), negZero: null }; scalarCache.set(kind, byValue); }
+    const negZero = value === 0 && Object.is(value, -0);
+    let t = negZero ? byValue.negZero : byValue.pos.get(value);
     if (!t || t._storage?.isFreed) {
-      if (scalarCache.size > 512) scalarCache.clear();
+      if (scalarCount > 512) { scalarCache.clear(); scalarCount = 0; byValue = { pos: new Map(), negZero: null }; scalarCache.set(kind, byValue); }
       t = F.fromTypedArray(F.typedOf(dtype, [value]), [], dtype, this._backendName, false);
       t._constant = value;
-      scalarCache.set(key, t);
+      if (negZero) byValue.negZero = t; else byValue.pos.set(value, t);
+      scalarCount++;
     }
     return t;
   }
@@ -558,6 +573,7 @@ export class Tensor {
     alias._lazy = this._lazy;
     alias._node = this._node;
     alias._requiresGrad = this._requiresGrad;
+    if (tr && !this._lazy) tr.alias(alias, this);
     const result = compute(alias);
     if (!shapesEqual(result.shape, this.shape)) {
       throw new ShapeError(`${name}: result ${fmtShape(result.shape)} cannot be written into ${fmtShape(this.shape)} in place`);

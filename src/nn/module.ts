@@ -1,4 +1,6 @@
-// nn.Module: parameters are tensor fields that require grad; submodules are Module fields (or arrays of them).
+// nn.Module: parameters are tensor fields that require grad; submodules are Module fields. Both are
+// also found inside arrays (nested), plain objects and Maps held by a field; a Set holding them is
+// an error (its entries have no names).
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
 import { shapesEqual } from '../core/shape.js';
@@ -14,21 +16,20 @@ export abstract class Module {
   /** Same as forward(...args). */
   call(...args: any[]): any { return this.forward(...args); }
 
-  /** Child modules by field name (array entries named `field.i`). */
+  /** Child modules by field name (entries of arrays, plain objects and Maps named `field.key`). */
   namedChildren(): [string, Module][] {
     const out: [string, Module][] = [];
-    for (const [k, v] of Object.entries(this)) {
-      if (v instanceof Module) out.push([k, v]);
-      else if (Array.isArray(v)) v.forEach((m, i) => { if (m instanceof Module) out.push([`${k}.${i}`, m]); });
-    }
+    holdings(this, (name, m) => out.push([name, m]), () => {});
     return out;
   }
 
-  /** Tensor fields of this module and its children, with dotted names (parameters and buffers). */
+  /** Tensors of this module and its children, with dotted names (parameters and buffers), each once. */
   namedTensors(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [k, v] of Object.entries(this)) if (v instanceof Tensor) out.push([prefix + k, v]);
-    for (const [k, m] of this.namedChildren()) out.push(...m.namedTensors(`${prefix}${k}.`));
+    const seen = new Set<Tensor>();
+    const add = (name: string, t: Tensor) => { if (!seen.has(t)) { seen.add(t); out.push([name, t]); } };
+    holdings(this, () => {}, (name, t) => add(prefix + name, t));
+    for (const [k, m] of this.namedChildren()) for (const [n, t] of m.namedTensors(`${prefix}${k}.`)) add(n, t);
     return out;
   }
 
@@ -77,4 +78,24 @@ export abstract class Module {
       }
     });
   }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+
+/** Walks a module's own fields into arrays, plain objects and Maps, reporting modules and tensors (not inside modules). */
+function holdings(m: Module, onModule: (name: string, m: Module) => void, onTensor: (name: string, t: Tensor) => void): void {
+  const seen = new Set<unknown>();
+  const walk = (v: unknown, name: string): void => {
+    if (v instanceof Module) { onModule(name, v); return; }
+    if (v instanceof Tensor) { onTensor(name, v); return; }
+    if (!v || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${name}.${i}`));
+    else if (v instanceof Map) v.forEach((x, key) => walk(x, `${name}.${String(key)}`));
+    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, `${name}.${k}`);
+    else if (v instanceof Set && [...v].some((x) => x instanceof Module || x instanceof Tensor)) {
+      throw new KilnError(`${m.constructor.name}.${name}: a Set holds modules or tensors, which then have no names; keep them in an array, a plain object or a Map`);
+    }
+  };
+  for (const [k, v] of Object.entries(m)) walk(v, k);
 }
