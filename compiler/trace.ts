@@ -11,12 +11,14 @@ import type { DType } from '../src/core/dtype.js';
 import { KilnError, fmtShape } from '../src/core/errors.js';
 import { contiguousView, isContiguousView, type View } from '../src/core/kernel.js';
 import { shapesEqual, sizeOf } from '../src/core/shape.js';
-import { drawRandom } from '../src/creation.js';
+import { drawRandom, fromTypedArray, typedOf } from '../src/creation.js';
 import type { RandomKind, Tracer } from '../src/dispatch.js';
-import { setTracer } from '../src/dispatch.js';
+import { setTracer, untraced } from '../src/dispatch.js';
 import type { OpName } from '../src/ops/index.js';
 import { OPS } from '../src/ops/index.js';
-import type { Meta, OpDef } from '../src/ops/types.js';
+import type { GatherAttrs, Meta, OpDef } from '../src/ops/types.js';
+import { getBackend } from '../src/core/backend.js';
+import { indexError } from '../src/core/index-check.js';
 import { Storage } from '../src/storage.js';
 import { Tensor, lastTensorSerial } from '../src/tensor.js';
 import type { Graph, GraphNode, InputSource } from './graph.js';
@@ -182,6 +184,10 @@ export class Trace implements Tracer {
       op: (name, inputs, attrs) => this.op(name, inputs, attrs),
       shape: (id) => this.nodes[id].shape,
       bool: (v) => this.push({ kind: 'const', shape: [], dtype: 'bool', scalar: v ? 1 : 0 }),
+      constant: (values, dtype) => {
+        const t = untraced(() => fromTypedArray(typedOf(dtype, values), [values.length], dtype, this.backendName));
+        return this.bindLeaf({ kind: 'const', shape: t.shape, dtype, value: t }, t);
+      },
     };
   }
   private emitterObj: Emitter | null = null;
@@ -361,6 +367,7 @@ export class Trace implements Tracer {
   }
 
   record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, meta: Meta): Tensor {
+    if (op.kind === 'gather') this.checkKnownIndices(op, inputs, attrs as GatherAttrs);
     const ids = inputs.map((t) => this.idOf(t));
     const id = this.push({ kind: 'op', op: op.name as OpName, inputs: ids, attrs, shape: meta.shape, dtype: meta.dtype });
     const out = this.lazy(id, meta.shape, meta.dtype);
@@ -399,6 +406,20 @@ export class Trace implements Tracer {
     const drawn = this.runEagerly(() => drawRandom(kind, shape, dtype, params, this.backendName));
     const id = this.bindLeaf({ kind: 'random', shape, dtype, random: kind, params }, drawn);
     return this.lazy(id, shape, dtype);
+  }
+
+  /**
+   * Indices already known when the op is recorded are checked where eager mode checks them (before
+   * anything after this op runs, and even when the result is unused); computed indices are checked
+   * by the kernels.
+   */
+  private checkKnownIndices(op: OpDef, [x, idx]: readonly Tensor[], attrs: GatherAttrs): void {
+    if (idx._lazy || !idx._storage || this.written.has(idx._storage) || !getBackend(idx.backend).syncReads) return;
+    const size = x.shape[attrs.axis] ?? 1;
+    const data = untraced(() => idx.data());
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] < 0 || data[i] >= size) throw indexError({ op: attrs.op ?? op.name, axis: attrs.axis, size }, data[i]);
+    }
   }
 
   assign(target: Tensor, value: Tensor): void {

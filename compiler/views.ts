@@ -13,7 +13,27 @@ export interface Emitter {
   shape(id: number): readonly number[];
   /** A 0-d bool constant node. */
   bool(value: boolean): number;
+  /** A 1-D constant node holding `values` (int32 indices or bool flags). */
+  constant(values: readonly number[], dtype: 'int32' | 'bool'): number;
 }
+
+/** The flat element offset of every element of `v`, in row-major order of its shape. */
+function offsetsOf(v: View): number[] {
+  const out: number[] = [];
+  const walk = (dim: number, at: number) => {
+    if (dim === v.shape.length) { out.push(at); return; }
+    for (let i = 0; i < v.shape[dim]; i++) walk(dim + 1, at + i * v.strides[dim]);
+  };
+  walk(0, v.offset);
+  return out;
+}
+
+/** A layout movement ops cannot rebuild (strides that do not nest): every element picked by index. */
+const byIndex = (v: View, n: number): number[] | null => {
+  if (v.mask) return null;
+  const at = offsetsOf(v);
+  return at.every((p) => p >= 0 && p < n) ? at : null;
+};
 
 /** A strided view over a flat buffer of `n` elements, normalised for rebuilding with movement ops. */
 interface FlatLayout {
@@ -28,7 +48,8 @@ interface FlatLayout {
 
 /**
  * The layout of `v` over a flat buffer of `n` elements, or null when movement ops cannot express it
- * (strides that overlap or do not nest, or elements outside the buffer).
+ * (strides that overlap or do not nest, or elements outside the buffer; such views are read and
+ * written by index instead, see byIndex).
  */
 function layoutOf(v: View, n: number): FlatLayout | null {
   if (v.mask) return null;
@@ -95,7 +116,12 @@ export function expressible(v: View, n: number): boolean {
 export function readView(e: Emitter, flat: number, n: number, v: View): number | null {
   if (sizeOf(v.shape) === 0) return reshape(e, slice(e, flat, [0], [0]), v.shape);
   const l = layoutOf(v, n);
-  if (!l) return null;
+  if (!l) {
+    const at = byIndex(v, n);
+    if (!at) return null;
+    const picked = e.op('indexSelect', [flat, e.constant(at, 'int32')], { axis: 0 });
+    return reshape(e, picked, v.shape);
+  }
   const grid = gridShape(l);
   const span = grid.reduce((a, b) => a * b, 1);
   let x = slice(e, flat, [l.offset], [Math.min(l.offset + span, n)]);
@@ -121,7 +147,16 @@ export function readView(e: Emitter, flat: number, n: number, v: View): number |
 export function writeView(e: Emitter, flat: number, n: number, v: View, value: number): number | null {
   if (sizeOf(v.shape) === 0) return flat;
   const l = layoutOf(v, n);
-  if (!l) return null;
+  if (!l) {
+    const at = byIndex(v, n);
+    if (!at) return null;
+    // For each element of the base, the last view element written there (a sequential write's result).
+    const source = new Array<number>(n).fill(-1);
+    at.forEach((p, i) => { source[p] = i; });
+    const values = reshape(e, value, [at.length]);
+    const moved = e.op('indexSelect', [values, e.constant(source.map((i) => Math.max(i, 0)), 'int32')], { axis: 0 });
+    return e.op('where', [e.constant(source.map((i) => (i >= 0 ? 1 : 0)), 'bool'), moved, flat], {});
+  }
   let x = value;
   if (l.flips.length) x = e.op('flip', [x], { dims: [...l.flips] });
   if (l.expands.length) x = slice(e, x, v.shape.map((d, i) => (l.expands.includes(i) ? d - 1 : 0)), v.shape);

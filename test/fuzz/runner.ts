@@ -104,9 +104,17 @@ async function leavesOf(out: unknown, args: unknown[], state: Record<string, unk
   return m;
 }
 
+const READ_FAILED = 'reading the tensor failed: ';
+
+/**
+ * The error a call raised: thrown by the call, or (webgpu, whose kernels report bad indices with the
+ * next read) raised by reading a result.
+ */
 const errorOf = (m: Map<string, Leaf>): string | null => {
   const o = m.get('out');
-  return o?.t === 'error' ? o.v : null;
+  if (o?.t === 'error') return o.v;
+  for (const l of m.values()) if (l.t === 'error' && l.v.startsWith(READ_FAILED)) return l.v.slice(READ_FAILED.length);
+  return null;
 };
 
 /** Runs one program; returns its findings (empty when compiled matched eager everywhere). */
