@@ -64,7 +64,8 @@ export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Ex
   if (given && Object.keys(opts).some((k) => k !== 'args')) {
     throw new KilnError('explain: this function is already compiled, so its options are fixed; pass the plain function to explain() with options');
   }
-  const compiled = given ? (fn as (...a: unknown[]) => unknown) : compileFunction(fn, opts);
+  const { args: _args, ...compileOpts } = opts as CompileOptions & { args?: unknown[] };
+  const compiled = given ? (fn as (...a: unknown[]) => unknown) : compileFunction(fn, compileOpts);
   const state = given ?? (compiled as ReturnType<typeof compileFunction>)._state;
   compiled(...args);
   return explainState(state, state.lastEntry);
