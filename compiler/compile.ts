@@ -9,7 +9,7 @@
 // graph break runs segment by segment.
 import type { BackendName } from '../src/core/backend.js';
 import { currentBackend } from '../src/core/backend.js';
-import { KilnError, fmtShape } from '../src/core/errors.js';
+import { KilnError, assertNever, fmtShape } from '../src/core/errors.js';
 import { shapesEqual } from '../src/core/shape.js';
 import { isGradEnabled } from '../src/autograd.js';
 import { drawRandom } from '../src/creation.js';
@@ -23,7 +23,7 @@ import { printGraph } from './graph.js';
 import { bindLeaves, prepare, runProgram, type LeafOf, type Program } from './execute.js';
 import { log } from './logs.js';
 import { analyzeClosure, findSideEffects, type Closure, type SideEffect } from './source.js';
-import { differingDims, flatten, guardFailure, sameButSizes, strictKey, viewKey, type Leaf, type Signature } from './signature.js';
+import { aliasPattern, differingDims, flatten, guardFailure, sameButSizes, strictKey, viewKey, type Leaf, type Signature } from './signature.js';
 import { SIZE_ATTR_OPS, Trace, lazyHandle, type BreakRecord, type Candidate } from './trace.js';
 import { checkArgBackends, checkCompileOptions } from './options.js';
 
@@ -81,6 +81,8 @@ interface SkipPlan {
   readonly leaves: readonly SkipLeaf[];
   /** Bindings of the running hit (reused: a hit runs no JavaScript, so none can start inside it). */
   readonly scratch: Tensor[];
+  /** Which arguments shared storage when traced (the template resolves returned arguments by it). */
+  readonly aliases: string;
   readonly leafOf: LeafOf;
 }
 
@@ -414,7 +416,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
         }
         log('guards', () => `[kiln] ${name}: cache hit (replay; the JavaScript ran and matched the graph op by op)`);
         const p = programFor(e, trace, outputs);
-        if (e.skip && !e.lifted.size && sameList(e.skip.graph.outputs, outputs)) keepProgram(e, `S|${strictKey(leaves, sig, self)}`, p);
+        if (e.skip && !e.lifted.size && sameList(e.skip.graph.outputs, outputs) && e.skip.aliases === aliasPattern(leaves) && sameSources(e.graph!.nodes, trace.nodes)) keepProgram(e, `S|${strictKey(leaves, sig, self)}`, p);
         return p;
       }
       const why = cands.length ? cands.map((c) => (trials.has(c) ? `${trials.get(c)}; sizes could not be made dynamic: ` : 'the JavaScript took another path: ') + c.diverged).join('; ') : lastFailure;
@@ -425,7 +427,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       const graph = trace.graphFor(outputs);
       log('graph', () => `[kiln] traced ${name}:\n${printGraph(graph)}`);
       const leafIds = graph.nodes.filter((x) => x.kind === 'input' || x.kind === 'random' || (x.kind === 'const' && x.scalar === undefined)).map((x) => x.id);
-      const skip = skipPlan(self, trace, ret, graph, sig);
+      const skip = skipPlan(self, trace, ret, graph, sig, leaves);
       const dynamicDims = new Map<number, Set<number>>();
       if (options.dynamic === true) sig.shapes.forEach((sh, i) => dynamicDims.set(i, new Set(sh.map((_, k) => k))));
       entry = newEntry({
@@ -467,7 +469,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   };
 
   /** Whether a hit on this new graph may skip the JavaScript, and how; or why not. */
-  const skipPlan = (self: unknown, trace: Trace, ret: unknown, graph: Graph, sig: Signature): SkipPlan | { why: string } => {
+  const skipPlan = (self: unknown, trace: Trace, ret: unknown, graph: Graph, sig: Signature, leaves: readonly Leaf[]): SkipPlan | { why: string } => {
     const pure = options.pure;
     if (!pure && !closure.closed) return { why: `the function ${closure.why}` };
     if (!pure && sig.opaque) return { why: `argument ${sig.opaque} is an object kiln cannot look into` };
@@ -529,7 +531,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
       else if (n.kind === 'random') skipLeaves.push({ id: n.id, kind: 'random', node: n });
     }
     const scratch: Tensor[] = [];
-    return { graph, template: t, commits, grads, owned, captured, leaves: skipLeaves, scratch, leafOf: (n) => scratch[n.kind === 'op' ? -1 : n.bind ?? n.id] };
+    return { graph, template: t, commits, grads, owned, captured, leaves: skipLeaves, scratch, aliases: aliasPattern(leaves), leafOf: (n) => scratch[n.kind === 'op' ? -1 : n.bind ?? n.id] };
   };
 
   /** A cache hit that skips the JavaScript (see SkipPlan). */
@@ -699,3 +701,29 @@ function resolveSource(s: InputSource, args: readonly unknown[]): Tensor {
 }
 
 void fmtShape;
+
+/**
+ * Whether a call read its leaves from where the entry's graph read them: a run that skips the
+ * JavaScript binds the entry's sources, so it may serve this call's key only then (a graph matched
+ * op by op may read another argument, e.g. f(a, a) traced and f(a, b) called).
+ */
+function sameSources(traced: readonly GraphNode[], now: readonly GraphNode[]): boolean {
+  if (traced.length !== now.length) return false;
+  return traced.every((x, i) => {
+    const y = now[i];
+    if (x.kind !== 'input' || y.kind !== 'input') return x.kind === y.kind;
+    return sameSource(x.source, y.source);
+  });
+}
+
+function sameSource(a: InputSource, b: InputSource): boolean {
+  switch (a.kind) {
+    case 'arg': return b.kind === 'arg' && a.path === b.path;
+    case 'captured': return b.kind === 'captured' && a.tensor === b.tensor;
+    case 'grad': return b.kind === 'grad' && a.of === b.of;
+    case 'realized': return b.kind === 'realized' && a.tensor === b.tensor;
+    case 'storage': return b.kind === 'storage';
+    case 'scalar': return b.kind === 'scalar';
+    default: return assertNever(a, 'input source');
+  }
+}

@@ -102,6 +102,17 @@ export const viewKey = (v: View): string => `${v.shape.join(',')}/${v.strides.jo
  * Everything a JS-skipping replay assumes beyond the structure: primitive values, `this`, each
  * tensor's layout, autograd flags, and which arguments share storage (and how).
  */
+/** Which leaves share storage: each leaf's storage numbered in order of first appearance. */
+export function aliasPattern(leaves: readonly Leaf[]): string {
+  const storages: unknown[] = [];
+  return leaves.map(({ tensor: t }) => {
+    const s = t._storage ?? t;
+    let k = storages.indexOf(s);
+    if (k < 0) { k = storages.length; storages.push(s); }
+    return k;
+  }).join(',');
+}
+
 export function strictKey(leaves: readonly Leaf[], sig: Signature, self: unknown): string {
   const storages: unknown[] = [];
   const parts = [sig.struct, sig.values, self && (typeof self === 'object' || typeof self === 'function') ? `this#${idOfObject(self)}` : ''];

@@ -367,8 +367,8 @@ export class Trace implements Tracer {
   }
 
   record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, meta: Meta): Tensor {
-    if (op.kind === 'gather') this.checkKnownIndices(op, inputs, attrs as GatherAttrs);
     const ids = inputs.map((t) => this.idOf(t));
+    if (op.kind === 'gather') this.checkKnownIndices(op, inputs[0], ids[1], attrs as GatherAttrs);
     const id = this.push({ kind: 'op', op: op.name as OpName, inputs: ids, attrs, shape: meta.shape, dtype: meta.dtype });
     const out = this.lazy(id, meta.shape, meta.dtype);
     if (op.kind === 'movement') this.linkView(inputs[0], out, op.view(this.layoutOf(inputs[0]), attrs as never));
@@ -413,10 +413,13 @@ export class Trace implements Tracer {
    * anything after this op runs, and even when the result is unused); computed indices are checked
    * by the kernels.
    */
-  private checkKnownIndices(op: OpDef, [x, idx]: readonly Tensor[], attrs: GatherAttrs): void {
-    if (idx._lazy || !idx._storage || this.written.has(idx._storage) || !getBackend(idx.backend).syncReads) return;
+  private checkKnownIndices(op: OpDef, x: Tensor, indexId: number, attrs: GatherAttrs): void {
+    let id = indexId;
+    for (let n = this.nodes[id]; n.kind === 'op' && VALUE_PRESERVING.has(n.op); n = this.nodes[id]) id = n.inputs[0];
+    const t = this.bindings[id];
+    if (!t || t._lazy || !t._storage || this.nodes[id].kind === 'random' || this.written.has(t._storage) || !getBackend(t.backend).syncReads) return;
     const size = x.shape[attrs.axis] ?? 1;
-    const data = untraced(() => idx.data());
+    const data = untraced(() => t.data());
     for (let i = 0; i < data.length; i++) {
       if (data[i] < 0 || data[i] >= size) throw indexError({ op: attrs.op ?? op.name, axis: attrs.axis, size }, data[i]);
     }
@@ -724,6 +727,9 @@ function compareNode(a: GraphNode | undefined, b: GraphNode, tolerant: boolean, 
     case 'input': return SAME;
   }
 }
+
+/** Movement ops whose output holds exactly the values of their input (an index known through them is known). */
+const VALUE_PRESERVING: ReadonlySet<string> = new Set(['reshape', 'permute', 'contiguous']);
 
 /** Ops whose attributes are sizes (a dynamic graph keys its programs by them). */
 export const SIZE_ATTR_OPS: ReadonlySet<string> = new Set(['reshape', 'expand', 'slice', 'pad']);

@@ -199,6 +199,39 @@ describe('in-place writes', () => {
   });
 });
 
+describe('found by the differential fuzzer', () => {
+  it('a function that only returns an argument, traced as f(a, a), then called as f(a, b) twice, returns b', () => {
+    const f = k.compile((a: k.Tensor, b: k.Tensor) => b);
+    const x = k.tensor(2);
+    expect(vals(f(x, x))).toEqual([2]);
+    for (let i = 0; i < 3; i++) expect(vals(f(k.tensor(2), k.tensor(-1)))).toEqual([-1]);
+  });
+
+  it('an out-of-range index raises where eager raises, before later side effects, even when the gather is dead', () => {
+    const W = k.tensor([[1, 2], [3, 4], [5, 6]]);
+    let count = 0;
+    const fn = (i: k.Tensor) => { k.embedding(i, W); count++; W.narrow(0, 0, 1).mul_(3); return W.sum(); };
+    const f = k.compile(fn);
+    expect(() => f(k.tensor(3, { dtype: 'int32' }))).toThrow(/embedding: index 3 is out of range for dim 0 of size 3/);
+    expect(count).toBe(0);
+    expect(vals(W)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(vals(f(k.tensor(1, { dtype: 'int32' })))).toEqual([27]);
+    expect(() => f(k.tensor([[0, 7]], { dtype: 'int32' }))).toThrow(/index 7 is out of range/);
+    expect(count).toBe(1);
+  });
+
+  it('an in-place write into a view whose strides do not nest (every other column of a [2, 3])', () => {
+    const fn = (a: k.Tensor) => { a.copy_(k.tensor([[-0.375]])); return a.mul(2); };
+    const f = k.compile(fn);
+    for (let i = 0; i < 3; i++) {
+      const cb = k.tensor([[-2, 2, 0], [-2, 2, i]]), eb = k.tensor([[-2, 2, 0], [-2, 2, i]]);
+      const c = f(cb.slice([null, [0, undefined, 2]])), e = fn(eb.slice([null, [0, undefined, 2]]));
+      expect(vals(c)).toEqual(vals(e));
+      expect(vals(cb)).toEqual(vals(eb));
+    }
+  });
+});
+
 describe('dynamic shapes never bake a size in', () => {
   it('mean, var and std traced at batch 2 are right at batch 4 and 3', () => {
     for (const op of ['mean', 'var', 'std'] as const) {

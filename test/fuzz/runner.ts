@@ -159,7 +159,7 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
       add('error-parity', 'out', eErr ? `eager threw, compiled did not` : `compiled threw, eager did not`, eL.get('out'), cL.get('out'));
     } else if (!eErr) {
       compareLeaves(p, call.n, eL, cL, baseArgs, training, (path, detail) => add('compiled-differs', path, detail, eL.get(path), cL.get(path)), (path, detail, leaf) => add('dropout', path, detail, leaf, leaf));
-      repeatedMasks(p, training, cL, masks, (path, detail) => add('dropout', path, detail, eL.get(path), cL.get(path)));
+      repeatedMasks(p, training, cL, eL, masks, (path, detail) => add('dropout', path, detail, eL.get(path), cL.get(path)));
     }
     if (R) {
       k.setBackend('cpu');
@@ -189,7 +189,7 @@ export async function runProgram(p: Program, o: RunOptions): Promise<Finding[]> 
  * Dropout in training mode must draw a fresh mask on every call: a compiled replay that reuses the
  * traced mask is wrong (a mask of >= 48 elements repeats by chance with probability < 1e-9).
  */
-function repeatedMasks(p: Program, training: ReadonlyMap<string, boolean>, cL: Map<string, Leaf>, masks: Map<string, string>, bad: (path: string, detail: string) => void): void {
+function repeatedMasks(p: Program, training: ReadonlyMap<string, boolean>, cL: Map<string, Leaf>, eL: Map<string, Leaf>, masks: Map<string, string>, bad: (path: string, detail: string) => void): void {
   p.outputs.forEach((out, i) => {
     if (out.kind === 'count') return;
     const info = p.values[out.ref];
@@ -198,8 +198,13 @@ function repeatedMasks(p: Program, training: ReadonlyMap<string, boolean>, cL: M
     if (d?.t !== 'tensor' || d.data.length < 48) return;
     const mask = d.data.map((x) => (x === 0 ? '0' : '1')).join('');
     const key = `${outputPath(p, i)}:${d.shape.join('x')}`;
-    if (masks.get(key) === mask) bad(outputPath(p, i), `compiled dropout(p=${info.dropout.p}) drew the same mask of ${d.data.length} elements on two training calls`);
+    // Zeros the input already had look like a mask: eager's output repeating too means they do.
+    const e = eL.get(outputPath(p, i));
+    const eMask = e?.t === 'tensor' ? e.data.map((x) => (x === 0 ? '0' : '1')).join('') : null;
+    const eagerRepeats = eMask !== null && masks.get(`eager:${key}`) === eMask;
+    if (masks.get(key) === mask && !eagerRepeats) bad(outputPath(p, i), `compiled dropout(p=${info.dropout.p}) drew the same mask of ${d.data.length} elements on two training calls`);
     masks.set(key, mask);
+    if (eMask !== null) masks.set(`eager:${key}`, eMask);
   });
 }
 
