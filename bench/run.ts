@@ -1,5 +1,5 @@
 // bench: the command line. `npm run bench -- [--quick] [--filter S] [--backend NAME] [--full] [--out DIR]`
-// prints a table (with a progress line while it runs) and writes JSON and Markdown under bench/results/.
+// prints a table (with a progress line while it runs) and writes JSON and Markdown (DEFAULT_OUT).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,14 +14,18 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]      (or: npx kiln
   --filter S         only workloads whose name contains S
   --backend NAME     cpu, wasm or webgpu (repeat or comma-separate; default: every one that starts)
   --full             the issue's full sizes on every backend (cpu and SwiftShader use reduced sizes by default)
-  --out DIR          where to write the JSON and Markdown (default bench/results)
+  --out DIR          where to write the JSON and Markdown (default bench/results in a checkout,
+                     ./kiln-bench from an installed package)
   --help             this text
 
 workloads: ${WORKLOADS.map((w) => w.name).join(', ')}`;
 
 export interface BenchArgs extends BenchOptions { readonly out: string; readonly help: boolean }
 
-const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+// bench/results in a checkout; kiln-bench/ in the working folder when run from an installed
+// package (dist/bench), never inside node_modules.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const DEFAULT_OUT = path.basename(path.dirname(HERE)) === 'dist' ? path.resolve('kiln-bench') : path.join(HERE, 'results');
 
 /** Parses the command line (throws with the usage on a bad flag). */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {

@@ -5,6 +5,7 @@
 import type binaryenNS from 'binaryen';
 import { compileModule } from '../backends/wasm/v8flags.js';
 import type { RelaxedApi } from '../backends/wasm/emit.js';
+import { loadBinaryen } from '../backends/wasm/load-binaryen.js';
 
 type Binaryen = typeof binaryenNS;
 type Module = binaryenNS.Module;
@@ -208,7 +209,7 @@ function buildPeaks(b: Binaryen, m: Module, fma = false): { name: string; flopsP
  * `fma` (the wasm backend's kernels use it, so its flags are set up) also the FMA peak loops.
  */
 export async function buildReferences(memory: WebAssembly.Memory, opts: { fma?: boolean } = {}): Promise<References> {
-  const b = (await import('binaryen')).default as unknown as Binaryen;
+  const b = (await loadBinaryen()) as unknown as Binaryen;
   const m = newModule(b);
   buildAxpb(b, m);
   buildGelu(b, m);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BackendName } from '../src/core/backend.js';
-import { initBackend } from '../src/index.js';
+import * as kiln from '../src/index.js';
 import { compiledRegistry } from '../compiler/compile.js';
 import { setLogs } from '../compiler/logs.js';
 import { DumpRecorder, checkOut, formatSummary, writeDump } from './dump-writer.js';
@@ -64,8 +64,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   for (const b of args.sources) {
-    try { await initBackend(b); } catch (e) { console.error(`kiln dump: --sources ${b}: backend unavailable (${(e as Error).message.split('\n')[0]}); skipping its sources`); }
+    try { await kiln.initBackend(b); } catch (e) { console.error(`kiln dump: --sources ${b}: backend unavailable (${(e as Error).message.split('\n')[0]}); skipping its sources`); }
   }
+  // bin/one-kiln.mjs hands this namespace to the script's require('kiln'): one kiln in the process.
+  (globalThis as { [k: symbol]: unknown })[Symbol.for('kiln.one')] = kiln;
   const rec = new DumpRecorder();
   rec.start();
   compiledRegistry.retainAll(); // the dump lists compiled functions the script dropped too

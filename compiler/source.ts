@@ -4,28 +4,8 @@
 // the one case where a cache hit may skip its JavaScript without the user saying so.
 import * as acorn from 'acorn';
 
-// kiln's own folders, found from this file's location (compiler/ or dist/compiler/), so frames in
-// kiln are skipped at any depth without mistaking a user's own src/ folder for kiln's.
-const ROOT = (() => {
-  try { return new URL('..', import.meta.url).pathname.replace(/\/$/, ''); } catch { return null; }
-})();
-const KILN_DIRS = ROOT ? ['src', 'compiler', 'backends'].map((d) => `${ROOT}/${d}/`) : [];
-const isInternal = (file: string): boolean =>
-  KILN_DIRS.some((d) => file.startsWith(d)) || file.startsWith('node:') || /[\\/]node_modules[\\/]/.test(file);
-
-/** file:line of the first stack frame outside kiln (the user's code), or undefined. */
-export function callerLocation(): string | undefined {
-  const stack = new Error().stack?.split('\n').slice(2) ?? [];
-  for (const frame of stack) {
-    const m = frame.match(/\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/);
-    if (!m) continue;
-    const path = m[1].replace(/^file:\/\//, '');
-    if (isInternal(path)) continue;
-    const file = path.split(/[\\/]/).slice(-2).join('/');
-    return `${file}:${m[2]}`;
-  }
-  return undefined;
-}
+// callerLocation lives in location.ts (stack frames, source maps); re-exported for its users here.
+export { callerLocation } from './location.js';
 
 /** A reason the function cannot be replayed without running its JavaScript. */
 export interface SideEffect { readonly what: string; readonly line: number }

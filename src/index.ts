@@ -1,9 +1,20 @@
 // kiln's public entry: wires the backends into the core registry and re-exports the API.
+/// <reference lib="esnext.disposable" preserve="true" />
 import { currentBackend, initBackend, registerBackend, registerBackendLoader, setBackend } from './core/backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
 import { createWasmBackendSync } from '../backends/wasm/index.js';
 import { setIdsFactory } from './ops/linalg.js';
 import { arange } from './creation.js';
+import { preloadSourceMaps } from '../compiler/location.js';
+
+// Two copies of kiln in one process (its sources and dist/, or two installs) share nothing: tensors,
+// backends and compiled functions of one are foreign to the other. Say so instead of failing obscurely.
+const INSTANCE = Symbol.for('kiln.instance');
+const first = (globalThis as { [INSTANCE]?: string })[INSTANCE];
+if (first !== undefined && first !== import.meta.url) {
+  console.warn(`kiln: a second copy of kiln was loaded (${import.meta.url}; the first was ${first}); they share no tensors, backends or compiled functions. Import kiln one way only.`);
+}
+(globalThis as { [INSTANCE]?: string })[INSTANCE] ??= import.meta.url;
 
 registerBackend(createCpuBackend());
 // wasm is the default backend. It is usable at once: kernels run as JavaScript computing the same bits
@@ -14,9 +25,13 @@ registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/in
 // Gradient rules of gathers need class ids arange(k) laid along one axis.
 setIdsFactory((k, ndim, axis, like) => arange(k, undefined, 1, { backend: like.backend }).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
 
-/** Resolves when the default backend is fully loaded (wasm: binaryen compiles kernels to WebAssembly). */
+/**
+ * Resolves when the default backend is fully loaded (wasm: binaryen compiles kernels to WebAssembly)
+ * and, in a browser, the source maps of the calling scripts are loaded (so that graph-break and op
+ * locations point at the sources rather than into a bundle).
+ */
 export async function ready(): Promise<void> {
-  await initBackend(currentBackend());
+  await Promise.all([initBackend(currentBackend()), preloadSourceMaps()]);
 }
 
 export { Tensor } from './tensor.js';

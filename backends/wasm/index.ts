@@ -1,6 +1,6 @@
 // wasm backend: kernels (src/core/kernel.ts) compiled to WebAssembly with binaryen, one module per
 // distinct kernel (cached by its printed form), all sharing one growable memory that holds the
-// tensor buffers. binaryen is loaded lazily inside the factory (ESM with top-level await).
+// tensor buffers. binaryen is loaded lazily (load-binaryen.ts).
 import type { Backend, Buffer, KernelStats } from '../../src/core/backend.js';
 import type { DType, TypedArray } from '../../src/core/dtype.js';
 import type { ElementwiseKernel, Expr, Kernel } from '../../src/core/kernel.js';
@@ -19,6 +19,7 @@ import { compileModule, initV8Flags, relaxedSimdAvailable } from './v8flags.js';
 import { relaxedMaddFuses } from './features.js';
 import { makeJsMath, type JsMath } from './jsmath.js';
 import { compileJsTier, renderJsTier, type JsTierKernel } from './jstier.js';
+import { loadBinaryen } from './load-binaryen.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -154,7 +155,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     if (wantFma === true && !fma) {
       throw new KilnError('wasm: fma: true needs WebAssembly relaxed SIMD, which this runtime lacks and cannot enable (Chrome >= 114, Node >= 20.16)');
     }
-    const b = (await import('binaryen')).default as unknown as Binaryen;
+    const b = await loadBinaryen();
     broken = selfTest(b, fma, math);
     if (broken) {
       console.warn(`[kiln] wasm: binaryen loaded but cannot build kernels here (${broken}); kernels keep running on the JS tier, which computes the same results more slowly`);

@@ -51,7 +51,7 @@ interface Summary {
   model: string;
   config: typeof CONFIG;
   backends: Record<string, Omit<BackendReport, 'sources'> & { sourceChars?: (number | null)[] }>;
-  explain?: { backend: BackendName; graphCount: number; mode: string; ops: number[]; kernels: number; fusionGroups: number[][][]; breaks: number };
+  explain?: { backend: BackendName; graphCount: number; mode: string; ops: number[]; kernels: number; fusionGroups: number[][][]; breaks: number; locations: string[] };
   totalMs?: number;
   error?: string;
 }
@@ -271,6 +271,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   $('model').textContent = MODEL_SOURCE;
   setStatus('running…');
+  // ready() also loads this bundle's source map, so explain() locations name main.ts, not the bundle.
+  // A backend that fails to start is reported per backend below.
+  await kiln.ready().catch(() => {});
 
   const summary: Summary = {
     done: false, userAgent: navigator.userAgent, model: 'softmax(gelu_tanh(x @ W1 + b1) @ W2 + b2)', config: CONFIG, backends: {},
@@ -302,6 +305,7 @@ async function main(): Promise<void> {
       backend: target.name, graphCount: ex.graphCount, mode: ex.mode, ops: ex.graphs.map((g) => g.ops),
       kernels: ex.graphs.reduce((s, g) => s + g.kernels.length, 0),
       fusionGroups: ex.graphs.map((g) => g.fusionGroups.map((f) => [...f])), breaks: ex.breaks.length,
+      locations: [...new Set(ex.graphs.flatMap((g) => [...g.traced.matchAll(/# (\S+:\d+)$/gm)].map((m) => m[1])))],
     };
     await kiln.getBackend(target.name).sync?.();
   }

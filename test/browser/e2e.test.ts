@@ -7,7 +7,7 @@
 // (describe.skip + console.warn); it never passes silently. KILN_CHROMIUM=/path/to/chrome picks the binary.
 // The screenshot goes to test/artifacts/browser.png.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -135,7 +135,7 @@ interface BackendSummary {
 interface Summary {
   done: boolean;
   backends: Record<string, BackendSummary>;
-  explain?: { backend: string; graphCount: number; kernels: number; breaks: number };
+  explain?: { backend: string; graphCount: number; kernels: number; breaks: number; locations: string[] };
 }
 
 suite(`browser demo in headless chromium + WebGPU/SwiftShader${env.ok ? '' : ` â€” SKIPPED: ${env.reason}`}`, () => {
@@ -224,6 +224,10 @@ suite(`browser demo in headless chromium + WebGPU/SwiftShader${env.ok ? '' : ` â
     expect(summary.explain?.graphCount).toBe(1);
     expect(summary.explain?.breaks).toBe(0);
     expect(summary.explain?.kernels).toBeGreaterThan(0);
+    // Op locations come back through the bundle's source map to the model's line in main.ts (served
+    // at the page's root, so the URL's path has no folder).
+    const modelLine = readFileSync(join(repo, 'examples/browser/main.ts'), 'utf8').split('\n').findIndex((l) => l.includes('const mlp: Model =')) + 1;
+    expect(summary.explain?.locations).toEqual([`main.ts:${modelLine}`]);
     expect(explainText).toMatch(/graph 1: \d+ ops -> \d+ kernel\(s\)/);
     expect(explainText).toContain('matmul');
     expect(summary.backends.webgpu.sourceLanguage).toBe('WGSL');

@@ -1,0 +1,84 @@
+// wasm backend: how binaryen is loaded. Its npm build is one 15 MB ES module (the compiler as
+// embedded wasm plus its JS glue, ending in a top-level await). Imported as a module in Node, it goes
+// through whatever loader hooks the process has: tsx parses and source-maps all of it (15-45 s and
+// ~600 MB RSS, against ~1-2 s and ~120 MB natively). So in Node kiln reads the file and evaluates it
+// as a script (node:vm), which no module loader sees, after rewriting its three module-only
+// constructs: `import.meta.url`, dynamic `import(` and the final `export { x as default }`. If the
+// file does not have that shape (another binaryen build), it is imported as a module after all.
+// Browsers (and bundles) import it as a module: no loader hooks there.
+import type { Binaryen } from './emit.js';
+
+/** How binaryen was loaded last (for tests and `kiln.ready()` diagnostics). */
+export let binaryenLoadedBy: 'script' | 'module' | null = null;
+
+let loading: Promise<Binaryen> | null = null;
+
+/** binaryen, loaded once per process. */
+export function loadBinaryen(): Promise<Binaryen> {
+  return (loading ??= load().catch((e: unknown) => {
+    loading = null; // a later call may retry (e.g. after a transient read error)
+    throw e;
+  }));
+}
+
+async function load(): Promise<Binaryen> {
+  if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string') {
+    const b = await loadAsScript();
+    if (b) {
+      binaryenLoadedBy = 'script';
+      return b;
+    }
+  }
+  const b = (await import('binaryen')).default as unknown as Binaryen;
+  binaryenLoadedBy = 'module';
+  return b;
+}
+
+/** The module-only syntax of binaryen's build and what replaces it in a script. */
+const MODULE_SYNTAX = /import\.meta\.url|import\(|export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/g;
+
+/**
+ * binaryen's module text as the body of an async function `(__kilnUrl, __kilnImport) => binaryen`,
+ * or null when the text is not the shape this rewrite knows (exactly one default export, at the end;
+ * no other import or export).
+ */
+export function binaryenAsScript(text: string): string | null {
+  let exports = 0;
+  const body = text.replace(MODULE_SYNTAX, (match: string, name?: string) => {
+    if (name !== undefined) { exports++; return `return ${name};`; }
+    return match === 'import(' ? '__kilnImport(' : '__kilnUrl';
+  });
+  if (exports !== 1 || /\bimport\.meta\b|^\s*(?:import|export)\b[\s{*]/m.test(body)) return null;
+  return `(async function (__kilnUrl, __kilnImport) {'use strict';\n${body}\n})`;
+}
+
+type NodeBuiltins = {
+  fs: typeof import('node:fs');
+  module: typeof import('node:module');
+  url: typeof import('node:url');
+  vm: typeof import('node:vm');
+};
+
+/** Node's modules through process.getBuiltinModule (Node >= 20.16): no import for a bundler to see. */
+function nodeBuiltins(): NodeBuiltins | null {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (!get) return null;
+  return { fs: get('node:fs'), module: get('node:module'), url: get('node:url'), vm: get('node:vm') } as NodeBuiltins;
+}
+
+/** Node: binaryen evaluated as a script (see the top of this file); null if that does not apply. */
+async function loadAsScript(): Promise<Binaryen | null> {
+  const node = nodeBuiltins();
+  if (!node) return null;
+  let file: string;
+  try {
+    file = node.module.createRequire(import.meta.url).resolve('binaryen');
+  } catch {
+    return null; // not resolvable by path (e.g. a bundle): the module import reports what is wrong
+  }
+  const script = binaryenAsScript(node.fs.readFileSync(file, 'utf8'));
+  if (!script) return null;
+  const factory = node.vm.runInThisContext(script, { filename: file }) as (url: string, load: (s: string) => Promise<unknown>) => Promise<Binaryen>;
+  const b = await factory(node.url.pathToFileURL(file).href, (s) => import(s));
+  return typeof b?.Module === 'function' ? b : null;
+}
