@@ -46,6 +46,12 @@ export interface WasmBackendOptions {
    * true insists (ready() rejects without it). Off gives the same results on every machine.
    */
   readonly fma?: boolean;
+  /**
+   * Run binaryen's optimiser on each kernel module before V8 compiles it (module.ts). Default false
+   * (V8's optimising compiler makes the same code; the optimiser triples build time); KILN_WASM_OPTIMIZE=1
+   * turns it on.
+   */
+  readonly optimize?: boolean;
 }
 
 /** KILN_WASM_FMA=0 or =1 (Node), else undefined. */
@@ -56,6 +62,11 @@ function fmaFromEnv(): boolean | undefined {
 
 /** Which tier runs kernels: JavaScript (jstier.ts) or WebAssembly. */
 export type WasmTier = 'js' | 'wasm';
+
+/** KILN_WASM_OPTIMIZE=1 (Node). */
+function optimizeFromEnv(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_OPTIMIZE === '1';
+}
 
 /** The wasm backend plus introspection the tests and benchmarks use. */
 export interface WasmBackend extends Backend {
@@ -140,6 +151,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   let broken: string | null = null;
   let forced: WasmTier | null = null;
   const wantFma = options.fma ?? fmaFromEnv();
+  const optimize = options.optimize ?? optimizeFromEnv();
   // Decided once, before any kernel runs on either tier, so both compute the same bits.
   let numerics: { fma: boolean; math: JsMath } | null = null;
   const decide = () => {
@@ -218,7 +230,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const compile = (kernel: Kernel, key: string): Entry => {
     const t0 = performance.now();
     const { km, launch } = build(kernel);
-    const compiled = instantiate(km, heap.memory, options.keepWat === true);
+    const compiled = instantiate(km, heap.memory, options.keepWat === true, optimize);
     stats.compileMs += performance.now() - t0;
     stats.compiled++;
     const entry = { compiled, launch };

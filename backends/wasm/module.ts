@@ -65,16 +65,26 @@ function configure(b: KernelModule['b']): void {
   b.addPassToSkip('inlining-optimizing');
 }
 
-/** Validates, optimises and instantiates a module against `memory`; disposes the binaryen module. */
-export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepText = false): CompiledModule {
+/**
+ * Validates a module, runs binaryen's optimiser on it when `optimize`, and instantiates it against
+ * `memory`; disposes the binaryen module.
+ * NOTE: kernel modules skip binaryen's optimiser by default. It is about two thirds of a kernel's
+ * build time (the ~200 kernels of a small GPT's first eager step took seconds), and V8 compiles
+ * every kernel module with TurboFan (v8flags.ts), which performs the same local simplifications:
+ * kernel times with and without it agree within noise (bench/ and the backend's `optimize` option).
+ * Both compute the same values: binaryen's passes preserve wasm semantics.
+ */
+export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepText = false, optimize = false): CompiledModule {
   const { b, m } = km;
   if (!m.validate()) {
     const text = m.emitText();
     m.dispose();
     throw new Error(`wasm backend: generated module failed validation\n${text.slice(0, 4000)}`);
   }
-  configure(b);
-  m.optimize();
+  if (optimize) {
+    configure(b);
+    m.optimize();
+  }
   const bytes = m.emitBinary();
   const text = keepText ? m.emitText() : '';
   m.dispose();

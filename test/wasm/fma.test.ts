@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend } from '../../backends/wasm/index.js';
 import { RELAXED_MADD_PROBE } from '../../backends/wasm/features.js';
@@ -28,8 +29,10 @@ describe('wasm relaxed-SIMD FMA', () => {
   it.skipIf(plainRun)('the wasm kernel tests pass on the plain SIMD path (child process with KILN_WASM_FMA=0)', () => {
     const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
     const files = ['builtins', 'reduce', 'matmul', 'ops', 'fma'].map((f) => `test/wasm/${f}.test.ts`);
+    // Run from the repository root, so the child reads vitest.config.ts like the suite does.
+    const root = fileURLToPath(new URL('../..', import.meta.url));
     const r = spawnSync(process.execPath, [vitest, 'run', ...files, '--maxWorkers=1', '--testTimeout=300000', '--hookTimeout=300000'], {
-      env: { ...process.env, KILN_WASM_FMA: '0', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
+      cwd: root, env: { ...process.env, KILN_WASM_FMA: '0', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
     });
     const out = `${r.stdout}\n${r.stderr}`;
     expect(r.status, out.slice(-4000)).toBe(0);

@@ -1,0 +1,11 @@
+// The suite's timeouts, in one place: `npm test`, a targeted `npx vitest run FILE` and the child
+// vitest of test/wasm/fma.test.ts all get them. The machine the suite runs on is often shared and
+// loaded, and kernel-heavy files compile hundreds of modules, so the defaults (5 s) are too short.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
