@@ -1,6 +1,7 @@
-// kiln dump, the TypeScript side (bin/kiln.mjs runs it through tsx): runs a user's script with
-// compilation recorded, then writes the dump folder (dump-writer.ts) and prints a short summary.
-//   node --import tsx bin/dump.ts SCRIPT.ts [--out DIR] [--sources cpu,webgpu] [-- script args]
+// kiln dump, the recorder (bin/kiln.mjs runs it: dist/bin/dump.js from an installed package, this
+// file through tsx in a checkout): runs a user's script with compilation recorded, then writes the
+// dump folder (dump-writer.ts) and prints a short summary.
+//   node [--import tsx] --import bin/one-kiln.mjs bin/dump.ts SCRIPT [--out DIR] [--sources cpu,webgpu] [-- script args]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,9 +11,9 @@ import { compiledRegistry } from '../compiler/compile.js';
 import { setLogs } from '../compiler/logs.js';
 import { DumpRecorder, checkOut, formatSummary, writeDump } from './dump-writer.js';
 
-export const DUMP_USAGE = `usage: kiln dump SCRIPT.ts [--out DIR] [--sources LIST] [-- SCRIPT ARGS]
+export const DUMP_USAGE = `usage: kiln dump SCRIPT [--out DIR] [--sources LIST] [-- SCRIPT ARGS]
 
-Runs SCRIPT with compilation recorded and writes one folder per compiled function and signature:
+Runs SCRIPT (TypeScript or JavaScript, ES module or CommonJS) with compilation recorded and writes one folder per compiled function and signature:
 traced and optimised graphs (text and table), fusion groups, kernel IR and generated source
 (JS for cpu, WGSL for webgpu, WAT for wasm), guards, graph breaks with their source lines,
 recompile reasons, explain() as JSON, and graph.html (the graph, fused kernels coloured).

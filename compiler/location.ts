@@ -14,7 +14,15 @@ interface Position { readonly file: string; readonly line: number; readonly colu
 
 /** file:line (the last two path segments) of the first stack frame outside kiln, or undefined. */
 export function callerLocation(): string | undefined {
-  const frames = parseStack(deepStack());
+  return userLocation(deepStack());
+}
+
+/**
+ * file:line of the first frame of `stack` outside kiln; the first frame must be kiln's own (this
+ * module's), which tells where kiln is. Exported for tests.
+ */
+export function userLocation(stack: string | undefined): string | undefined {
+  const frames = parseStack(stack);
   const own = frames[0];
   if (!own) return undefined;
   const rawKiln = kilnDir(own.file);
