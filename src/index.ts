@@ -7,12 +7,14 @@ import { setIdsFactory } from './ops/linalg.js';
 import { arange } from './creation.js';
 import { preloadSourceMaps } from '../compiler/location.js';
 
-// Two copies of kiln in one process (its sources and dist/, or two installs) share nothing: tensors,
+// Two copies of kiln in one process (its sources and dist/, two installs, or one file loaded twice, as
+// when tsx's require hook compiles the ES module to CommonJS beside its import) share nothing: tensors,
 // backends and compiled functions of one are foreign to the other. Say so instead of failing obscurely.
 const INSTANCE = Symbol.for('kiln.instance');
 const first = (globalThis as { [INSTANCE]?: string })[INSTANCE];
-if (first !== undefined && first !== import.meta.url) {
-  console.warn(`kiln: a second copy of kiln was loaded (${import.meta.url}; the first was ${first}); they share no tensors, backends or compiled functions. Import kiln one way only.`);
+if (first !== undefined) {
+  console.warn(`kiln: a second copy of kiln was loaded (${import.meta.url}${first === import.meta.url ? ', again' : `; the first was ${first}`}); ` +
+    'they share no tensors, backends or compiled functions. Load kiln one way only (all import, or all require outside tsx).');
 }
 (globalThis as { [INSTANCE]?: string })[INSTANCE] ??= import.meta.url;
 
