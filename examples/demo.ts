@@ -5,9 +5,9 @@
 import * as kiln from '../src/index.js';
 import { nn, optim, type Tensor } from '../src/index.js';
 
-const STEPS = Number(process.env.DEMO_STEPS ?? 200);
+const STEPS = Math.max(2, Number(process.env.DEMO_STEPS ?? 200));
 /** Steps left out of the timing: the first calls trace, compile and build kernels. */
-const WARMUP = 20;
+const WARMUP = Math.min(20, Math.floor(STEPS / 2));
 
 // The text it learns: the opening of Coriolanus (public domain), repeated by sampling windows.
 const TEXT = `First Citizen:
