@@ -196,7 +196,9 @@ async function main(): Promise<void> {
 
   const me = median(ms.eager.slice(WARMUP)), mc = median(ms.compiled.slice(WARMUP));
   console.log(`\nstep time (median of steps ${WARMUP + 1}-${STEPS}): eager ${me.toFixed(1)} ms, compiled ${mc.toFixed(1)} ms -> ${(me / mc).toFixed(2)}x faster compiled`);
-  console.log(`the first compiled call traced and compiled the step in ${(firstCompiledMs / 1000).toFixed(2)} s; later calls replay the cached program (${JSON.stringify(compiledStep.cacheInfo())})`);
+  const cache = compiledStep.cacheInfo();
+  console.log(`the first compiled call traced and compiled the step in ${(firstCompiledMs / 1000).toFixed(2)} s; ` +
+    `later calls replayed the cached program (${cache.traces} trace, ${cache.hits} cache hits)`);
 
   // What compile() made of the step: explain() traces it afresh on a fresh model (same shapes).
   const probe = setup(1);
@@ -220,11 +222,11 @@ async function main(): Promise<void> {
   for (const b of broken.breaks) console.log(`  a function that reads loss.item() breaks: ${b.reason} at ${b.loc} -> ${broken.graphCount} graphs, run segment by segment`);
 
   console.log(`\nnext:
-  npx kiln dump examples/demo.ts         every graph, fusion group and kernel (WAT) of this run, and graph.html
-  KILN_LOGS=breaks,recompiles npm run demo   print graph breaks and recompiles as they happen
-  npx tsx examples/graph_breaks.ts       what breaks a graph and what compile() does then
-  npm run bench                          eager vs compiled per workload, with rooflines
-  README.md                              compile() semantics, backends, the browser page`);
+  DEMO_STEPS=20 npx kiln dump examples/demo.ts   every graph, fusion group and kernel (WAT) of a run, and graph.html
+  KILN_LOGS=breaks,recompiles npm run demo       graph breaks and recompiles as they happen
+  npx tsx examples/graph_breaks.ts               what breaks a graph, and what compile() does then
+  npm run bench                                  eager vs compiled per workload, with rooflines
+  README.md                                      compile() semantics, the backends, the browser page`);
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/ (npm run build; also npm's `prepare`, which runs on `npm ci` / `npm install` in a
-// checkout, before `npm pack`, and when npm installs kiln from git). dist/ is emptied first so that no
-// module removed from the sources is shipped.
+// checkout, before `npm pack`, when npm installs kiln from git, and when a project installs a checkout
+// by path). dist/ is emptied first so that no module removed from the sources is shipped.
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,12 +9,28 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-let tsc;
-try {
-  tsc = join(dirname(createRequire(join(root, 'package.json')).resolve('typescript/package.json')), 'bin', 'tsc');
-} catch {
-  // A path install (`npm install ../kiln`) links the folder as it is and runs this without installing
-  // its dependencies there: the checkout must be installed first.
+
+/** TypeScript's compiler script, or null when the checkout's dependencies are not installed. */
+function findTsc() {
+  try {
+    return join(dirname(createRequire(join(root, 'package.json')).resolve('typescript/package.json')), 'bin', 'tsc');
+  } catch {
+    return null;
+  }
+}
+
+let tsc = findTsc();
+if (!tsc && !existsSync(join(root, 'node_modules')) && existsSync(join(root, 'package-lock.json'))) {
+  // A path install (`npm install ../kiln`) links a checkout as it is and runs this there without
+  // installing the checkout's dependencies. A pristine checkout installs them now (scripts off: this
+  // build is the only one kiln has), so that the link works with no extra step.
+  console.error(`kiln: installing the dependencies of ${root} (npm ci) to build dist/`);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_(global|prefix|location|omit|include|production|only|save|workspaces?)$/i.test(k)));
+  const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+  const r = spawnSync(npm[0], [...npm[1], 'ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root, env, stdio: 'inherit' });
+  if (r.status === 0) tsc = findTsc();
+}
+if (!tsc) {
   console.error(`kiln: cannot build ${root}: its dependencies are not installed (TypeScript is missing).\n` +
     `Run \`npm ci\` in ${root} first (it builds dist/), then install it again.`);
   process.exit(1);

@@ -8,7 +8,7 @@
 // Browsers (and bundles) import it as a module: no loader hooks there.
 import type { Binaryen } from './emit.js';
 
-/** How binaryen was loaded last (for tests and `kiln.ready()` diagnostics). */
+/** How binaryen was loaded (tests check that Node takes the script path). */
 export let binaryenLoadedBy: 'script' | 'module' | null = null;
 
 let loading: Promise<Binaryen> | null = null;
@@ -23,7 +23,8 @@ export function loadBinaryen(): Promise<Binaryen> {
 
 async function load(): Promise<Binaryen> {
   if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string') {
-    const b = await loadAsScript();
+    // Any failure of the script path leaves the module import to load it (or to report why not).
+    const b = await loadAsScript().catch(() => null);
     if (b) {
       binaryenLoadedBy = 'script';
       return b;

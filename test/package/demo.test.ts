@@ -22,6 +22,7 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/explain\(step\): 1 graph\(s\), 0 graph break\(s\), mode replay; \d+ ops fused into \d+ kernels \(\d+ elementwise, \d+ reduce, \d+ matmul\)/);
     const line = fs.readFileSync(path.join(repo, 'examples/demo.ts'), 'utf8').split('\n').findIndex((l) => l.includes('loss.item() as number) > 100')) + 1;
     expect(stdout).toContain(`breaks: item() at examples/demo.ts:${line} -> 2 graphs`);
-    expect(stdout).toMatch(/\nnext:\n {2}npx kiln dump examples\/demo\.ts/);
+    expect(stdout).toMatch(/\nnext:\n {2}DEMO_STEPS=20 npx kiln dump examples\/demo\.ts/);
+    expect(stdout).toMatch(/later calls replayed the cached program \(1 trace, 23 cache hits\)/);
   });
 });
