@@ -64,7 +64,7 @@ function run(module, args, { nodeFlags = [], imports = [], withTsx = false, env 
   child.on('exit', (code, signal) => { process.exit(code ?? (signal ? 1 : 0)); });
 }
 
-/** Whether a dump's script needs tsx: TypeScript, or anything run from the sources. */
+/** Whether a dump's script is TypeScript, which needs tsx (a missing script: dump reports it). */
 function scriptIsTypeScript(args) {
   const script = args.find((a, i) => !a.startsWith('-') && !['--out', '--sources'].includes(args[i - 1]));
   return script === undefined || /\.[cm]?tsx?$/.test(script);

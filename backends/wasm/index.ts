@@ -47,9 +47,9 @@ export interface WasmBackendOptions {
    */
   readonly fma?: boolean;
   /**
-   * Run binaryen's optimiser on each kernel module before V8 compiles it (module.ts). Default false
-   * (V8's optimising compiler makes the same code; the optimiser triples build time); KILN_WASM_OPTIMIZE=1
-   * turns it on.
+   * Run binaryen's optimiser on each kernel module before V8 compiles it (module.ts). Default false:
+   * V8's optimising compiler makes kernels as fast without it (bench/wasm-optimize.ts), and it
+   * would take about four times as long to build each kernel. KILN_WASM_OPTIMIZE=1 turns it on.
    */
   readonly optimize?: boolean;
 }
