@@ -10,6 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// An installed package (the tarball, or what npm packed from git) ships dist/ and no sources: there is
+// nothing to build, so a `prepare` that npm runs there (`npm rebuild`, an approved allowScripts entry)
+// succeeds without touching it.
+if (!existsSync(join(root, 'src', 'index.ts')) && existsSync(join(root, 'dist', 'src', 'index.js'))) process.exit(0);
+
 /** TypeScript's compiler script, or null when the checkout's dependencies are not installed. */
 function findTsc() {
   try {

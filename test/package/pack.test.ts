@@ -89,6 +89,14 @@ describe('the packed tarball installed into a fresh project', () => {
     for (const f of ['src', 'test', 'examples', 'dist/examples', 'dist/test']) expect(fs.existsSync(path.join(pkg, f)), f).toBe(false);
   });
 
+  it('its prepare script, if npm runs it in the installed package, leaves the shipped build alone', async () => {
+    const pkg = path.join(app, 'node_modules', 'kiln');
+    const before = fs.statSync(path.join(pkg, 'dist', 'src', 'index.js')).mtimeMs;
+    const r = await sh(npm, ['run', 'prepare'], pkg);
+    expect(r.code, r.out).toBe(0);
+    expect(fs.statSync(path.join(pkg, 'dist', 'src', 'index.js')).mtimeMs).toBe(before);
+  });
+
   it('an ES module imports it', async () => {
     write('esm.mjs', `import * as kiln from 'kiln';\n${SCRIPT_BODY}\n`);
     const r = await sh(process.execPath, ['esm.mjs'], app);
