@@ -574,6 +574,7 @@ export class Tensor {
     alias._node = this._node;
     alias._requiresGrad = this._requiresGrad;
     if (tr && !this._lazy) tr.alias(alias, this);
+    const before = nextSerial;
     const result = compute(alias);
     if (!shapesEqual(result.shape, this.shape)) {
       throw new ShapeError(`${name}: result ${fmtShape(result.shape)} cannot be written into ${fmtShape(this.shape)} in place`);
@@ -583,7 +584,12 @@ export class Tensor {
     this._version.value++;
     if (result.requiresGrad && isGradEnabled()) { this._node = result._node; this._requiresGrad = true; }
     else if (this._node) { this._node = null; this._requiresGrad = false; } // overwritten: no path to the old history
-    if (!tr) alias.dispose(); // a trace may hold the alias as a graph input
+    if (!tr) {
+      alias.dispose(); // a trace may hold the alias as a graph input
+      // The value was made for this write and is copied now: free it rather than leave it to the GC.
+      // (Not when autograd saved it: the node recorded for the write holds it as its output.)
+      if (result._serial > before && result !== this && !result.requiresGrad) result.dispose();
+    }
     return this;
   }
 

@@ -1,111 +1,464 @@
-// Optimizers. All state (momentum buffers, moments, the step count) is tensors created up front and
-// updated in place, so an optimizer step traced by compile() replays correctly: nothing lives in JS
-// numbers that a replay would not update.
-import { KilnError } from '../core/errors.js';
-import { noGrad } from '../autograd.js';
-import { full, zerosLike } from '../creation.js';
-import type { Tensor } from '../tensor.js';
+// The optimizer base, torch.optim.Optimizer's model: parameter groups with their own options, state
+// per parameter, zeroGrad(), step(closure?), stateDict()/loadStateDict().
+//
+// Compile-safety: every value an update reads is a tensor. Options are plain numbers to the user
+// (`group.lr = 0.01`), but each group keeps the scalars its update needs as 0-d runtime tensors,
+// refreshed in place when an option is set, so a compiled step (which captures them by reference)
+// sees every new value without a retrace. State (moments, step counts) is tensors created up front
+// and updated in place. Boolean options decide the shape of the update itself: once a compiled
+// function has traced a group's update, changing one is an error rather than silently ignored.
+import type { BackendName } from '../core/backend.js';
+import { KilnError, fmtShape } from '../core/errors.js';
+import { shapesEqual } from '../core/shape.js';
+import { noGrad, withGradMode } from '../autograd.js';
+import { getBackend } from '../core/backend.js';
+import { full, typedOf } from '../creation.js';
+import { activeTracer, type Tracer } from '../dispatch.js';
+import { Tensor } from '../tensor.js';
+import { camelCase, checkOption, resolveOptions, type OptionSpec, type OptionValue } from './options.js';
 
-/** Base: holds the parameters, zeroGrad(), and a step() that runs the update under noGrad. */
-export abstract class Optimizer {
-  readonly params: Tensor[];
-  constructor(params: Iterable<Tensor>, readonly lr: number) {
-    this.params = [...params];
-    if (this.params.length === 0) throw new KilnError(`${this.constructor.name}: got an empty parameter list`);
-    if (!(lr > 0)) throw new KilnError(`${this.constructor.name}: learning rate must be positive, got ${lr}`);
-    this.params.forEach((p, i) => {
-      if (!p.requiresGrad || !p.isLeaf) throw new KilnError(`${this.constructor.name}: parameter ${i} must be a leaf tensor with requiresGrad`);
+/** A parameter group: its parameters, its options (plain values, settable), and any extra keys. */
+export type ParamGroup<O> = { params: Tensor[] } & { -readonly [K in keyof O]-?: Exclude<O[K], undefined> } & Record<string, unknown>;
+
+/** A parameter group as passed to a constructor: parameters plus options overriding the defaults. */
+export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & O & Record<string, unknown>;
+
+/** What an optimizer accepts as parameters: tensors, or parameter groups. */
+export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupSpec<O>>;
+
+/** An optimizer's state: per-parameter tensors by parameter index, and the groups' options (torch's layout). */
+export interface OptimizerStateDict {
+  state: Record<number, Record<string, Tensor>>;
+  paramGroups: (Record<string, unknown> & { params: number[] })[];
+}
+
+export interface ZeroGradOptions {
+  /** Set each .grad to null (default, as torch) instead of filling it with zeros. */
+  setToNone?: boolean;
+}
+
+/** What an update step sees for one parameter. */
+export interface UpdateContext {
+  readonly p: Tensor;
+  readonly grad: Tensor;
+  /** This parameter's state tensors (update them in place). */
+  readonly state: Record<string, Tensor>;
+  /** The group's scalars as 0-d tensors on the parameter's backend. */
+  readonly s: Readonly<Record<string, Tensor>>;
+  /** The group's options as JS values (what the eager path may branch on). */
+  readonly v: Readonly<Record<string, OptionValue>>;
+  /** True while compile() traces: the update must read every changeable value from `s`. */
+  readonly tracing: boolean;
+  /**
+   * True when eager on a backend with synchronous reads (cpu, wasm): a state scalar such as the step
+   * count can be read in JS, and per-parameter scalars computed in float64 as torch does.
+   */
+  readonly sync: boolean;
+  /** A 0-d tensor on the parameter's backend holding `value` (a reused scratch slot; `sync` only). */
+  scratch(name: string, value: number): Tensor;
+  /** True once this parameter has taken a step (decided by structure, so sound under replay). */
+  readonly stepped: boolean;
+  /** Temporaries of this update, freed as soon as they are dead. */
+  readonly tmp: Scratch;
+}
+
+/** Tracks an update's temporaries and frees them (eagerly; a trace's lazy values need no freeing). */
+export class Scratch {
+  private readonly owned = new Set<Tensor>();
+  constructor(private readonly tracing: boolean) {}
+  /** Registers a tensor this update made. */
+  own(t: Tensor): Tensor { this.owned.add(t); return t; }
+  /** Frees the given temporaries (tensors not registered here are left alone). */
+  free(...ts: Tensor[]): void {
+    for (const t of ts) {
+      if (!this.owned.delete(t)) continue;
+      if (!this.tracing) t.dispose();
+    }
+  }
+  /** Writes `value` into `target` in place, then frees `value` if it was a temporary. */
+  assign(target: Tensor, value: Tensor): void {
+    target.copy_(value);
+    this.free(value);
+  }
+  freeAll(): void { this.free(...this.owned); }
+}
+
+interface GroupInternals {
+  values: Record<string, OptionValue>;
+  /** The float64 values of the scalars, and their 0-d tensors per backend. */
+  scalarValues: Record<string, number>;
+  readonly scalars: Map<BackendName, Record<string, Tensor>>;
+  /** Set once compile() has traced this group's update. */
+  traced: boolean;
+}
+
+const brokenTraces = new WeakSet<Tracer>();
+
+/** Base of every optimizer. Subclasses declare their options and write `initState` and `update`. */
+export abstract class Optimizer<O extends object = Record<string, unknown>> {
+  /** The options every group starts from (the constructor's options over the optimizer's defaults). */
+  readonly defaults: Readonly<Record<string, OptionValue>>;
+  /** The parameter groups; set `group.lr` (or any option) to change it, also between compiled calls. */
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** Per-parameter state tensors (moments, step counts), as torch's `optimizer.state`. */
+  readonly state = new Map<Tensor, Record<string, Tensor>>();
+  private readonly internals = new WeakMap<object, GroupInternals>();
+  private readonly specByName: Map<string, OptionSpec>;
+  /** Parameters that have taken a step (stateDict() lists their state, as torch does). */
+  protected readonly stepped = new Set<Tensor>();
+
+  protected constructor(params: Params<O>, options: O | undefined, protected readonly specs: readonly OptionSpec[]) {
+    this.specByName = new Map(specs.map((s) => [s.name, s]));
+    const base = Object.fromEntries(specs.map((s) => [s.name, s.default])) as Record<string, OptionValue>;
+    if (options !== undefined && (typeof options !== 'object' || options === null || options instanceof Tensor)) {
+      throw new KilnError(`${this.name}: options must be an object, got ${options instanceof Tensor ? 'a Tensor' : String(options)}`);
+    }
+    this.defaults = Object.freeze(resolveOptions(this.name, specs, (options ?? {}) as Record<string, unknown>, base, true).values);
+    this.checkCombination(this.defaults);
+    if (params instanceof Tensor) throw new KilnError(`${this.name}: params must be an iterable of tensors or parameter groups, got a single Tensor; pass [tensor]`);
+    if (params === null || params === undefined || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new KilnError(`${this.name}: params must be an iterable of tensors or parameter groups, got ${String(params)}`);
+    }
+    const list = [...(params as Iterable<unknown>)];
+    if (list.length === 0) throw new KilnError(`${this.name}: got an empty parameter list`);
+    const groups = list.every((x) => x instanceof Tensor) ? [{ params: list as Tensor[] }] : list;
+    groups.forEach((g, i) => {
+      if (g instanceof Tensor || !g || typeof g !== 'object') {
+        throw new KilnError(`${this.name}: params mixes tensors and parameter groups (entry ${i}); pass all tensors or all { params, ... } groups`);
+      }
+      this.addParamGroup(g as ParamGroupSpec<O>);
     });
   }
 
-  /** Sets every parameter's .grad to null (PyTorch's default set_to_none). */
-  zeroGrad(): void { for (const p of this.params) p.grad = null; }
+  /** The optimizer's name in messages (the class name). */
+  get name(): string { return this.constructor.name; }
 
-  /** Applies one update from the current gradients (parameters without .grad are skipped). */
-  step(): void { noGrad(() => this.params.forEach((p, i) => { if (p.grad) this.update(p, p.grad, i); })); }
-
-  protected abstract update(p: Tensor, g: Tensor, i: number): void;
-}
-
-/** Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay. */
-export class SGD extends Optimizer {
-  private readonly buf: Tensor[];
-  readonly momentum: number;
-  readonly weightDecay: number;
-  readonly dampening: number;
-  readonly nesterov: boolean;
-  constructor(params: Iterable<Tensor>, opts: { lr: number; momentum?: number; weightDecay?: number; dampening?: number; nesterov?: boolean }) {
-    super(params, opts.lr);
-    this.momentum = opts.momentum ?? 0;
-    this.weightDecay = opts.weightDecay ?? 0;
-    this.dampening = opts.dampening ?? 0;
-    this.nesterov = opts.nesterov ?? false;
-    this.buf = this.momentum ? this.params.map((p) => zerosLike(p)) : [];
-    this.first = this.momentum ? full([], 1, { dtype: 'float32', backend: this.params[0].backend }) : null;
-  }
-  /** 1 before the first step (the buffer starts as the gradient itself, as in PyTorch), then 0. */
-  private readonly first: Tensor | null;
-
-  protected update(p: Tensor, g: Tensor, i: number): void {
-    let d = this.weightDecay ? g.add(p.mul(this.weightDecay)) : g;
-    if (this.momentum) {
-      const b = this.buf[i];
-      // buf = momentum·buf + (1 - dampening)·d, except buf = d on the first step.
-      const damp = this.first!.mul(this.dampening).add(1 - this.dampening);
-      b.mul_(this.momentum).add_(d.mul(damp));
-      d = this.nesterov ? d.add(b.mul(this.momentum)) : b;
-      if (i === this.params.length - 1) this.first!.zero_();
+  /** Adds a parameter group (options missing from it come from the defaults), as torch's add_param_group. */
+  addParamGroup(spec: ParamGroupSpec<O>): void {
+    const gi = this.paramGroups.length;
+    if (!spec || typeof spec !== 'object' || !('params' in spec)) throw new KilnError(`${this.name}: parameter group ${gi} needs a params list`);
+    const raw = spec.params as unknown;
+    if (raw instanceof Tensor) throw new KilnError(`${this.name}: parameter group ${gi}: params must be a list of tensors, got a single Tensor; pass [tensor]`);
+    if (!raw || typeof (raw as Iterable<unknown>)[Symbol.iterator] !== 'function') throw new KilnError(`${this.name}: parameter group ${gi}: params must be a list of tensors, got ${String(raw)}`);
+    const params = [...(raw as Iterable<unknown>)];
+    const seen = new Set<Tensor>();
+    params.forEach((p, i) => {
+      const where = `parameter ${i} of group ${gi}`;
+      if (!(p instanceof Tensor)) throw new KilnError(`${this.name}: ${where} is not a Tensor (got ${p === null ? 'null' : typeof p})`);
+      if (!p.isLeaf) throw new KilnError(`${this.name}: ${where} is not a leaf tensor (it was computed by ${p.gradFn}); optimize the leaves, or detach() it and set requiresGrad`);
+      if (p.dtype !== 'float32') throw new KilnError(`${this.name}: ${where} has dtype ${p.dtype}; only float32 tensors can be optimized`);
+      if (seen.has(p)) throw new KilnError(`${this.name}: ${where} appears twice in the group`);
+      seen.add(p);
+      if (this.state.has(p)) throw new KilnError(`${this.name}: ${where} is already in another parameter group; a parameter may belong to one group only`);
+    });
+    const { values, extra } = resolveOptions(this.name, this.specs, spec as Record<string, unknown>, { ...this.defaults }, false);
+    this.checkCombination(values);
+    const group = { params: params as Tensor[] } as ParamGroup<O>;
+    const internals: GroupInternals = { values, scalarValues: this.scalarsOf(values), scalars: new Map(), traced: false };
+    this.internals.set(group, internals);
+    for (const s of this.specs) {
+      Object.defineProperty(group, s.name, {
+        enumerable: true,
+        get: () => internals.values[s.name],
+        set: (v: unknown) => this.setOption(group, s.name, v),
+      });
     }
-    p.sub_(d.mul(this.lr));
+    Object.assign(group, extra);
+    for (const p of group.params) {
+      this.state.set(p, noGrad(() => this.initState(p, values)));
+      this.scalarsFor(internals, p.backend);
+    }
+    this.paramGroups.push(group);
+  }
+
+  /** Clears gradients: to null (default) or, with setToNone: false, to zeros in place. */
+  zeroGrad(opts: ZeroGradOptions = {}): void {
+    const setToNone = opts.setToNone ?? true;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        if (setToNone) { p.grad = null; continue; }
+        if (p.grad.requiresGrad) p.grad = p.grad.detach();
+        noGrad(() => p.grad!.zero_());
+      }
+    }
+  }
+
+  /**
+   * Applies one update from the current gradients (parameters whose .grad is null are skipped). With
+   * a closure, runs it first with gradients on (it should zero the grads, compute the loss and call
+   * backward) and returns its loss.
+   */
+  step<L = undefined>(closure?: () => L): L | undefined {
+    let loss: L | undefined;
+    if (closure) loss = withGradMode(true, closure);
+    const tracing = activeTracer() !== null;
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        const gi = this.internals.get(group)!;
+        for (const p of group.params) {
+          const grad = p.grad;
+          if (!grad) continue;
+          if (grad.dtype !== 'float32' || grad.backend !== p.backend || !shapesEqual(grad.shape, p.shape)) {
+            throw new KilnError(`${this.name}: the gradient of a parameter ${fmtShape(p.shape)}:${p.dtype} on ${p.backend} is ${fmtShape(grad.shape)}:${grad.dtype} on ${grad.backend}`);
+          }
+          if (tracing) gi.traced = true;
+          const tmp = new Scratch(tracing);
+          const sync = !tracing && getBackend(p.backend).syncReads;
+          const scratch = (name: string, value: number) => this.scratchScalar(p.backend, name, value);
+          this.update({ p, grad, state: this.state.get(p)!, s: this.scalarsFor(gi, p.backend), v: gi.values, tracing, sync, scratch, stepped: this.stepped.has(p), tmp });
+          tmp.freeAll();
+          this.stepped.add(p);
+        }
+      }
+    });
+    return loss;
+  }
+
+  /** The state as torch lays it out: `state` by parameter index (stepped ones), `paramGroups` with options. */
+  stateDict(): OptimizerStateDict {
+    let next = 0;
+    const index = new Map<Tensor, number>();
+    const paramGroups = this.paramGroups.map((g) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(g)) if (k !== 'params') out[k] = Array.isArray(v) ? [...v] : v;
+      out.params = g.params.map((p) => { index.set(p, next); return next++; });
+      return out as Record<string, unknown> & { params: number[] };
+    });
+    const state: Record<number, Record<string, Tensor>> = {};
+    for (const [p, i] of index) {
+      if (!this.stepped.has(p)) continue;
+      // Keys starting with _ are kiln's own bookkeeping, rebuilt on load.
+      state[i] = Object.fromEntries(Object.entries(this.state.get(p)!).filter(([k]) => !k.startsWith('_')));
+    }
+    return { state, paramGroups };
+  }
+
+  /**
+   * Loads a state dict from stateDict() (or torch's: `param_groups`, snake_case names): options are set
+   * group by group and state is copied into this optimizer's own tensors, so compiled steps that
+   * captured them keep working.
+   */
+  loadStateDict(sd: OptimizerStateDict | Record<string, unknown>): void {
+    const raw = sd as Record<string, unknown>;
+    const groups = (raw.paramGroups ?? raw.param_groups) as Record<string, unknown>[] | undefined;
+    const state = (raw.state ?? {}) as Record<string, Record<string, unknown>>;
+    if (!Array.isArray(groups)) throw new KilnError(`${this.name}.loadStateDict: the state dict has no paramGroups list`);
+    if (groups.length !== this.paramGroups.length) {
+      throw new KilnError(`${this.name}.loadStateDict: the state dict has ${groups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
+    }
+    groups.forEach((g, i) => {
+      const n = Array.isArray(g.params) ? g.params.length : -1;
+      if (n !== this.paramGroups[i].params.length) {
+        throw new KilnError(`${this.name}.loadStateDict: group ${i} has ${n} parameters in the state dict, ${this.paramGroups[i].params.length} here`);
+      }
+    });
+    // Check everything before changing anything, so a bad dict leaves the optimizer as it was.
+    const plans: [Tensor, Record<string, Tensor | number> | null][] = [];
+    const byIndex = new Map<number, Tensor>();
+    groups.forEach((g, gi) => (g.params as number[]).forEach((id, j) => byIndex.set(Number(id), this.paramGroups[gi].params[j])));
+    for (const key of Object.keys(state)) {
+      if (!byIndex.has(Number(key))) throw new KilnError(`${this.name}.loadStateDict: state for parameter index ${key}, which no group lists`);
+    }
+    for (const [id, p] of byIndex) {
+      const entry = state[id] ?? null;
+      if (!entry) { plans.push([p, null]); continue; }
+      const mine = this.state.get(p)!;
+      const src: Record<string, Tensor | number> = {};
+      for (const [k0, v] of Object.entries(entry)) {
+        const k = camelCase(k0);
+        const dst = mine[k];
+        if (!dst) continue; // state this configuration does not use
+        if (typeof v === 'number') { src[k] = v; continue; }
+        if (!(v instanceof Tensor)) throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} is not a tensor`);
+        if (!shapesEqual(v.shape, dst.shape)) {
+          throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} has shape ${fmtShape(v.shape)}, expected ${fmtShape(dst.shape)}`);
+        }
+        src[k] = v;
+      }
+      plans.push([p, src]);
+    }
+    groups.forEach((g, i) => {
+      const group = this.paramGroups[i];
+      for (const [k0, v] of Object.entries(g)) {
+        if (k0 === 'params') continue;
+        const k = camelCase(k0);
+        if (this.specByName.has(k)) (group as Record<string, unknown>)[k] = v;
+        else if (!['foreach', 'capturable', 'differentiable', 'fused', 'decoupledWeightDecay'].includes(k)) (group as Record<string, unknown>)[k] = v;
+      }
+    });
+    noGrad(() => {
+      for (const [p, src] of plans) {
+        const mine = this.state.get(p)!;
+        if (!src) { this.resetState(p); continue; }
+        const values = this.internals.get(this.groupOf(p))!.values;
+        const fresh = this.initState(p, values);
+        for (const [k, dst] of Object.entries(mine)) {
+          const v = src[k];
+          if (v === undefined) dst.copy_(fresh[k]);
+          else if (typeof v === 'number') dst.fill_(v);
+          else dst.copy_(v.backend === dst.backend ? v : v.to(dst.backend));
+        }
+        for (const t of Object.values(fresh)) t.dispose();
+        this.stepped.add(p);
+        this.afterLoad(p, Object.keys(src));
+      }
+    });
+  }
+
+  // ----- for subclasses ------------------------------------------------------------------------
+
+  /** Fresh state tensors for a parameter under these options. */
+  protected abstract initState(p: Tensor, v: Readonly<Record<string, OptionValue>>): Record<string, Tensor>;
+  /** The scalars the update reads, in float64 from the options (become 0-d tensors). */
+  protected abstract scalarsOf(v: Readonly<Record<string, OptionValue>>): Record<string, number>;
+  /** One parameter's update (runs under noGrad). */
+  protected abstract update(c: UpdateContext): void;
+  /** Cross-option rules (e.g. nesterov needs momentum); throw a KilnError naming the options. */
+  protected checkCombination(_v: Readonly<Record<string, OptionValue>>): void {}
+  /** What the traced update's shape depends on: boolean options, and options that decide which state exists. */
+  protected structure(v: Readonly<Record<string, OptionValue>>): string {
+    return this.specs.filter((s) => s.kind === 'boolean').map((s) => `${s.name}=${v[s.name]}`).join(',');
+  }
+  /** Called after state was loaded for a parameter (the keys that came from the dict). */
+  protected afterLoad(_p: Tensor, _loadedKeys: readonly string[]): void {}
+
+  /** Puts a parameter's state back to its initial values. */
+  protected resetState(p: Tensor): void {
+    const values = this.internals.get(this.groupOf(p))!.values;
+    const fresh = this.initState(p, values);
+    const mine = this.state.get(p)!;
+    for (const [k, dst] of Object.entries(mine)) dst.copy_(fresh[k]);
+    for (const t of Object.values(fresh)) t.dispose();
+    this.stepped.delete(p);
+  }
+
+  private groupOf(p: Tensor): ParamGroup<O> {
+    return this.paramGroups.find((g) => g.params.includes(p))!;
+  }
+
+  // ----- options as runtime scalars ------------------------------------------------------------
+
+  private scalarsFor(gi: GroupInternals, backend: BackendName): Record<string, Tensor> {
+    let s = gi.scalars.get(backend);
+    if (!s) {
+      // Created before any trace reads them, so compile() captures them as inputs.
+      s = Object.fromEntries(Object.entries(gi.scalarValues).map(([k, v]) => [k, full([], v, { dtype: 'float32', backend })]));
+      gi.scalars.set(backend, s);
+    }
+    return s;
+  }
+
+  private readonly scratchSlots = new Map<BackendName, Map<string, Tensor>>();
+
+  private scratchScalar(backend: BackendName, name: string, value: number): Tensor {
+    let slots = this.scratchSlots.get(backend);
+    if (!slots) this.scratchSlots.set(backend, slots = new Map());
+    let t = slots.get(name);
+    if (!t) slots.set(name, t = full([], value, { dtype: 'float32', backend }));
+    else setScalar(t, value);
+    return t;
+  }
+
+  private setOption(group: ParamGroup<O>, name: string, raw: unknown): void {
+    const gi = this.internals.get(group)!;
+    const spec = this.specByName.get(name)!;
+    const value = checkOption(this.name, spec, raw);
+    const next = { ...gi.values, [name]: value };
+    this.checkCombination(next);
+    if (gi.traced && this.structure(next) !== this.structure(gi.values)) {
+      throw new KilnError(
+        `${this.name}: cannot change ${name} to ${String(raw)} after compile() traced this group's update: it decides the shape of ` +
+        'the compiled update, which would silently ignore it; create a new optimizer (and compiled step) instead');
+    }
+    const scalars = this.scalarsOf(next);
+    const changed = Object.keys(scalars).filter((k) => !Object.is(scalars[k], gi.scalarValues[k]));
+    const tr = activeTracer();
+    if (tr && changed.length) this.breakTrace(tr, name);
+    gi.values = next;
+    gi.scalarValues = scalars;
+    noGrad(() => {
+      for (const ts of gi.scalars.values()) for (const k of changed) setScalar(ts[k], scalars[k]);
+      // State a new structure needs (e.g. amsgrad's running maximum) is added, never dropped.
+      for (const p of group.params) {
+        const mine = this.state.get(p)!;
+        const fresh = this.initState(p, next);
+        for (const [k, t] of Object.entries(fresh)) { if (mine[k]) t.dispose(); else mine[k] = t; }
+      }
+    });
+  }
+
+  /**
+   * Setting an option inside a compiled function must run on every call: a replay skips the JavaScript
+   * and would keep the traced value. A graph break makes the function run segment by segment.
+   */
+  private breakTrace(tr: Tracer, name: string): void {
+    if (brokenTraces.has(tr)) return;
+    brokenTraces.add(tr);
+    const s = [...this.internals.get(this.paramGroups[0])!.scalars.values()][0];
+    const probe = Object.values(s)[0].add(0);
+    tr.realize(probe, `${this.name}: option ${name} set inside the compiled function (e.g. by an LR scheduler's step()); ` +
+      'it runs there on every call, segment by segment: call it outside the compiled function for a whole-graph replay');
   }
 }
 
-interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
-
-/** Adam (Kingma & Ba) with L2 weight decay folded into the gradient. */
-export class Adam extends Optimizer {
-  protected readonly m: Tensor[];
-  protected readonly v: Tensor[];
-  protected readonly t: Tensor;
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
-  protected readonly decoupled: boolean = false;
-
-  constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
-    super(params, opts.lr ?? 1e-3);
-    this.betas = opts.betas ?? [0.9, 0.999];
-    this.eps = opts.eps ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0;
-    this.m = this.params.map((p) => zerosLike(p));
-    this.v = this.params.map((p) => zerosLike(p));
-    // The step count is a tensor so bias correction stays right when a compiled step replays.
-    this.t = full([], 0, { dtype: 'float32', backend: this.params[0].backend });
-  }
-
-  override step(): void {
-    noGrad(() => this.t.add_(1));
-    super.step();
-  }
-
-  protected update(p: Tensor, g: Tensor, i: number): void {
-    const [b1, b2] = this.betas;
-    if (this.weightDecay && this.decoupled) p.mul_(1 - this.lr * this.weightDecay);
-    else if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
-    const m = this.m[i].mul_(b1).add_(g.mul(1 - b1));
-    const v = this.v[i].mul_(b2).add_(g.mul(g).mul(1 - b2));
-    // m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t);  p -= lr · m̂ / (√v̂ + ε)
-    const c1 = this.t._scalar(b1).pow(this.t).neg().add(1);
-    const c2 = this.t._scalar(b2).pow(this.t).neg().add(1);
-    const denom = v.div(c2).sqrt().add(this.eps);
-    p.sub_(m.div(c1).div(denom).mul(this.lr));
-  }
+/**
+ * Sets a 0-d tensor's value in place. Eagerly on a synchronous backend it is a plain write (no kernel,
+ * no cached constant per value); while tracing, the value comes from a fresh tensor, which is a graph
+ * leaf rather than a folded constant, so a segment-by-segment call passes each call's value.
+ */
+export function setScalar(t: Tensor, v: number): void {
+  const b = getBackend(t.backend);
+  if (!activeTracer() && b.syncReads) { b.write(t._buffer(), typedOf(t.dtype, [v]), t._view.offset); return; }
+  const fresh = full([], v, { dtype: t.dtype, backend: t.backend });
+  t.copy_(fresh);
+  if (!activeTracer()) fresh.dispose();
 }
 
-/** Adam with decoupled weight decay (Loshchilov & Hutter); default weight decay 0.01 as in PyTorch. */
-export class AdamW extends Adam {
-  protected override readonly decoupled = true;
-  constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, ...opts });
-  }
+/** The value of a 0-d tensor read in JS (eager, synchronous backends only). */
+export function readScalar(t: Tensor): number {
+  return getBackend(t.backend).read(t._buffer(), t._view.offset, 1)[0];
 }
+
+/**
+ * Adds 1 to this parameter's step count. Returns the new count when it is known in JS (`sync`), for
+ * float64 scalars as torch's eager path computes them; null when traced or on webgpu.
+ */
+export function advanceStep(c: UpdateContext): number | null {
+  const step = c.state.step;
+  if (!c.sync) { c.tmp.assign(step, c.tmp.own(step.add(c.p._scalar(1)))); return null; }
+  const t = readScalar(step) + 1;
+  setScalar(step, t);
+  return t;
+}
+
+/** Options shared by several optimizers. */
+export const LR = (d: number): OptionSpec => ({ kind: 'number', name: 'lr', default: d, rule: 'nonNegative' });
+export const WEIGHT_DECAY = (d = 0): OptionSpec => ({ kind: 'number', name: 'weightDecay', default: d, rule: 'nonNegative' });
+export const EPS = (d: number): OptionSpec => ({ kind: 'number', name: 'eps', default: d, rule: 'nonNegative' });
+export const MAXIMIZE: OptionSpec = { kind: 'boolean', name: 'maximize', default: false, structural: true };
+
+/** -grad when maximizing, else grad. */
+export function signedGrad(c: UpdateContext): Tensor {
+  return c.v.maximize ? c.tmp.own(c.grad.neg()) : c.grad;
+}
+
+/**
+ * g + weightDecay·p (L2 folded into the gradient). Skipped when weightDecay is 0, as torch does (so a
+ * non-finite parameter does not turn the gradient into NaN): by the JS value eagerly, by a select when
+ * traced (the value may change between compiled calls).
+ */
+export function withWeightDecay(c: UpdateContext, g: Tensor): Tensor {
+  const { p, s, tmp } = c;
+  if (!c.tracing && c.v.weightDecay === 0) return g;
+  const pw = tmp.own(p.mul(s.weightDecay));
+  const out = tmp.own(g.add(pw));
+  tmp.free(pw);
+  if (!c.tracing) { tmp.free(g); return out; }
+  const on = tmp.own(s.weightDecay.ne(0));
+  return tmp.own(out.where(on, g));
+}
+
+/** Checks a value against a spec (for subclasses' own rules). */
+export { checkOption };
+export type { OptionSpec, OptionValue };
