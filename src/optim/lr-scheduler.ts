@@ -4,7 +4,7 @@
 // replay; inside it, setting the lr is a graph break and the step runs segment by segment.
 import { KilnError } from '../core/errors.js';
 import { Tensor } from '../tensor.js';
-import { Optimizer, type ParamGroup } from './optimizer.js';
+import { Optimizer, runsEveryCall, type ParamGroup } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<any>;
 type Group = ParamGroup<Record<string, unknown>>;
@@ -448,6 +448,7 @@ export class ReduceLROnPlateau {
 
   /** Records this epoch's metric (a number, or a one-element tensor read synchronously) and maybe reduces. */
   step(metric: number | Tensor): void {
+    runsEveryCall('ReduceLROnPlateau.step()');
     const current = metric instanceof Tensor ? Number(metric.item()) : metric;
     if (typeof current !== 'number' || Number.isNaN(current)) throw new KilnError(`ReduceLROnPlateau.step: the metric must be a number, got ${String(metric)}`);
     this.lastEpoch++;

@@ -373,8 +373,9 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
     const scalars = this.scalarsOf(next);
     const changed = Object.keys(scalars).filter((k) => !Object.is(scalars[k], gi.scalarValues[k]));
-    const tr = activeTracer();
-    if (tr && changed.length) this.breakTrace(tr, name);
+    // Inside a compiled function the setter must run on every call (a replay would skip it and keep
+    // the traced value), even when this call's value is unchanged: a graph break ensures that.
+    runsEveryCall(`${this.name}: option ${name} set inside the compiled function (e.g. by an LR scheduler's step())`);
     gi.values = next;
     gi.scalarValues = scalars;
     noGrad(() => {
@@ -388,18 +389,20 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     });
   }
 
-  /**
-   * Setting an option inside a compiled function must run on every call: a replay skips the JavaScript
-   * and would keep the traced value. A graph break makes the function run segment by segment.
-   */
-  private breakTrace(tr: Tracer, name: string): void {
-    if (brokenTraces.has(tr)) return;
-    brokenTraces.add(tr);
-    const s = [...this.internals.get(this.paramGroups[0])!.scalars.values()][0];
-    const probe = Object.values(s)[0].add(0);
-    tr.realize(probe, `${this.name}: option ${name} set inside the compiled function (e.g. by an LR scheduler's step()); ` +
-      'it runs there on every call, segment by segment: call it outside the compiled function for a whole-graph replay');
-  }
+}
+
+/**
+ * Called by JavaScript that must run on every call of a compiled function (setting an optimizer
+ * option, stepping a scheduler): while tracing, a graph break (once per call) makes the function run
+ * segment by segment instead of replaying its trace without the JavaScript. In fullgraph mode this is
+ * a GraphBreakError naming `what`.
+ */
+export function runsEveryCall(what: string): void {
+  const tr = activeTracer();
+  if (!tr || brokenTraces.has(tr)) return;
+  brokenTraces.add(tr);
+  const probe = full([], 0, { dtype: 'float32', backend: tr.backendName }).add(0);
+  tr.realize(probe, `${what}: it runs in JavaScript on every call, so the function runs segment by segment; call it outside the compiled function for a whole-graph replay`);
 }
 
 /**
