@@ -7,3 +7,4 @@ export {
   BatchNorm1d, BatchNorm2d, GroupNorm, Flatten, Unflatten, LeakyReLU, Dropout2d,
 } from './cnn-layers.js';
 export type { ConvModuleOptions, ConvTransposeModuleOptions, BatchNormModuleOptions } from './cnn-layers.js';
+export * as utils from './utils.js';
