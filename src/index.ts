@@ -54,6 +54,8 @@ export * from './ops-api.js';
 export * from './cnn-api.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export { save, load, saveBlob } from './io/save.js';
+export type { Saveable, LoadOptions } from './io/save.js';
 export { OPS, OP_NAMES } from './ops/index.js';
 export { compile, explain, resetCompileCache, isCompiling, graphBreak, GraphBreakError, printGraph, printGraphTable, setLogs } from '../compiler/index.js';
 export type { CompileOptions, Compiled, CacheInfo, Explanation } from '../compiler/index.js';

@@ -254,37 +254,49 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       }
     });
     // Check everything before changing anything, so a bad dict leaves the optimizer as it was.
-    const plans: [Tensor, Record<string, Tensor | number> | null][] = [];
-    const byIndex = new Map<number, Tensor>();
-    groups.forEach((g, gi) => (g.params as number[]).forEach((id, j) => byIndex.set(Number(id), this.paramGroups[gi].params[j])));
+    const IGNORED = ['foreach', 'capturable', 'differentiable', 'fused', 'decoupledWeightDecay'];
+    const newValues = groups.map((g, i) => {
+      const gi = this.internals.get(this.paramGroups[i])!;
+      const given = Object.fromEntries(Object.entries(g).map(([k, v]) => [camelCase(k), v]).filter(([k]) => this.specByName.has(k as string)));
+      const { values } = resolveOptions(`${this.name}.loadStateDict`, this.specs, given, gi.values, false);
+      this.checkCombination(values);
+      if (gi.traced && this.structure(values) !== this.structure(gi.values)) {
+        throw new KilnError(`${this.name}.loadStateDict: group ${i} changes options that compile() traced (${this.structure(values)} vs ${this.structure(gi.values)}); load into a new optimizer instead`);
+      }
+      return values;
+    });
+    const byIndex = new Map<number, [Tensor, number]>();
+    groups.forEach((g, gi) => (g.params as number[]).forEach((id, j) => byIndex.set(Number(id), [this.paramGroups[gi].params[j], gi])));
     for (const key of Object.keys(state)) {
       if (!byIndex.has(Number(key))) throw new KilnError(`${this.name}.loadStateDict: state for parameter index ${key}, which no group lists`);
     }
-    for (const [id, p] of byIndex) {
+    const plans: [Tensor, Record<string, Tensor | number> | null][] = [];
+    for (const [id, [p, gi]] of byIndex) {
       const entry = state[id] ?? null;
       if (!entry) { plans.push([p, null]); continue; }
-      const mine = this.state.get(p)!;
+      // The state the loaded options need, to check shapes against.
+      const want = noGrad(() => this.initState(p, newValues[gi]));
       const src: Record<string, Tensor | number> = {};
-      for (const [k0, v] of Object.entries(entry)) {
-        const k = camelCase(k0);
-        const dst = mine[k];
-        if (!dst) continue; // state this configuration does not use
-        if (typeof v === 'number') { src[k] = v; continue; }
-        if (!(v instanceof Tensor)) throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} is not a tensor`);
-        if (!shapesEqual(v.shape, dst.shape)) {
-          throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} has shape ${fmtShape(v.shape)}, expected ${fmtShape(dst.shape)}`);
+      try {
+        for (const [k0, v] of Object.entries(entry)) {
+          const k = camelCase(k0);
+          const dst = want[k];
+          if (!dst) continue; // state this configuration does not use
+          if (typeof v === 'number') { src[k] = v; continue; }
+          if (!(v instanceof Tensor)) throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} is not a tensor`);
+          if (!shapesEqual(v.shape, dst.shape)) {
+            throw new KilnError(`${this.name}.loadStateDict: state ${k0} of parameter ${id} has shape ${fmtShape(v.shape)}, expected ${fmtShape(dst.shape)}`);
+          }
+          src[k] = v;
         }
-        src[k] = v;
-      }
+      } finally { for (const t of Object.values(want)) t.dispose(); }
       plans.push([p, src]);
     }
     groups.forEach((g, i) => {
-      const group = this.paramGroups[i];
+      const group = this.paramGroups[i] as Record<string, unknown>;
       for (const [k0, v] of Object.entries(g)) {
-        if (k0 === 'params') continue;
         const k = camelCase(k0);
-        if (this.specByName.has(k)) (group as Record<string, unknown>)[k] = v;
-        else if (!['foreach', 'capturable', 'differentiable', 'fused', 'decoupledWeightDecay'].includes(k)) (group as Record<string, unknown>)[k] = v;
+        if (k0 !== 'params' && !IGNORED.includes(k)) group[k] = v;
       }
     });
     noGrad(() => {
@@ -296,7 +308,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
         for (const [k, dst] of Object.entries(mine)) {
           const v = src[k];
           if (v === undefined) dst.copy_(fresh[k]);
-          else if (typeof v === 'number') dst.fill_(v);
+          else if (typeof v === 'number') setScalar(dst, v);
           else dst.copy_(v.backend === dst.backend ? v : v.to(dst.backend));
         }
         for (const t of Object.values(fresh)) t.dispose();
