@@ -131,7 +131,7 @@ export interface BackwardOptions {
 }
 
 /** Accumulates a gradient into a leaf's .grad (the setter lets compile() see the write). */
-function accumulateLeaf(t: Tensor, g: Tensor, createGraph: boolean): void {
+export function accumulateLeaf(t: Tensor, g: Tensor, createGraph: boolean): void {
   const prev = t.grad;
   // With createGraph the gradient keeps its history (higher-order gradients); else it is a plain value.
   t.grad = prev ? prev.add(g) : createGraph ? g : g.detach();
@@ -145,7 +145,7 @@ function accumulateLeaf(t: Tensor, g: Tensor, createGraph: boolean): void {
  * are never freed here. Off under createGraph (the gradients' own graph saves them) and while
  * compile() traces (compiled code plans its own buffers).
  */
-class GradientOwnership {
+export class GradientOwnership {
   private readonly scope = openScope();
   private readonly startSerial = lastTensorSerial();
   private readonly pending = new Set<Tensor>();
@@ -163,12 +163,16 @@ class GradientOwnership {
   /** Adopts a tensor created just before backward (the implicit root gradient). */
   adopt(t: Tensor): void { this.pending.add(t); }
 
+  /** Tensors handed to user code (hooks, autograd.grad's results): never freed by this backward. */
+  private readonly userHeld = new Set<Tensor>();
+  hand(t: Tensor): void { this.userHeld.add(t); }
+
   /** Called after each node: frees the dead among the tensors created so far. */
   sweep(): void {
     for (const t of this.scope.created) (t._serial > this.startSerial ? this.pending : this.handed).add(t);
     this.scope.created.length = 0;
     for (const t of this.pending) {
-      if (this.held.has(t) || t._constant !== undefined) continue;
+      if (this.held.has(t) || this.userHeld.has(t) || t._constant !== undefined) continue;
       this.pending.delete(t);
       if (t._isGradOf) { this.handed.add(t); continue; }
       this.handed.delete(t);
@@ -211,16 +215,30 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
     grads.set(n, g);
     owner?.hold(g);
   };
+  // A leaf with hooks gets its contributions summed first, so its hooks see the whole gradient once.
+  const hooked = new Map<Tensor, Tensor>();
+  const toLeaf = (t: Tensor, g: Tensor) => {
+    if (!leafHooks.has(t)) { accumulateLeaf(t, g, createGraph); return; }
+    const prev = hooked.get(t);
+    if (prev) owner?.unhold(prev);
+    const sum = prev ? prev.add(g) : g;
+    hooked.set(t, sum);
+    owner?.hold(sum);
+  };
+  const flushHooked = () => {
+    for (const [t, g] of hooked) { owner?.unhold(g); accumulateLeaf(t, handToHooks(owner, g, (x) => runLeafHooks(t, x)), createGraph); }
+  };
   try {
     withGradMode(createGraph, () => {
-      if (!root._node) { accumulateLeaf(root, grad, createGraph); return; }
+      if (!root._node) { toLeaf(root, grad); flushHooked(); return; }
       setGrad(root._node, grad);
       for (let i = order.length - 1; i >= 0; i--) {
         const node = order[i];
-        const g = grads.get(node);
+        const g0 = grads.get(node);
         grads.delete(node);
-        if (!g) continue;
-        owner?.unhold(g);
+        if (!g0) continue;
+        owner?.unhold(g0);
+        const g = nodeHooks.has(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
         if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
         const ins = node.vjp(g);
         ins.forEach((gi, k) => {
@@ -231,11 +249,12 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
           if (t._node) {
             const prev = grads.get(t._node);
             setGrad(t._node, prev ? prev.add(gt) : gt);
-          } else accumulateLeaf(t, gt, createGraph);
+          } else toLeaf(t, gt);
         });
         if (!opts.retainGraph && !createGraph) node.free(); // createGraph implies retainGraph, as in torch
         owner?.sweep();
       }
+      flushHooked();
     });
   } finally {
     owner?.close();
@@ -251,3 +270,51 @@ export function checkImplicitGrad(t: Tensor): void {
     throw new AutogradError(`backward: gradient can be created implicitly only for single-element outputs, got shape ${fmtShape(t.shape)}; pass one: t.backward(onesLike(t))`);
   }
 }
+
+// ----- tensor hooks (Tensor.registerHook) ------------------------------------------------------------
+
+/** A gradient hook: sees the gradient of its tensor and may return a replacement. */
+export type GradHook = (grad: Tensor) => Tensor | void | undefined;
+
+/** Hooks of leaves by tensor; of computed tensors by the node that made them. */
+const leafHooks = new WeakMap<Tensor, GradHook[]>();
+const nodeHooks = new WeakMap<Node, GradHook[]>();
+
+/** Registers `hook` on `t`'s gradient; returns a handle whose remove() unregisters it. */
+export function registerHook(t: Tensor, hook: GradHook): { remove(): void } {
+  if (typeof hook !== 'function') throw new AutogradError('registerHook: the hook must be a function');
+  if (!t.requiresGrad) throw new AutogradError(`registerHook: cannot register a hook on a tensor ${fmtShape(t.shape)} that does not require grad`);
+  const map = t._node ? nodeHooks : leafHooks;
+  const key = (t._node ?? t) as Tensor & Node;
+  const list = map.get(key) ?? [];
+  list.push(hook);
+  map.set(key, list);
+  return { remove: () => { const i = list.indexOf(hook); if (i >= 0) list.splice(i, 1); } };
+}
+
+function runHooks(hooks: GradHook[] | undefined, g: Tensor, meta: { shape: readonly number[] }): Tensor {
+  if (!hooks) return g;
+  for (const h of [...hooks]) {
+    const r = h(g);
+    if (r === undefined) continue;
+    if (!r || typeof (r as Tensor).shape !== 'object' || !shapesEqual((r as Tensor).shape, meta.shape)) {
+      throw new AutogradError(`hook: a gradient hook must return nothing or a tensor of shape ${fmtShape(meta.shape)}`);
+    }
+    g = r as Tensor;
+  }
+  return g;
+}
+
+/** Runs hooks on a gradient; what the hooks see and return belongs to user code, so backward keeps it. */
+export function handToHooks(owner: GradientOwnership | null, g: Tensor, run: (g: Tensor) => Tensor): Tensor {
+  owner?.hand(g);
+  const r = run(g);
+  if (r !== g) owner?.hand(r);
+  return r;
+}
+
+/** The gradient of a leaf after its hooks. */
+export function runLeafHooks(t: Tensor, g: Tensor): Tensor { return runHooks(leafHooks.get(t), g, t); }
+
+/** The gradient flowing into a node (its output's gradient) after the output tensor's hooks. */
+export function runNodeHooks(n: Node, g: Tensor): Tensor { return runHooks(nodeHooks.get(n), g, g); }

@@ -10,8 +10,8 @@ import type { View } from './core/kernel.js';
 import { contiguousView, isContiguousView } from './core/kernel.js';
 import { inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
-import type { Node, BackwardOptions } from './autograd.js';
-import { checkImplicitGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
+import type { Node, BackwardOptions, GradHook } from './autograd.js';
+import { checkImplicitGrad, isGradEnabled, noGrad, registerHook, runBackward } from './autograd.js';
 import { activeTracer, apply, assignEager, untraced } from './dispatch.js';
 import type { Hold } from './storage.js';
 import { Storage, track, untrack } from './storage.js';
@@ -139,6 +139,12 @@ export class Tensor {
     if (this._node) this._node.retained = this;
     return this;
   }
+
+  /**
+   * Registers a hook called with this tensor's gradient each time it is computed; it may return a
+   * replacement (torch's register_hook). Returns a handle: `handle.remove()`.
+   */
+  registerHook(hook: GradHook): { remove(): void } { return registerHook(this, hook); }
 
   /** Backpropagates from this tensor (a single element unless `grad` is given). */
   backward(grad?: Tensor, opts?: BackwardOptions): void {
