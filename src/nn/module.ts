@@ -1,6 +1,7 @@
 // nn.Module: parameters are tensor fields that require grad; submodules are Module fields. Both are
 // also found inside arrays (nested), plain objects and Maps held by a field; a Set holding them is
 // an error (its entries have no names).
+import type { BackendName } from '../core/backend.js';
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
 import { shapesEqual } from '../core/shape.js';
@@ -52,14 +53,15 @@ export abstract class Module {
   /** Clears every parameter's .grad. */
   zeroGrad(): void { for (const p of this.parameters()) p.grad = null; }
 
-  /** Name -> tensor (shared, not copied), as torch's state_dict. */
+  /** Name -> tensor (shared, not copied), as torch's state_dict (non-persistent buffers left out). */
   stateDict(): Record<string, Tensor> {
-    return Object.fromEntries(this.namedTensors());
+    const skip = new Set(nonPersistentNames(this, ''));
+    return Object.fromEntries(this.namedTensors().filter(([k]) => !skip.has(k)));
   }
 
   /** Copies values into this module's tensors; names and shapes must match (strict). */
   loadStateDict(state: Record<string, Tensor>, strict = true): void {
-    const mine = new Map(this.namedTensors());
+    const mine = new Map(Object.entries(this.stateDict()));
     if (strict) {
       const missing = [...mine.keys()].filter((k) => !(k in state));
       const extra = Object.keys(state).filter((k) => !mine.has(k));
@@ -78,6 +80,94 @@ export abstract class Module {
       }
     });
   }
+
+  /** Calls `fn` on every submodule (children first, recursively) and then on this module, as torch's apply. */
+  apply(fn: (m: Module) => void): this {
+    for (const [, m] of this.namedChildren()) m.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /**
+   * Adds a buffer: a tensor that is part of the module's state (in stateDict(), unless persistent is
+   * false) but not a parameter (running statistics, masks). It becomes the field `name`.
+   */
+  registerBuffer(name: string, tensor: Tensor | null, persistent = true): void {
+    if (typeof name !== 'string' || name === '' || name.includes('.')) throw new KilnError(`registerBuffer: buffer name must be a non-empty string without ".", got ${JSON.stringify(name)}`);
+    const own = bufferNames.get(this) ?? new Map<string, boolean>();
+    if (name in this && !own.has(name)) throw new KilnError(`registerBuffer: ${this.constructor.name} already has an attribute ${name}`);
+    if (tensor !== null && !(tensor instanceof Tensor)) throw new KilnError(`registerBuffer: buffer ${name} must be a Tensor or null`);
+    if (tensor?.requiresGrad) throw new KilnError(`registerBuffer: buffer ${name} requires grad, so it would be trained as a parameter; detach() it, or make it a parameter`);
+    own.set(name, persistent);
+    bufferNames.set(this, own);
+    (this as Record<string, unknown>)[name] = tensor;
+  }
+
+  /** Buffers of this module and its children, with dotted names. */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const name of bufferNames.get(this)?.keys() ?? []) {
+      const t = (this as Record<string, unknown>)[name];
+      if (t instanceof Tensor) out.push([prefix + name, t]);
+    }
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedBuffers(`${prefix}${k}.`));
+    return out;
+  }
+
+  buffers(): Tensor[] { return this.namedBuffers().map(([, t]) => t); }
+
+  /**
+   * Moves every parameter and buffer (and their .grad) to `backend`, as torch's module.to(device):
+   * the fields are replaced by copies, so build optimizers after moving. From webgpu use toAsync().
+   */
+  to(backend: BackendName): this {
+    checkBackendName(backend);
+    for (const { t, set } of tensorFields(this)) set(moveTensor(t, t.to(backend), t.grad?.to(backend)));
+    for (const [, m] of this.namedChildren()) m.to(backend);
+    return this;
+  }
+
+  /** to(), reading asynchronously (works from webgpu). */
+  async toAsync(backend: BackendName): Promise<this> {
+    checkBackendName(backend);
+    for (const { t, set } of tensorFields(this)) set(moveTensor(t, await t.toAsync(backend), await t.grad?.toAsync(backend)));
+    for (const [, m] of this.namedChildren()) await m.toAsync(backend);
+    return this;
+  }
+}
+
+/** Buffer names registered per module, with their persistence. */
+const bufferNames = new WeakMap<Module, Map<string, boolean>>();
+
+function nonPersistentNames(m: Module, prefix: string): string[] {
+  const out = [...(bufferNames.get(m) ?? [])].filter(([, persistent]) => !persistent).map(([n]) => prefix + n);
+  for (const [k, c] of m.namedChildren()) out.push(...nonPersistentNames(c, `${prefix}${k}.`));
+  return out;
+}
+
+function checkBackendName(backend: unknown): void {
+  if (backend !== 'cpu' && backend !== 'wasm' && backend !== 'webgpu') {
+    throw new KilnError(`Module.to: expected a backend ('cpu', 'wasm' or 'webgpu'), got ${JSON.stringify(backend)}`);
+  }
+}
+
+/** The moved copy of a tensor: a leaf keeps requiresGrad, and its gradient moves with it. */
+function moveTensor(t: Tensor, moved: Tensor, grad: Tensor | undefined): Tensor {
+  if (moved === t) return t;
+  if (t.requiresGrad && !moved.requiresGrad) moved.requiresGrad_(true);
+  if (grad) moved.grad = grad;
+  return moved;
+}
+
+/** This module's own tensor fields (and tensors in array fields), each with a setter that replaces it. */
+function tensorFields(m: Module): { t: Tensor; set: (t: Tensor) => void }[] {
+  const rec = m as unknown as Record<string, unknown>;
+  const out: { t: Tensor; set: (t: Tensor) => void }[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (v instanceof Tensor) out.push({ t: v, set: (t) => { rec[k] = t; } });
+    else if (Array.isArray(v)) v.forEach((x, i) => { if (x instanceof Tensor) out.push({ t: x, set: (t) => { v[i] = t; } }); });
+  }
+  return out;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;

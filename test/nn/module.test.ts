@@ -1,0 +1,83 @@
+// Module conveniences: apply(fn), registerBuffer (in stateDict, not in parameters), to(backend).
+import { describe, expect, it } from 'vitest';
+import * as k from '../../src/index.js';
+import type { Tensor } from '../../src/index.js';
+import { BACKENDS } from '../eager/backends.js';
+
+class Norm extends k.nn.Module {
+  weight = k.ones([3], { requiresGrad: true });
+  declare runningMean: Tensor;
+  declare scratch: Tensor;
+  constructor() {
+    super();
+    this.registerBuffer('runningMean', k.zeros([3]));
+    this.registerBuffer('scratch', k.zeros([2]), false);
+  }
+  forward(x: Tensor): Tensor { return x.sub(this.runningMean).mul(this.weight); }
+}
+
+class Net extends k.nn.Module {
+  norm = new Norm();
+  lin = new k.nn.Linear(3, 2);
+  forward(x: Tensor): Tensor { return this.lin.forward(this.norm.forward(x)); }
+}
+
+describe('Module conveniences', () => {
+  it('apply visits children first, then the module itself, and returns it', () => {
+    const net = new Net();
+    const seen: string[] = [];
+    expect(net.apply((m) => { seen.push(m.constructor.name); })).toBe(net);
+    expect(seen).toEqual(['Norm', 'Linear', 'Net']);
+    net.apply((m) => { if (m instanceof k.nn.Linear) k.noGrad(() => m.weight.fill_(0.5)); });
+    expect(Array.from(net.lin.weight.data())).toEqual(new Array(6).fill(0.5));
+  });
+
+  it('registerBuffer: in stateDict (unless not persistent), never in parameters; loads strictly', () => {
+    const net = new Net();
+    expect(net.parameters().length).toBe(3);
+    expect(net.namedBuffers().map(([n]) => n)).toEqual(['norm.runningMean', 'norm.scratch']);
+    expect(Object.keys(net.stateDict()).sort()).toEqual(['lin.bias', 'lin.weight', 'norm.runningMean', 'norm.weight']);
+    const other = new Net();
+    k.noGrad(() => other.norm.runningMean.fill_(2));
+    net.loadStateDict(other.stateDict());
+    expect(Array.from(net.norm.runningMean.data())).toEqual([2, 2, 2]);
+    net.norm.registerBuffer('runningMean', k.full([3], 7)); // re-registering replaces it
+    expect(Array.from(net.norm.runningMean.data())).toEqual([7, 7, 7]);
+    net.norm.registerBuffer('gone', null);
+    expect(net.namedBuffers().map(([n]) => n)).not.toContain('norm.gone');
+  });
+
+  it.each([
+    [() => new Net().registerBuffer('a.b', k.ones([1])), 'registerBuffer: buffer name must be a non-empty string without "."'],
+    [() => new Net().registerBuffer('lin', k.ones([1])), 'registerBuffer: Net already has an attribute lin'],
+    [() => new Net().registerBuffer('forward', k.ones([1])), 'registerBuffer: Net already has an attribute forward'],
+    [() => new Net().registerBuffer('w', k.ones([1], { requiresGrad: true })), 'registerBuffer: buffer w requires grad'],
+    [() => new Net().registerBuffer('w', 3 as never), 'registerBuffer: buffer w must be a Tensor or null'],
+    [() => new Net().to('gpu' as never), "Module.to: expected a backend ('cpu', 'wasm' or 'webgpu'), got \"gpu\""],
+  ])('%#: %s', (f, msg) => {
+    expect(f).toThrow(k.KilnError);
+    expect(f).toThrow(msg);
+  });
+
+  it('to(backend) moves parameters (still trainable), their grads and buffers; results are unchanged', async () => {
+    const avail = BACKENDS.filter((b) => b.available).map((b) => b.name);
+    for (const target of avail) {
+      k.manualSeed(1);
+      const net = new Net().to('cpu');
+      net.forward(k.ones([1, 3], { backend: 'cpu' })).sum().backward();
+      const x = k.randn([4, 3], { backend: 'cpu' });
+      const want = Array.from(net.forward(x).data());
+      const moved = target === 'webgpu' ? await net.toAsync(target) : net.to(target);
+      expect(moved).toBe(net);
+      for (const [name, p] of net.namedParameters()) {
+        expect([name, p.backend, p.requiresGrad, p.isLeaf, p.grad?.backend]).toEqual([name, target, true, true, target]);
+      }
+      expect(net.norm.runningMean.backend).toBe(target);
+      expect(net.norm.scratch.backend).toBe(target);
+      const got = Array.from(await net.forward(x.to(target)).dataAsync());
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+      const back = target === 'webgpu' ? await net.toAsync('cpu') : net.to('cpu');
+      expect(back.lin.weight.backend).toBe('cpu');
+    }
+  });
+});
