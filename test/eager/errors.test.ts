@@ -232,9 +232,9 @@ describe('creation and misc', () => {
   });
   it('optimizers check their parameters and learning rate', () => {
     expectError(() => new optim.SGD([], { lr: 0.1 }), KilnError, 'SGD: got an empty parameter list');
-    expectError(() => new optim.SGD([ones([1], { requiresGrad: true })], { lr: 0 }), KilnError, 'SGD: learning rate must be positive, got 0');
-    expectError(() => new optim.Adam([ones([1])]), KilnError, 'Adam: parameter 0 must be a leaf tensor with requiresGrad');
-    expectError(() => new optim.Adam([ones([1], { requiresGrad: true }).mul(2)]), KilnError, 'Adam: parameter 0 must be a leaf');
+    expectError(() => new optim.SGD([ones([1], { requiresGrad: true })], { lr: -1 }), KilnError, 'SGD: lr must be a finite number >= 0, got -1');
+    expectError(() => new optim.Adam([ones([1], { dtype: 'int32' })]), KilnError, 'Adam: parameter 0 of group 0 has dtype int32');
+    expectError(() => new optim.Adam([ones([1], { requiresGrad: true }).mul(2)]), KilnError, 'Adam: parameter 0 of group 0 is not a leaf tensor');
   });
 });
 
