@@ -15,6 +15,7 @@ import { getBackend } from '../core/backend.js';
 import { full, typedOf } from '../creation.js';
 import { activeTracer, type Tracer } from '../dispatch.js';
 import { Tensor } from '../tensor.js';
+import { keep } from '../tidy.js';
 import { camelCase, checkOption, resolveOptions, type OptionSpec, type OptionValue } from './options.js';
 
 /** A parameter group: its parameters, its options (plain values, settable), and any extra keys. */
@@ -165,7 +166,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
     Object.assign(group, extra);
     for (const p of group.params) {
-      this.state.set(p, noGrad(() => this.initState(p, values)));
+      this.state.set(p, keepAll(noGrad(() => this.initState(p, values))));
       this.scalarsFor(internals, p.backend);
     }
     this.paramGroups.push(group);
@@ -355,7 +356,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     let s = gi.scalars.get(backend);
     if (!s) {
       // Created before any trace reads them, so compile() captures them as inputs.
-      s = Object.fromEntries(Object.entries(gi.scalarValues).map(([k, v]) => [k, full([], v, { dtype: 'float32', backend })]));
+      s = keepAll(Object.fromEntries(Object.entries(gi.scalarValues).map(([k, v]) => [k, full([], v, { dtype: 'float32', backend })])));
       gi.scalars.set(backend, s);
     }
     return s;
@@ -367,7 +368,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     let slots = this.scratchSlots.get(backend);
     if (!slots) this.scratchSlots.set(backend, slots = new Map());
     let t = slots.get(name);
-    if (!t) slots.set(name, t = full([], value, { dtype: 'float32', backend }));
+    if (!t) slots.set(name, t = keep(full([], value, { dtype: 'float32', backend })));
     else setScalar(t, value);
     return t;
   }
@@ -396,11 +397,17 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       for (const p of group.params) {
         const mine = this.state.get(p)!;
         const fresh = this.initState(p, next);
-        for (const [k, t] of Object.entries(fresh)) { if (mine[k]) t.dispose(); else mine[k] = t; }
+        for (const [k, t] of Object.entries(fresh)) { if (mine[k]) t.dispose(); else mine[k] = keep(t); }
       }
     });
   }
 
+}
+
+/** The optimizer's own tensors outlive any tidy() they were made in (state made in a setup scope). */
+function keepAll<T extends Record<string, Tensor>>(ts: T): T {
+  for (const t of Object.values(ts)) keep(t);
+  return ts;
 }
 
 /**

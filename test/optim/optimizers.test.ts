@@ -322,6 +322,15 @@ describe('option validation, as torch', () => {
 });
 
 describe('optimizers own their temporaries (issue 12)', () => {
+  it('an optimizer built inside tidy() keeps its state and option tensors', () => {
+    const p = k.tensor([1, 2], { requiresGrad: true });
+    const opt = k.tidy(() => new optim.Adam([p], { lr: 0.1, amsgrad: true }));
+    p.grad = k.tensor([1, 1]);
+    k.tidy(() => opt.step());
+    opt.step();
+    expect(opt.state.get(p)!.step.item()).toBe(2);
+  });
+
   it.each([
     ['SGD', (ps: Tensor[]) => new optim.SGD(ps, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 0.1 })],
     ['Adam', (ps: Tensor[]) => new optim.Adam(ps, { lr: 0.01, amsgrad: true, weightDecay: 0.1, maximize: true })],
