@@ -2,7 +2,9 @@
 // L2 weight decay and maximize.
 import { full } from '../creation.js';
 import type { Tensor } from '../tensor.js';
-import { EPS, LR, MAXIMIZE, Optimizer, advanceStep, WEIGHT_DECAY, signedGrad, withWeightDecay, type OptionSpec, type OptionValue, type Params, type UpdateContext } from './optimizer.js';
+import { Optimizer, type Params } from './optimizer.js';
+import { EPS, LR, MAXIMIZE, WEIGHT_DECAY, type OptionSpec, type OptionValue } from './options.js';
+import { advanceStep, signedGrad, withWeightDecay, type UpdateContext } from './update.js';
 
 export interface AdagradOptions {
   /** Learning rate (default 1e-2). */

@@ -3,7 +3,9 @@
 // when a compiled step replays.
 import { full, zerosLike } from '../creation.js';
 import type { Tensor } from '../tensor.js';
-import { EPS, LR, MAXIMIZE, Optimizer, advanceStep, WEIGHT_DECAY, signedGrad, withWeightDecay, type OptionSpec, type OptionValue, type Params, type UpdateContext } from './optimizer.js';
+import { Optimizer, type Params } from './optimizer.js';
+import { EPS, LR, MAXIMIZE, WEIGHT_DECAY, type OptionSpec, type OptionValue } from './options.js';
+import { advanceStep, signedGrad, withWeightDecay, type UpdateContext } from './update.js';
 
 export interface AdamOptions {
   /** Learning rate (default 1e-3). */

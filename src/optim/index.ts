@@ -10,3 +10,5 @@ export type { RMSpropOptions } from './rmsprop.js';
 export { Adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
 export * as lrScheduler from './lr-scheduler.js';
+export type { UpdateContext } from './update.js';
+export type { OptionSpec, OptionValue } from './options.js';

@@ -4,7 +4,8 @@
 // replay; inside it, setting the lr is a graph break and the step runs segment by segment.
 import { KilnError } from '../core/errors.js';
 import { Tensor } from '../tensor.js';
-import { Optimizer, runsEveryCall, type ParamGroup } from './optimizer.js';
+import { Optimizer, type ParamGroup } from './optimizer.js';
+import { runsEveryCall } from './update.js';
 
 type AnyOptimizer = Optimizer<any>;
 type Group = ParamGroup<Record<string, unknown>>;

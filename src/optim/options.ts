@@ -79,3 +79,9 @@ export function defaultsOf(specs: readonly OptionSpec[]): Record<string, OptionV
 export function camelCase(s: string): string {
   return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
+
+/** Options shared by several optimizers. */
+export const LR = (d: number): OptionSpec => ({ kind: 'number', name: 'lr', default: d, rule: 'nonNegative' });
+export const WEIGHT_DECAY = (d = 0): OptionSpec => ({ kind: 'number', name: 'weightDecay', default: d, rule: 'nonNegative' });
+export const EPS = (d: number): OptionSpec => ({ kind: 'number', name: 'eps', default: d, rule: 'nonNegative' });
+export const MAXIMIZE: OptionSpec = { kind: 'boolean', name: 'maximize', default: false, structural: true };

@@ -3,7 +3,9 @@
 import { KilnError } from '../core/errors.js';
 import { full, zerosLike } from '../creation.js';
 import type { Tensor } from '../tensor.js';
-import { LR, MAXIMIZE, Optimizer, setScalar, WEIGHT_DECAY, signedGrad, withWeightDecay, type OptionSpec, type OptionValue, type Params, type UpdateContext } from './optimizer.js';
+import { Optimizer, type Params } from './optimizer.js';
+import { LR, MAXIMIZE, WEIGHT_DECAY, type OptionSpec, type OptionValue } from './options.js';
+import { setScalar, signedGrad, withWeightDecay, type UpdateContext } from './update.js';
 
 export interface SGDOptions {
   /** Learning rate (default 1e-3). */
