@@ -35,6 +35,7 @@ function ownState(o: object, skip: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     if (skip.includes(k) || typeof v === 'function' || v instanceof Optimizer || v instanceof Tensor) continue;
+    if (Array.isArray(v) && v.some((x) => typeof x === 'function')) continue; // LambdaLR's functions, as torch
     out[k] = Array.isArray(v) ? v.map((x) => (Array.isArray(x) ? [...x] : x)) : v;
   }
   return out;

@@ -61,6 +61,7 @@ describe.each(ROWS)('$name', (row) => {
     const s = row.make(opt);
     for (let e = 0; e < 5; e++) s.step();
     const optState = opt.stateDict(), sState = s.stateDict();
+    expect(JSON.parse(JSON.stringify(sState))).toEqual(sState); // plain data: saveable
     const rest: number[] = [];
     for (let e = 0; e < 4; e++) { s.step(); rest.push(s.getLastLr()[0]); }
     const opt2 = sgd(0.7);
