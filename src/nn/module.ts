@@ -103,15 +103,12 @@ export abstract class Module {
     (this as Record<string, unknown>)[name] = tensor;
   }
 
-  /** Buffers of this module and its children, with dotted names. */
-  namedBuffers(prefix = ''): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const name of bufferNames.get(this)?.keys() ?? []) {
-      const t = (this as Record<string, unknown>)[name];
-      if (t instanceof Tensor) out.push([prefix + name, t]);
-    }
-    for (const [k, m] of this.namedChildren()) out.push(...m.namedBuffers(`${prefix}${k}.`));
-    return out;
+  /**
+   * Buffers of this module and its children, with dotted names: the tensor fields that are not
+   * parameters (registered with registerBuffer or not, as kiln's running statistics are).
+   */
+  namedBuffers(): [string, Tensor][] {
+    return this.namedTensors().filter(([, t]) => !t.requiresGrad);
   }
 
   buffers(): Tensor[] { return this.namedBuffers().map(([, t]) => t); }

@@ -36,6 +36,8 @@ describe('Module conveniences', () => {
     const net = new Net();
     expect(net.parameters().length).toBe(3);
     expect(net.namedBuffers().map(([n]) => n)).toEqual(['norm.runningMean', 'norm.scratch']);
+    const bn = new k.nn.BatchNorm1d(3); // running statistics are plain tensor fields: buffers too
+    expect(bn.namedBuffers().map(([n]) => n)).toEqual(['runningMean', 'runningVar', 'numBatchesTracked']);
     expect(Object.keys(net.stateDict()).sort()).toEqual(['lin.bias', 'lin.weight', 'norm.runningMean', 'norm.weight']);
     const other = new Net();
     k.noGrad(() => other.norm.runningMean.fill_(2));
