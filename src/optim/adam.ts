@@ -62,7 +62,7 @@ export class Adam extends Optimizer<AdamOptions> {
 
   protected update(c: UpdateContext): void {
     const { p, s, v, tmp, state } = c;
-    const t = advanceStep(c);
+    advanceStep(c);
     let g = signedGrad(c);
     if (!this.decoupled) g = withWeightDecay(c, g);
     else if (c.tracing || v.weightDecay !== 0) tmp.assign(p, tmp.own(p.mul(s.decay)));
@@ -88,20 +88,15 @@ export class Adam extends Optimizer<AdamOptions> {
       second = state.maxExpAvgSq;
     }
     // step size lr / (1 - β1^t); denominator √v / √(1 - β2^t) + ε
-    let stepSize: Tensor, bc2s: Tensor;
-    if (t !== null) {
-      // Known step: the bias corrections in float64, as torch's eager Adam computes them.
-      const [b1, b2] = v.betas as readonly [number, number];
-      stepSize = c.scratch('stepSize', (v.lr as number) / (1 - b1 ** t));
-      bc2s = c.scratch('biasCorrection2Sqrt', Math.sqrt(1 - b2 ** t));
-    } else {
-      const bc1 = biasCorrection(c, s.logBeta1);
-      stepSize = tmp.own(s.lr.div(bc1));
-      tmp.free(bc1);
-      const bc2 = biasCorrection(c, s.logBeta2);
-      bc2s = tmp.own(bc2.sqrt());
-      tmp.free(bc2);
-    }
+    // The same tensor formula eagerly and compiled (torch's capturable form), so the two agree: a
+    // float64 shortcut eagerly would differ from the compiled step in the last bits, and Adam turns
+    // such differences into whole steps where a gradient is near zero.
+    const bc1 = biasCorrection(c, s.logBeta1);
+    const stepSize = tmp.own(s.lr.div(bc1));
+    tmp.free(bc1);
+    const bc2 = biasCorrection(c, s.logBeta2);
+    const bc2s = tmp.own(bc2.sqrt());
+    tmp.free(bc2);
     const root = tmp.own(second.sqrt());
     const scaled = tmp.own(root.div(bc2s));
     tmp.free(root, bc2s);

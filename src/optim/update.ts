@@ -19,13 +19,8 @@ export interface UpdateContext {
   readonly v: Readonly<Record<string, OptionValue>>;
   /** True while compile() traces: the update must read every changeable value from `s`. */
   readonly tracing: boolean;
-  /**
-   * True when eager on a backend with synchronous reads (cpu, wasm): a state scalar such as the step
-   * count can be read in JS, and per-parameter scalars computed in float64 as torch does.
-   */
+  /** True when eager on a backend with synchronous reads (cpu, wasm): a 0-d state value can be read in JS. */
   readonly sync: boolean;
-  /** A 0-d tensor on the parameter's backend holding `value` (a reused scratch slot; `sync` only). */
-  scratch(name: string, value: number): Tensor;
   /** True once this parameter has taken a step (decided by structure, so sound under replay). */
   readonly stepped: boolean;
   /** Temporaries of this update, freed as soon as they are dead. */
@@ -88,15 +83,13 @@ export function readScalar(t: Tensor): number {
 }
 
 /**
- * Adds 1 to this parameter's step count. Returns the new count when it is known in JS (`sync`), for
- * float64 scalars as torch's eager path computes them; null when traced or on webgpu.
+ * Adds 1 to this parameter's step count: eagerly on a synchronous backend as a read and a write of the
+ * 0-d tensor (no kernel; integer counts are exact either way), else as a tensor op.
  */
-export function advanceStep(c: UpdateContext): number | null {
+export function advanceStep(c: UpdateContext): void {
   const step = c.state.step;
-  if (!c.sync) { c.tmp.assign(step, c.tmp.own(step.add(c.p._scalar(1)))); return null; }
-  const t = readScalar(step) + 1;
-  setScalar(step, t);
-  return t;
+  if (!c.sync) { c.tmp.assign(step, c.tmp.own(step.add(c.p._scalar(1)))); return; }
+  setScalar(step, readScalar(step) + 1);
 }
 
 /** -grad when maximizing, else grad. */

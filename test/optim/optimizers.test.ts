@@ -199,7 +199,8 @@ describe('param groups, zeroGrad, step(closure)', () => {
     const opt = new optim.Adam([a, b], { lr: 0.5 });
     a.grad = k.tensor([1]);
     opt.step();
-    expect(a.item()).toBeCloseTo(0.5, 6); // Adam's first step moves by lr
+    // Adam's first step moves by lr (to float32 bias corrections: 1 - β2 near 1e-3 carries ~1e-5 relative error)
+    expect(Math.abs((a.item() as number) - 0.5)).toBeLessThan(1e-5);
     expect(b.item()).toBe(2);
     expect(Object.keys(opt.stateDict().state)).toEqual(['0']);
   });
