@@ -46,17 +46,21 @@ export class Adagrad extends Optimizer<AdagradOptions> {
 
   protected update(c: UpdateContext): void {
     const { p, s, tmp, state } = c;
-    advanceStep(c);
+    const t = advanceStep(c);
     const g = withWeightDecay(c, signedGrad(c));
     // clr = lr / (1 + (t - 1)·lrDecay)
-    const one = p._scalar(1);
-    const t1 = tmp.own(state.step.sub(one));
-    const td = tmp.own(t1.mul(s.lrDecay));
-    tmp.free(t1);
-    const den = tmp.own(td.add(one));
-    tmp.free(td);
-    const clr = tmp.own(s.lr.div(den));
-    tmp.free(den);
+    let clr: Tensor;
+    if (t !== null) clr = c.scratch('clr', (c.v.lr as number) / (1 + (t - 1) * (c.v.lrDecay as number)));
+    else {
+      const one = p._scalar(1);
+      const t1 = tmp.own(state.step.sub(one));
+      const td = tmp.own(t1.mul(s.lrDecay));
+      tmp.free(t1);
+      const den = tmp.own(td.add(one));
+      tmp.free(td);
+      clr = tmp.own(s.lr.div(den));
+      tmp.free(den);
+    }
     // sum ← sum + g²;  p ← p - clr·g / (√sum + ε)
     const g2 = tmp.own(g.mul(g));
     tmp.assign(state.sum, tmp.own(state.sum.add(g2)));

@@ -5,7 +5,7 @@ import { full, zerosLike } from '../creation.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, type Params } from './optimizer.js';
 import { EPS, LR, MAXIMIZE, WEIGHT_DECAY, type OptionSpec, type OptionValue } from './options.js';
-import { advanceStep, signedGrad, withWeightDecay, type UpdateContext } from './update.js';
+import { advanceStep, oneMinusPow, signedGrad, withWeightDecay, type UpdateContext } from './update.js';
 
 export interface AdamOptions {
   /** Learning rate (default 1e-3). */
@@ -62,7 +62,7 @@ export class Adam extends Optimizer<AdamOptions> {
 
   protected update(c: UpdateContext): void {
     const { p, s, v, tmp, state } = c;
-    advanceStep(c);
+    const t = advanceStep(c);
     let g = signedGrad(c);
     if (!this.decoupled) g = withWeightDecay(c, g);
     else if (c.tracing || v.weightDecay !== 0) tmp.assign(p, tmp.own(p.mul(s.decay)));
@@ -88,15 +88,21 @@ export class Adam extends Optimizer<AdamOptions> {
       second = state.maxExpAvgSq;
     }
     // step size lr / (1 - β1^t); denominator √v / √(1 - β2^t) + ε
-    // The same tensor formula eagerly and compiled (torch's capturable form), so the two agree: a
-    // float64 shortcut eagerly would differ from the compiled step in the last bits, and Adam turns
-    // such differences into whole steps where a gradient is near zero.
-    const bc1 = biasCorrection(c, s.logBeta1);
-    const stepSize = tmp.own(s.lr.div(bc1));
-    tmp.free(bc1);
-    const bc2 = biasCorrection(c, s.logBeta2);
-    const bc2s = tmp.own(bc2.sqrt());
-    tmp.free(bc2);
+    let stepSize: Tensor, bc2s: Tensor;
+    if (t !== null) {
+      // The step is known: the bias corrections in float64, as torch's eager Adam computes them.
+      const [b1, b2] = v.betas as readonly [number, number];
+      stepSize = c.scratch('stepSize', (v.lr as number) / (1 - b1 ** t));
+      bc2s = c.scratch('biasCorrection2Sqrt', Math.sqrt(1 - b2 ** t));
+    } else {
+      // From the step tensor (compiled, webgpu), to a few ulps of the float64 values.
+      const bc1 = oneMinusPow(c, s.logBeta1);
+      stepSize = tmp.own(s.lr.div(bc1));
+      tmp.free(bc1);
+      const bc2 = oneMinusPow(c, s.logBeta2);
+      bc2s = tmp.own(bc2.sqrt());
+      tmp.free(bc2);
+    }
     const root = tmp.own(second.sqrt());
     const scaled = tmp.own(root.div(bc2s));
     tmp.free(root, bc2s);
@@ -109,17 +115,6 @@ export class Adam extends Optimizer<AdamOptions> {
     tmp.assign(p, tmp.own(p.sub(u)));
     tmp.free(u);
   }
-}
-
-/** 1 - β^t = 1 - exp(t·ln β), with t this parameter's step count tensor. */
-function biasCorrection(c: UpdateContext, logBeta: Tensor): Tensor {
-  const { tmp } = c;
-  const e = tmp.own(c.state.step.mul(logBeta));
-  const pw = tmp.own(e.exp());
-  tmp.free(e);
-  const out = tmp.own(c.p._scalar(1).sub(pw));
-  tmp.free(pw);
-  return out;
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW (weight decay 1e-2). */

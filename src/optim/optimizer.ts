@@ -159,7 +159,8 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
           if (tracing) gi.traced = true;
           const tmp = new Scratch(tracing);
           const sync = !tracing && getBackend(p.backend).syncReads;
-          this.update({ p, grad, state: this.state.get(p)!, s: this.scalarsFor(gi, p.backend), v: gi.values, tracing, sync, stepped: this.stepped.has(p), tmp });
+          const scratch = (name: string, value: number) => this.scratchScalar(p.backend, name, value);
+          this.update({ p, grad, state: this.state.get(p)!, s: this.scalarsFor(gi, p.backend), v: gi.values, tracing, sync, scratch, stepped: this.stepped.has(p), tmp });
           tmp.freeAll();
           this.stepped.add(p);
         }
@@ -312,6 +313,17 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       gi.scalars.set(backend, s);
     }
     return s;
+  }
+
+  private readonly scratchSlots = new Map<BackendName, Map<string, Tensor>>();
+
+  private scratchScalar(backend: BackendName, name: string, value: number): Tensor {
+    let slots = this.scratchSlots.get(backend);
+    if (!slots) this.scratchSlots.set(backend, slots = new Map());
+    let t = slots.get(name);
+    if (!t) slots.set(name, t = keep(full([], value, { dtype: 'float32', backend })));
+    else setScalar(t, value);
+    return t;
   }
 
   private setOption(group: ParamGroup<O>, name: string, raw: unknown): void {

@@ -19,8 +19,13 @@ export interface UpdateContext {
   readonly v: Readonly<Record<string, OptionValue>>;
   /** True while compile() traces: the update must read every changeable value from `s`. */
   readonly tracing: boolean;
-  /** True when eager on a backend with synchronous reads (cpu, wasm): a 0-d state value can be read in JS. */
+  /**
+   * True when eager on a backend with synchronous reads (cpu, wasm): the step count can be read in JS,
+   * and per-parameter scalars computed in float64 as torch's eager optimizers do.
+   */
   readonly sync: boolean;
+  /** A 0-d tensor on the parameter's backend holding `value` (a reused scratch slot; `sync` only). */
+  scratch(name: string, value: number): Tensor;
   /** True once this parameter has taken a step (decided by structure, so sound under replay). */
   readonly stepped: boolean;
   /** Temporaries of this update, freed as soon as they are dead. */
@@ -83,13 +88,43 @@ export function readScalar(t: Tensor): number {
 }
 
 /**
- * Adds 1 to this parameter's step count: eagerly on a synchronous backend as a read and a write of the
- * 0-d tensor (no kernel; integer counts are exact either way), else as a tensor op.
+ * Adds 1 to this parameter's step count and returns the new count where JS can know it (`sync`:
+ * a read and a write of the 0-d tensor, no kernel); null when traced or on webgpu (a tensor op).
  */
-export function advanceStep(c: UpdateContext): void {
+export function advanceStep(c: UpdateContext): number | null {
   const step = c.state.step;
-  if (!c.sync) { c.tmp.assign(step, c.tmp.own(step.add(c.p._scalar(1)))); return; }
-  setScalar(step, readScalar(step) + 1);
+  if (!c.sync) { c.tmp.assign(step, c.tmp.own(step.add(c.p._scalar(1)))); return null; }
+  const t = readScalar(step) + 1;
+  setScalar(step, t);
+  return t;
+}
+
+/**
+ * 1 - β^t from this parameter's step tensor, accurate to a few float32 ulps however it is evaluated
+ * (eagerly each op rounds to float32; a fused kernel may keep wider intermediates): for t·ln β near 0,
+ * Kahan's expm1 (u - 1)·x / log(u) with u = e^x, in which the rounding of u cancels; elsewhere 1 - u
+ * has no cancellation. (1 - e^x directly loses up to 1e-4 relative for β = 0.999, and differently in
+ * eager and fused code, which Adam can turn into whole steps where a gradient is near zero.)
+ */
+export function oneMinusPow(c: UpdateContext, logBeta: Tensor): Tensor {
+  const { tmp } = c;
+  const x = tmp.own(c.state.step.mul(logBeta));
+  const u = tmp.own(x.exp());
+  const um1 = tmp.own(u.sub(c.p._scalar(1)));
+  const l = tmp.own(u.log());
+  const q = tmp.own(x.div(l));
+  tmp.free(l);
+  const kahan = tmp.own(um1.mul(q));
+  tmp.free(q);
+  const notOne = tmp.own(u.ne(c.p._scalar(1)));
+  const small = tmp.own(kahan.where(notOne, x));
+  tmp.free(kahan, notOne);
+  const near = tmp.own(x.gt(c.p._scalar(-0.5)));
+  const expm1 = tmp.own(small.where(near, um1));
+  tmp.free(small, near, um1, x, u);
+  const out = tmp.own(expm1.neg());
+  tmp.free(expm1);
+  return out;
 }
 
 /** -grad when maximizing, else grad. */
