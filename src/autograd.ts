@@ -218,7 +218,7 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
   // A leaf with hooks gets its contributions summed first, so its hooks see the whole gradient once.
   const hooked = new Map<Tensor, Tensor>();
   const toLeaf = (t: Tensor, g: Tensor) => {
-    if (!leafHooks.has(t)) { accumulateLeaf(t, g, createGraph); return; }
+    if (!(leafHooks.get(t)?.length)) { accumulateLeaf(t, g, createGraph); return; }
     const prev = hooked.get(t);
     if (prev) owner?.unhold(prev);
     const sum = prev ? prev.add(g) : g;
@@ -238,7 +238,7 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         grads.delete(node);
         if (!g0) continue;
         owner?.unhold(g0);
-        const g = nodeHooks.has(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
+        const g = hasNodeHooks(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
         if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
         const ins = node.vjp(g);
         ins.forEach((gi, k) => {
@@ -312,6 +312,9 @@ export function handToHooks(owner: GradientOwnership | null, g: Tensor, run: (g:
   if (r !== g) owner?.hand(r);
   return r;
 }
+
+/** True when hooks are registered on the tensor `n` made. */
+export function hasNodeHooks(n: Node): boolean { return (nodeHooks.get(n)?.length ?? 0) > 0; }
 
 /** The gradient of a leaf after its hooks. */
 export function runLeafHooks(t: Tensor, g: Tensor): Tensor { return runHooks(leafHooks.get(t), g, t); }

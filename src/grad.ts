@@ -3,7 +3,8 @@
 // sweep serves both: gradients are either collected for the requested inputs (only the part of the
 // graph that leads to them is visited) or accumulated into the leaves' .grad.
 import { AutogradError, ShapeError, fmtShape } from './core/errors.js';
-import { Node, accumulateLeaf, checkImplicitGrad, runLeafHooks, runNodeHooks, sumToShape, withGradMode } from './autograd.js';
+import { GradientOwnership, Node, accumulateLeaf, checkImplicitGrad, handToHooks, hasNodeHooks as nodeHooks, runLeafHooks, runNodeHooks, sumToShape, withGradMode } from './autograd.js';
+import { activeTracer } from './dispatch.js';
 import { shapesEqual } from './core/shape.js';
 import { onesLike } from './creation.js';
 import { Tensor } from './tensor.js';
@@ -28,15 +29,15 @@ const list = (x: Tensor | readonly Tensor[], what: string, op: string): Tensor[]
 };
 
 /** Pairs each root with its seed gradient (implicit 1 only for single elements, as backward()). */
-function seeds(op: string, roots: Tensor[], given: GradOptions['gradOutputs']): [Tensor, Tensor][] {
+function seeds(op: string, roots: Tensor[], given: GradOptions['gradOutputs']): [Tensor, Tensor, boolean][] {
   const gs = given === undefined ? [] : given instanceof Tensor ? [given] : [...given];
   if (gs.length && gs.length !== roots.length) throw new AutogradError(`${op}: got ${gs.length} gradients for ${roots.length} outputs`);
   return roots.map((t, i) => {
     if (!t.requiresGrad) throw new AutogradError(`${op}: output ${i} ${fmtShape(t.shape)} does not require grad and has no grad_fn`);
     const g = gs[i];
-    if (g === undefined || g === null) { checkImplicitGrad(t); return [t, onesLike(t)]; }
+    if (g === undefined || g === null) { checkImplicitGrad(t); return [t, onesLike(t), true]; }
     if (!shapesEqual(g.shape, t.shape)) throw new ShapeError(`${op}: gradient ${i} ${fmtShape(g.shape)} does not match output ${fmtShape(t.shape)}`);
-    return [t, g];
+    return [t, g, false];
   });
 }
 
@@ -62,13 +63,37 @@ interface Sink {
   readonly nodes: Map<Node, Tensor[]>;
 }
 
-/** One reverse sweep; returns the collected gradients (collect mode). */
-function sweep(roots: [Tensor, Tensor][], sink: Sink, createGraph: boolean, retainGraph: boolean): Map<Tensor, Tensor> {
+/**
+ * One reverse sweep; returns the collected gradients (collect mode). Gradient intermediates are freed
+ * as they die (GradientOwnership, as backward() does) unless createGraph or compile() is tracing;
+ * what user code receives (collected gradients, what hooks see) is handed over, never freed.
+ */
+function sweep(roots: [Tensor, Tensor, boolean][], sink: Sink, createGraph: boolean, retainGraph: boolean): Map<Tensor, Tensor> {
+  const owner = !createGraph && activeTracer() === null ? new GradientOwnership() : null;
   const out = new Map<Tensor, Tensor>();
-  const add = (t: Tensor, g: Tensor) => { const prev = out.get(t); out.set(t, prev ? prev.add(g) : g); };
+  const add = (t: Tensor, g: Tensor) => {
+    const prev = out.get(t);
+    const sum = prev ? prev.add(g) : g;
+    out.set(t, sum);
+    owner?.hand(sum);
+  };
   // Leaves' contributions are summed before their hooks run (once per sweep, on the whole gradient).
   const leafSums = new Map<Tensor, Tensor>();
-  const toLeaf = (t: Tensor, g: Tensor) => { const prev = leafSums.get(t); leafSums.set(t, prev ? prev.add(g) : g); };
+  const toLeaf = (t: Tensor, g: Tensor) => {
+    const prev = leafSums.get(t);
+    if (prev) owner?.unhold(prev);
+    const sum = prev ? prev.add(g) : g;
+    leafSums.set(t, sum);
+    owner?.hold(sum);
+  };
+  const grads = new Map<Node, Tensor>();
+  const setGrad = (n: Node, g: Tensor) => {
+    const prev = grads.get(n);
+    if (prev) owner?.unhold(prev);
+    const sum = prev ? prev.add(g) : g;
+    grads.set(n, sum);
+    owner?.hold(sum);
+  };
   const collect = sink.leaves !== null;
   const order = topoOrder(roots.map(([t]) => t));
   // In collect mode only nodes from which a requested input is reachable are worth a vjp.
@@ -85,39 +110,46 @@ function sweep(roots: [Tensor, Tensor][], sink: Sink, createGraph: boolean, reta
       }
     }
   }
-  const grads = new Map<Node, Tensor>();
-  withGradMode(createGraph, () => {
-    for (const [t, g] of roots) {
-      if (t._node) { const prev = grads.get(t._node); grads.set(t._node, prev ? prev.add(g) : g); }
-      else if (!collect || sink.leaves!.has(t)) toLeaf(t, g);
-    }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const node = order[i];
-      const g0 = grads.get(node);
-      grads.delete(node);
-      if (!g0) continue;
-      const g = runNodeHooks(node, g0);
-      if (collect) for (const t of sink.nodes.get(node) ?? []) add(t, g);
-      else if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
-      if (!collect || leads.has(node)) {
-        node.vjp(g).forEach((gi, k) => {
-          const t = node.inputAt(k);
-          if (!gi || !t || !t.requiresGrad) return;
-          if (collect && (t._node ? !(sink.nodes.has(t._node) || leads.has(t._node)) : !sink.leaves!.has(t))) return;
-          const gs = sumToShape(gi, t.shape);
-          const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
-          if (t._node) { const prev = grads.get(t._node); grads.set(t._node, prev ? prev.add(gt) : gt); }
-          else toLeaf(t, gt);
-        });
+  try {
+    withGradMode(createGraph, () => {
+      for (const [t, g, implicit] of roots) {
+        if (implicit) owner?.adopt(g);
+        if (t._node) setGrad(t._node, g);
+        else if (!collect || sink.leaves!.has(t)) toLeaf(t, g);
       }
-      if (!retainGraph) node.free();
-    }
-    for (const [t, g] of leafSums) {
-      const hooked = runLeafHooks(t, g);
-      if (collect) add(t, hooked);
-      else accumulateLeaf(t, hooked, createGraph);
-    }
-  });
+      for (let i = order.length - 1; i >= 0; i--) {
+        const node = order[i];
+        const g0 = grads.get(node);
+        grads.delete(node);
+        if (!g0) continue;
+        owner?.unhold(g0);
+        const g = nodeHooks(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
+        if (collect) for (const t of sink.nodes.get(node) ?? []) add(t, g);
+        else if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
+        if (!collect || leads.has(node)) {
+          node.vjp(g).forEach((gi, k) => {
+            const t = node.inputAt(k);
+            if (!gi || !t || !t.requiresGrad) return;
+            if (collect && (t._node ? !(sink.nodes.has(t._node) || leads.has(t._node)) : !sink.leaves!.has(t))) return;
+            const gs = sumToShape(gi, t.shape);
+            const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
+            if (t._node) setGrad(t._node, gt);
+            else toLeaf(t, gt);
+          });
+        }
+        if (!retainGraph) node.free();
+        owner?.sweep();
+      }
+      for (const [t, g] of leafSums) {
+        owner?.unhold(g);
+        const hooked = handToHooks(owner, g, (x) => runLeafHooks(t, x));
+        if (collect) add(t, hooked);
+        else accumulateLeaf(t, hooked, createGraph);
+      }
+    });
+  } finally {
+    owner?.close();
+  }
   return out;
 }
 

@@ -98,6 +98,21 @@ describe('autograd details', () => {
     expect(() => y.mul(2).sum().backward()).toThrow(/a gradient hook must return nothing or a tensor of shape \[1\]/);
   });
 
+  it('what hooks see and what grad() returns stay readable after backward frees its intermediates', () => {
+    const x = k.tensor([1, 2, 3], { requiresGrad: true });
+    let seen: Tensor | null = null;
+    let leaf: Tensor | null = null;
+    const y = x.mul(x);
+    y.registerHook((g) => { seen = g; });
+    x.registerHook((g) => { leaf = g; return g.mul(1); });
+    y.mul(2).exp().sum().backward();
+    const e = [1, 4, 9].map((v) => 2 * Math.exp(2 * v));
+    expect(Array.from(seen!.data()).map((v, i) => v / e[i])).toEqual([1, 1, 1].map(() => expect.closeTo(1, 5)));
+    expect(Array.from(leaf!.data()).map((v, i) => v / (e[i] * 2 * (i + 1)))).toEqual([1, 1, 1].map(() => expect.closeTo(1, 5)));
+    const [g] = grad(x.exp().mul(x).sum(), x);
+    expect(Array.from(g!.data()).map((v, i) => v / (Math.exp(i + 1) * (i + 2)))).toEqual([1, 1, 1].map(() => expect.closeTo(1, 5)));
+  });
+
   it('autograd.backward: several roots in one sweep (a shared graph freed once), inputs restricts the leaves', () => {
     const x = k.tensor([1, 2], { requiresGrad: true }), b = k.tensor([5], { requiresGrad: true });
     const shared = x.mul(x).add(b);
