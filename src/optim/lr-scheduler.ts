@@ -16,7 +16,7 @@ function checkOptimizer(owner: string, optimizer: unknown): AnyOptimizer {
 }
 
 function checkNumber(owner: string, name: string, v: unknown, ok: (x: number) => boolean, want: string): number {
-  if (typeof v !== 'number' || !ok(v)) throw new KilnError(`${owner}: ${name} must be ${want}, got ${String(v)}`);
+  if (typeof v !== 'number' || !ok(v)) throw new KilnError(`${owner}: ${name} must be ${want}, got ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
   return v;
 }
 const isInt = (x: number) => Number.isInteger(x);
@@ -264,6 +264,7 @@ export class OneCycleLR extends LRScheduler {
     const opt = checkOptimizer('OneCycleLR', optimizer);
     const groups = opt.paramGroups as Group[];
     const n = groups.length;
+    const maxLrs = perGroup('OneCycleLR', 'maxLr', maxLr, n); // first, so options passed in its place are named
     let total: number;
     if (opts.totalSteps !== undefined) total = checkNumber('OneCycleLR', 'totalSteps', opts.totalSteps, (x) => isInt(x) && x > 0, 'a positive integer');
     else if (opts.epochs !== undefined && opts.stepsPerEpoch !== undefined) {
@@ -286,7 +287,6 @@ export class OneCycleLR extends LRScheduler {
         { endStep: pct * total - 1, startLr: 'initialLr', endLr: 'maxLr', startMomentum: 'maxMomentum', endMomentum: 'baseMomentum' },
         { endStep: total - 1, startLr: 'maxLr', endLr: 'minLr', startMomentum: 'baseMomentum', endMomentum: 'maxMomentum' },
       ];
-    const maxLrs = perGroup('OneCycleLR', 'maxLr', maxLr, n);
     if (lastEpoch === -1) {
       groups.forEach((g, i) => {
         g.initialLr = maxLrs[i] / div;

@@ -121,6 +121,7 @@ describe('scheduler details', () => {
     [() => new S.LinearLR(sgd(), { endFactor: 2 }), 'LinearLR: endFactor must be in [0, 1], got 2'],
     [() => new S.OneCycleLR(sgd(), 1), 'OneCycleLR: give totalSteps, or epochs and stepsPerEpoch'],
     [() => new S.OneCycleLR(sgd(), [1, 2], { totalSteps: 5 }), 'OneCycleLR: expected 1 values of maxLr'],
+    [() => new S.OneCycleLR(sgd(), { maxLr: 1, totalSteps: 5 } as never), 'OneCycleLR: maxLr must be a finite number, got {"maxLr":1,"totalSteps":5}'],
     [() => new S.OneCycleLR(new optim.Adagrad([k.ones([1], { requiresGrad: true })]), 1, { totalSteps: 5 }), 'OneCycleLR: cycleMomentum needs an optimizer with momentum or betas; Adagrad has neither'],
     [() => { const s = new S.OneCycleLR(sgd(), 1, { totalSteps: 2 }); s.step(); s.step(); s.step(); }, 'OneCycleLR: tried to step 3 times; the schedule has 2 total steps'],
     [() => new S.LambdaLR(sgd(), [] as never), 'LambdaLR: lrLambda must be a function or a list of 1 functions'],
