@@ -149,8 +149,9 @@ describe('autograd details', () => {
         const out = xi.matmul(W).tanh().sum();
         const [gx] = grad(out, xi, { createGraph: true });
         const loss = out.add(gx!.mul(gx!).sum());
-        W.registerHook((g) => g.clamp(-0.5, 0.5));
+        const hook = W.registerHook((g) => g.clamp(-0.5, 0.5)); // removed after use, so every call does the same
         loss.backward();
+        hook.remove();
         opt.step();
         return loss.detach();
       };
