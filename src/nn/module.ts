@@ -119,16 +119,22 @@ export abstract class Module {
    */
   to(backend: BackendName): this {
     checkBackendName(backend);
-    for (const { t, set } of tensorFields(this)) set(moveTensor(t, t.to(backend), t.grad?.to(backend)));
-    for (const [, m] of this.namedChildren()) m.to(backend);
+    const moved = new Map<Tensor, Tensor>(); // a tensor held twice (tied weights) stays one tensor
+    for (const { t, set } of allTensorFields(this)) {
+      if (!moved.has(t)) moved.set(t, moveTensor(t, t.to(backend), t.grad?.to(backend)));
+      set(moved.get(t)!);
+    }
     return this;
   }
 
   /** to(), reading asynchronously (works from webgpu). */
   async toAsync(backend: BackendName): Promise<this> {
     checkBackendName(backend);
-    for (const { t, set } of tensorFields(this)) set(moveTensor(t, await t.toAsync(backend), await t.grad?.toAsync(backend)));
-    for (const [, m] of this.namedChildren()) await m.toAsync(backend);
+    const moved = new Map<Tensor, Tensor>();
+    for (const { t, set } of allTensorFields(this)) {
+      if (!moved.has(t)) moved.set(t, moveTensor(t, await t.toAsync(backend), await t.grad?.toAsync(backend)));
+      set(moved.get(t)!);
+    }
     return this;
   }
 }
@@ -154,6 +160,20 @@ function moveTensor(t: Tensor, moved: Tensor, grad: Tensor | undefined): Tensor 
   if (t.requiresGrad && !moved.requiresGrad) moved.requiresGrad_(true);
   if (grad) moved.grad = grad;
   return moved;
+}
+
+/** The tensor fields of a module and of every module under it (each module once). */
+function allTensorFields(root: Module): { t: Tensor; set: (t: Tensor) => void }[] {
+  const out: { t: Tensor; set: (t: Tensor) => void }[] = [];
+  const seen = new Set<Module>();
+  const visit = (m: Module) => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    out.push(...tensorFields(m));
+    for (const [, c] of m.namedChildren()) visit(c);
+  };
+  visit(root);
+  return out;
 }
 
 /** This module's own tensor fields (and tensors in array fields), each with a setter that replaces it. */

@@ -82,4 +82,24 @@ describe('Module conveniences', () => {
       expect(back.lin.weight.backend).toBe('cpu');
     }
   });
+
+  const wasm = BACKENDS.find((b) => b.name === 'wasm')!;
+  it.skipIf(!wasm.available)('to(backend) keeps a tied weight one tensor (and a module held twice is moved once) [wasm]', () => {
+    const target = 'wasm';
+    class Tied extends k.nn.Module {
+      emb = new k.nn.Linear(4, 4);
+      head = new k.nn.Linear(4, 4);
+      again = this.head;
+      constructor() { super(); this.head.weight = this.emb.weight; }
+      forward(x: Tensor) { return this.head.forward(this.emb.forward(x)); }
+    }
+    const net = new Tied().to('cpu');
+    expect(net.head.weight).toBe(net.emb.weight);
+    const moved = net.to(target);
+    expect(moved.head.weight).toBe(moved.emb.weight);
+    expect(moved.again).toBe(moved.head);
+    expect(moved.emb.weight.backend).toBe(target);
+    expect(new Set(moved.parameters()).size).toBe(3);
+    expect(moved.parameters().every((p) => p.backend === target)).toBe(true);
+  });
 });
