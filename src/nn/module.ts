@@ -176,33 +176,33 @@ function allTensorFields(root: Module): { t: Tensor; set: (t: Tensor) => void }[
   return out;
 }
 
-/** This module's own tensor fields (and tensors in array fields), each with a setter that replaces it. */
+/** This module's own tensors (in fields, arrays, plain objects and Maps), each with a setter that replaces it. */
 function tensorFields(m: Module): { t: Tensor; set: (t: Tensor) => void }[] {
-  const rec = m as unknown as Record<string, unknown>;
   const out: { t: Tensor; set: (t: Tensor) => void }[] = [];
-  for (const [k, v] of Object.entries(rec)) {
-    if (v instanceof Tensor) out.push({ t: v, set: (t) => { rec[k] = t; } });
-    else if (Array.isArray(v)) v.forEach((x, i) => { if (x instanceof Tensor) out.push({ t: x, set: (t) => { v[i] = t; } }); });
-  }
+  holdings(m, () => {}, (_, t, set) => out.push({ t, set }));
   return out;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 
-/** Walks a module's own fields into arrays, plain objects and Maps, reporting modules and tensors (not inside modules). */
-function holdings(m: Module, onModule: (name: string, m: Module) => void, onTensor: (name: string, t: Tensor) => void): void {
+/**
+ * Walks a module's own fields into arrays, plain objects and Maps, reporting modules and tensors (not
+ * inside modules); a tensor comes with a setter that replaces it where it is held.
+ */
+function holdings(m: Module, onModule: (name: string, m: Module) => void, onTensor: (name: string, t: Tensor, set: (t: Tensor) => void) => void): void {
   const seen = new Set<unknown>();
-  const walk = (v: unknown, name: string): void => {
+  const walk = (v: unknown, name: string, set: (t: Tensor) => void): void => {
     if (v instanceof Module) { onModule(name, v); return; }
-    if (v instanceof Tensor) { onTensor(name, v); return; }
+    if (v instanceof Tensor) { onTensor(name, v, set); return; }
     if (!v || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${name}.${i}`));
-    else if (v instanceof Map) v.forEach((x, key) => walk(x, `${name}.${String(key)}`));
-    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, `${name}.${k}`);
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${name}.${i}`, (t) => { v[i] = t; }));
+    else if (v instanceof Map) v.forEach((x, key) => walk(x, `${name}.${String(key)}`, (t) => { v.set(key, t); }));
+    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, `${name}.${k}`, (t) => { v[k] = t; });
     else if (v instanceof Set && [...v].some((x) => x instanceof Module || x instanceof Tensor)) {
       throw new KilnError(`${m.constructor.name}.${name}: a Set holds modules or tensors, which then have no names; keep them in an array, a plain object or a Map`);
     }
   };
-  for (const [k, v] of Object.entries(m)) walk(v, k);
+  const rec = m as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(rec)) walk(v, k, (t) => { rec[k] = t; });
 }

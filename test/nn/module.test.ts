@@ -102,4 +102,20 @@ describe('Module conveniences', () => {
     expect(new Set(moved.parameters()).size).toBe(3);
     expect(moved.parameters().every((p) => p.backend === target)).toBe(true);
   });
+
+  it.skipIf(!wasm.available)('to(backend) moves tensors held in arrays, plain objects and Maps, where parameters() finds them [wasm]', () => {
+    class Held extends k.nn.Module {
+      list = [[k.ones([2], { requiresGrad: true })]];
+      table = { scale: k.ones([2], { requiresGrad: true }), mask: k.zeros([2]) };
+      byName = new Map([['shift', k.ones([2], { requiresGrad: true })]]);
+      forward(x: Tensor) { return x.mul(this.list[0][0]).mul(this.table.scale).add(this.byName.get('shift')!).add(this.table.mask); }
+    }
+    const net = new Held().to('cpu');
+    const want = Array.from(net.forward(k.ones([2], { backend: 'cpu' })).data());
+    net.to('wasm');
+    expect(net.namedTensors().map(([n, t]) => [n, t.backend])).toEqual(
+      ['list.0.0', 'table.scale', 'table.mask', 'byName.shift'].map((n) => [n, 'wasm']));
+    expect(net.parameters().every((p) => p.requiresGrad && p.isLeaf)).toBe(true);
+    expect(Array.from(net.forward(k.ones([2], { backend: 'wasm' })).data())).toEqual(want);
+  });
 });
