@@ -111,8 +111,18 @@ export async function save(obj: unknown, path?: string): Promise<Uint8Array | vo
   await fs.writeFile(path, bytes);
 }
 
+/**
+ * What kiln's signatures say of a Blob: structural, so kiln's declarations type-check without the
+ * DOM library (a Blob is one; so is Node's).
+ */
+export interface BlobLike {
+  readonly size: number;
+  readonly type: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
 /** save() as a Blob (for a download link in a browser). */
-export async function saveBlob(obj: unknown): Promise<Blob> {
+export async function saveBlob(obj: unknown): Promise<BlobLike> {
   const bytes = await toSafetensors(obj);
   return new Blob([bytes], { type: 'application/octet-stream' });
 }
@@ -127,7 +137,7 @@ export interface LoadOptions {
  * safetensors file (an object of its tensors by name; F16/BF16/F64 become float32, other integers
  * int32). Accepts a path (Node), bytes, an ArrayBuffer or a Blob.
  */
-export async function load(src: string | Uint8Array | ArrayBuffer | Blob, opts: LoadOptions = {}): Promise<any> {
+export async function load(src: string | Uint8Array | ArrayBuffer | BlobLike, opts: LoadOptions = {}): Promise<any> {
   let bytes: Uint8Array;
   if (typeof src === 'string') {
     if (!isNode()) throw new KilnError('load: reading a path needs Node; in a browser pass the bytes, an ArrayBuffer or a Blob (e.g. from fetch or a file input)');
@@ -136,7 +146,7 @@ export async function load(src: string | Uint8Array | ArrayBuffer | Blob, opts: 
     bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } else if (src instanceof Uint8Array) bytes = src;
   else if (src instanceof ArrayBuffer) bytes = new Uint8Array(src);
-  else if (typeof Blob !== 'undefined' && src instanceof Blob) bytes = new Uint8Array(await src.arrayBuffer());
+  else if (src !== null && typeof src === 'object' && typeof (src as BlobLike).arrayBuffer === 'function') bytes = new Uint8Array(await (src as BlobLike).arrayBuffer());
   else throw new KilnError(`load: expected a path, bytes (Uint8Array), an ArrayBuffer or a Blob, got ${describe(src)}`);
   const { tensors, metadata } = decodeSafetensors(bytes);
   const backend = opts.backend ?? currentBackend();
