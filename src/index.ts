@@ -60,6 +60,7 @@ export * as optim from './optim/index.js';
 export { save, load, saveBlob } from './io/save.js';
 export * as data from './data/index.js';
 export type { Saveable, LoadOptions, BlobLike } from './io/save.js';
+export * as onnx from './onnx/index.js';
 export { OPS, OP_NAMES } from './ops/index.js';
 export { compile, explain, resetCompileCache, isCompiling, graphBreak, GraphBreakError, printGraph, printGraphTable, setLogs } from '../compiler/index.js';
 export type { CompileOptions, Compiled, CacheInfo, Explanation } from '../compiler/index.js';

@@ -1,0 +1,6 @@
+// Registers every import handler (each file registers its ops when loaded).
+import './elementwise.js';
+import './shape.js';
+import './reduce.js';
+import './linalg.js';
+import './nn.js';
