@@ -2,3 +2,5 @@
 export { load, OnnxModule } from './module.js';
 export type { LoadOptions, ValueInfo } from './module.js';
 export { readTensor, writeTensor } from './tensor-io.js';
+export { exportModel as export } from './export.js';
+export type { ExportOptions } from './export.js';

@@ -124,7 +124,8 @@ export function protoFromHost(h: HostTensor, name: string): TensorProto {
     case ElemType.FLOAT: fill(4, (v, i, x) => v.setFloat32(i, x, true)); break;
     case ElemType.DOUBLE: fill(8, (v, i, x) => v.setFloat64(i, x, true)); break;
     case ElemType.INT32: fill(4, (v, i, x) => v.setInt32(i, x, true)); break;
-    case ElemType.INT64: fill(8, (v, i, x) => v.setBigInt64(i, BigInt(x), true)); break;
+    // int64 sentinels (INT64_MAX) arrive as the double 2^63, one past the range: clamp.
+    case ElemType.INT64: fill(8, (v, i, x) => v.setBigInt64(i, x >= 2 ** 63 ? 2n ** 63n - 1n : BigInt(x), true)); break;
     case ElemType.BOOL: fill(1, (v, i, x) => v.setUint8(i, x ? 1 : 0)); break;
     default: throw new DTypeError(`onnx: cannot write element type ${elemTypeName(h.type)} (${name})`);
   }

@@ -20,6 +20,7 @@ export const LINALG = {
       return { shape: [...batch, m, n], dtype: promoteTypes(a.dtype, b.dtype) };
     },
     vjp: (g, c) => [c.needs(0) ? g.matmul(c.input(1).mT()) : null, c.needs(1) ? c.input(0).mT().matmul(g) : null],
+    onnx: (e, ins) => e.node('MatMul', ins)[0],
   } satisfies MatmulDef,
   // out[..j..] = x[..index[..j..]..] along `axis`; index has x's rank.
   // dx[..k..] = Σ_j g[..j..]·[index[..j..] = k]  (a one-hot contraction, no scatter primitive needed)
@@ -46,6 +47,7 @@ export const LINALG = {
       if (pads.some(([, r]) => r > 0)) dx = dx.pad(pads);
       return [dx, null];
     },
+    onnx: (e, ins, a) => e.node('GatherElements', ins, { axis: { int: a.axis } })[0],
   } satisfies GatherDef,
   // out = x with dim `axis` replaced by x[index[j]] (index 1-D).
   // dx = onehotᵀ · g along `axis`, a matmul, so embeddings' gradients cost O(len·vocab·dim) flops, not memory.
@@ -67,6 +69,7 @@ export const LINALG = {
       const dx = gm.matmul(oneHot); // [..., K]
       return [dx.movedim(-1, axis), null];
     },
+    onnx: (e, ins, a) => e.node('Gather', ins, { axis: { int: a.axis } })[0],
   } satisfies GatherDef,
 } as const;
 

@@ -2,7 +2,7 @@
 import { ShapeError, fmtShape } from '../core/errors.js';
 import { sizeOf } from '../core/shape.js';
 import { expandView, flipView, padView, permuteView, reshapeView, sliceView, unfoldView } from '../core/view.js';
-import type { Meta, MovementDef } from './types.js';
+import type { Meta, MovementDef, OnnxRule } from './types.js';
 
 export interface SliceAttrs { readonly starts: readonly number[]; readonly ends: readonly number[]; readonly steps: readonly number[] }
 /** Sliding windows along `dims`: window size, step between windows and dilation inside one, per dim. */
@@ -25,6 +25,8 @@ export const MOVEMENT = {
     },
     view: (v, a) => reshapeView(v, a.shape),
     vjp: (g, c) => [g.reshape(c.inputMeta[0].shape)],
+    // allowzero: a 0 in the shape is a size, not "copy the input's dim".
+    onnx: (e, [x], a) => e.node('Reshape', [x, e.int64s(a.shape)], a.shape.includes(0) ? { allowzero: { int: 1 } } : {})[0],
   } satisfies MovementDef<{ shape: readonly number[] }>,
   permute: {
     kind: 'movement', name: 'permute',
@@ -41,6 +43,7 @@ export const MOVEMENT = {
       c.attrs.order.forEach((d, i) => { inv[d] = i; });
       return [g.permute(inv)];
     },
+    onnx: (e, [x], a) => e.node('Transpose', [x], { perm: { ints: a.order } })[0],
   } satisfies MovementDef<{ order: readonly number[] }>,
   expand: {
     kind: 'movement', name: 'expand',
@@ -58,6 +61,7 @@ export const MOVEMENT = {
     view: (v, a) => expandView(v, a.shape),
     // Un-broadcasting (sum back to the input's shape) is done once by the autograd core.
     vjp: (g) => [g],
+    onnx: (e, [x], a) => e.node('Expand', [x, e.int64s(a.shape)])[0],
   } satisfies MovementDef<{ shape: readonly number[] }>,
   slice: {
     kind: 'movement', name: 'slice',
@@ -68,12 +72,16 @@ export const MOVEMENT = {
     view: (v, a) => sliceView(v, a.starts, a.ends, a.steps),
     // Put the slice back in place: dilate by the step, then pad to the input's extent.
     vjp: (g, c) => [unslice(g, c.inputMeta[0].shape, c.attrs)],
+    onnx: (e, [x], a) => e.node('Slice', [x, e.int64s(a.starts), e.int64s(a.ends), e.int64s(a.starts.map((_, i) => i)), e.int64s(a.steps)])[0],
   } satisfies MovementDef<SliceAttrs>,
   flip: {
     kind: 'movement', name: 'flip',
     infer: (ins) => ({ shape: [...ins[0].shape], dtype: ins[0].dtype }),
     view: (v, a: { dims: readonly number[] }) => flipView(v, a.dims),
     vjp: (g, c) => [g.flip(c.attrs.dims)],
+    // Walk each dim backwards from its last element to past its first (INT64_MIN is "before the start").
+    onnx: (e, [x], a) => a.dims.length === 0 ? e.node('Identity', [x])[0]
+      : e.node('Slice', [x, e.int64s(a.dims.map(() => -1)), e.int64s(a.dims.map(() => -(2 ** 63))), e.int64s(a.dims), e.int64s(a.dims.map(() => -1))])[0],
   } satisfies MovementDef<{ dims: readonly number[] }>,
   pad: {
     kind: 'movement', name: 'pad',
@@ -86,6 +94,7 @@ export const MOVEMENT = {
     view: (v, a) => padView(v, a.pads),
     // d pad(a) = the un-padded window of the cotangent
     vjp: (g, c) => [g.slice(c.inputMeta[0].shape.map((d, i) => [c.attrs.pads[i][0], c.attrs.pads[i][0] + d] as [number, number]))],
+    onnx: (e, [x], a, m) => e.node('Pad', [x, e.int64s([...a.pads.map((p) => p[0]), ...a.pads.map((p) => p[1])]), e.scalar(0, m.inputs[0].dtype)])[0],
   } satisfies MovementDef<{ pads: Pads }>,
   // Sliding windows as a strided view (im2col without a copy): conv, pooling and fold compose over it.
   unfold: {
@@ -94,10 +103,33 @@ export const MOVEMENT = {
     view: (v, a) => unfoldView(v, a.dims, a.sizes, a.steps, a.dilations),
     // d unfold = fold: each window tap's cotangent goes back to the input element the tap read.
     vjp: (g, c) => [foldWindows(g, c.inputMeta[0].shape, c.attrs)],
+    onnx: (e, ins, a, m) => onnxUnfold(e, ins, a, m),
   } satisfies MovementDef<UnfoldAttrs>,
 } as const;
 
 const isCount = (v: number, min: number) => Number.isInteger(v) && v >= min;
+
+/**
+ * unfold in ONNX: per windowed dim a Gather of the index table [o·step + j·dilation] (windows x taps),
+ * which puts a tap dim right after the window dim; a Transpose then moves the tap dims last.
+ */
+const onnxUnfold: OnnxRule<UnfoldAttrs> = (e, [x], a, m) => {
+  const inShape = m.inputs[0].shape;
+  const outShape = m.output.shape;
+  // Labels of the current dims: input dim i, or a tap dim ['t', window index].
+  let labels: (number | string)[] = inShape.map((_, i) => i);
+  let y = x;
+  const order = a.dims.map((d, t) => [d, t] as const).sort((p, q) => q[0] - p[0]); // last dim first: earlier positions stay put
+  for (const [d, t] of order) {
+    const count = outShape[d], k = a.sizes[t];
+    const idx: number[] = [];
+    for (let o = 0; o < count; o++) for (let j = 0; j < k; j++) idx.push(o * a.steps[t] + j * a.dilations[t]);
+    y = e.node('Gather', [y, e.int64s(idx, [count, k])], { axis: { int: d } })[0];
+    labels = [...labels.slice(0, d + 1), `t${t}`, ...labels.slice(d + 1)];
+  }
+  const perm = [...inShape.map((_, i) => labels.indexOf(i)), ...a.dims.map((_, t) => labels.indexOf(`t${t}`))];
+  return e.node('Transpose', [y], { perm: { ints: perm } })[0];
+};
 
 /** The windowed shape: listed dims become window counts, window dims are appended in order. */
 function unfoldShape(x: Meta, a: UnfoldAttrs): number[] {

@@ -24,12 +24,39 @@ export interface VjpContext<A> {
 /** Gradient rule: output cotangent -> one cotangent per input (null: no gradient flows there). */
 export type Vjp<A> = (g: Tensor, ctx: VjpContext<A>) => (Tensor | null)[];
 
+/** An ONNX attribute value, tagged with its type. */
+export type OnnxAttr =
+  | { readonly int: number } | { readonly float: number } | { readonly string: string }
+  | { readonly ints: readonly number[] } | { readonly floats: readonly number[] };
+
+/** What an `onnx` rule writes with: nodes and constants of the exported graph, named for it. */
+export interface OnnxEmitter {
+  /** The opset version being written (at least 13). */
+  readonly opset: number;
+  /** Adds a node of the default domain; returns the names of its `outputs` (default 1) outputs. */
+  node(opType: string, inputs: readonly string[], attrs?: Readonly<Record<string, OnnxAttr>>, outputs?: number): string[];
+  /** An int64 constant (shapes, axes, indices), 1-D unless `shape` is given. */
+  int64s(values: readonly number[], shape?: readonly number[]): string;
+  /** A 0-d constant of a kiln dtype. */
+  scalar(value: number, dtype: import('../core/dtype.js').DType): string;
+  /** The ONNX element type code of a kiln dtype (for Cast's `to`). */
+  elemType(dtype: import('../core/dtype.js').DType): number;
+}
+
+/**
+ * How a primitive is written as ONNX (export): given the names of its inputs (already cast to the
+ * dtypes the op computes in), emits one node or a small decomposition and returns the output's name.
+ */
+export type OnnxRule<A> = (e: OnnxEmitter, inputs: readonly string[], attrs: A, meta: { readonly inputs: readonly Meta[]; readonly output: Meta }) => string;
+
 interface Common<A> {
   readonly name: string;
   /** Shape and dtype of the result; throws ShapeError/DTypeError naming the op and argument. */
   readonly infer: (inputs: readonly Meta[], attrs: A) => Meta;
   /** Absent: the op is not differentiable (comparisons, argmax, integer ops). */
   readonly vjp?: Vjp<A>;
+  /** The op in ONNX, for kiln.onnx.export. */
+  readonly onnx: OnnxRule<A>;
 }
 
 /** Pointwise op over broadcast inputs, lowered to a scalar expression. */
