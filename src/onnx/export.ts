@@ -9,6 +9,7 @@ import {
 } from 'onnx-buf';
 import type { DType } from '../core/dtype.js';
 import { KilnError, fmtShape } from '../core/errors.js';
+import { sizeOf } from '../core/shape.js';
 import { noGrad } from '../autograd.js';
 import { setTracer } from '../dispatch.js';
 import { Module } from '../nn/module.js';
@@ -166,6 +167,8 @@ function emitGraph(g: Graph, b: Builder, inputNames: readonly string[], paramNam
       case 'random':
         throw new KilnError(`onnx.export: the function draws random numbers (${n.random}${n.loc ? ` at ${n.loc}` : ''}; dropout while training?); call eval() before exporting`);
       case 'op': {
+        // An empty result is a constant (onnxruntime mishandles some ops on zero-size operands).
+        if (sizeOf(n.shape) === 0) return b.node('Expand', [b.scalar(0, n.dtype), b.int64s(n.shape)])[0];
         const def = OPS[n.op];
         const metas: Meta[] = n.inputs.map((i) => { const m = g.nodes[i]; return { shape: m.shape, dtype: m.dtype }; });
         let ins = n.inputs.map((i) => names.get(i)!);

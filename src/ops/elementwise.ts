@@ -119,7 +119,7 @@ export const ELEMENTWISE = {
   // d erf a = 2/√π e^(-a²) da
   erf: floating('erf', 'erf', (g, c) => [g.mul(c.input(0).mul(c.input(0)).neg().exp().mul(2 / Math.sqrt(Math.PI)))], onnxAs('Erf')),
   // d|a| = sign(a) da
-  abs: def('abs', 'abs', (ins) => ins[0].dtype, (t) => t, (g, c) => [g.mul(c.input(0).sign())], onnxRound('Abs')),
+  abs: def('abs', 'abs', (ins) => ins[0].dtype, (t) => t, (g, c) => [g.mul(c.input(0).sign())], (e, ins, _a, m) => e.node(m.inputs[0].dtype === 'bool' ? 'Identity' : 'Abs', ins)[0]),
   sign: def('sign', 'sign', (ins) => (ins[0].dtype === 'bool' ? 'int32' : ins[0].dtype), (t) => t, (g) => [g.mul(0)], onnxAs('Sign')),
   // d relu(a) = da where a > 0 (and where a is NaN, as the value passes NaN through), else 0.
   relu: def('relu', 'relu', (ins) => {
@@ -135,7 +135,9 @@ export const ELEMENTWISE = {
     operandDTypes: (ins) => { const t = promoteTypes(ins[1].dtype, ins[2].dtype); return ['bool', t, t]; },
     infer: (ins) => ({ shape: broadcastAll('where', ins), dtype: promoteTypes(ins[1].dtype, ins[2].dtype) }),
     vjp: (g, c) => [null, g.where(c.input(0), 0), g.where(c.input(0).logicalNot(), 0)],
-    onnx: onnxAs('Where'),
+    // onnxruntime has no bool Where: pick bools with logic instead.
+    onnx: (e, [c, a, b], _a, m) => (m.inputs[1].dtype !== 'bool' ? e.node('Where', [c, a, b])[0]
+      : e.node('Or', [e.node('And', [c, a])[0], e.node('And', [e.node('Not', [c])[0], b])[0]])[0]),
   } satisfies ElementwiseDef,
   // Casting: gradients flow back only between float types.
   cast: {

@@ -47,7 +47,8 @@ export const LINALG = {
       if (pads.some(([, r]) => r > 0)) dx = dx.pad(pads);
       return [dx, null];
     },
-    onnx: (e, ins, a) => e.node('GatherElements', ins, { axis: { int: a.axis } })[0],
+    // A 0-d input has one element: every valid index picks it.
+    onnx: (e, ins, a, m) => (m.inputs[0].shape.length === 0 ? e.node('Identity', [ins[0]])[0] : e.node('GatherElements', ins, { axis: { int: a.axis } })[0]),
   } satisfies GatherDef,
   // out = x with dim `axis` replaced by x[index[j]] (index 1-D).
   // dx = onehotᵀ · g along `axis`, a matmul, so embeddings' gradients cost O(len·vocab·dim) flops, not memory.
@@ -69,7 +70,7 @@ export const LINALG = {
       const dx = gm.matmul(oneHot); // [..., K]
       return [dx.movedim(-1, axis), null];
     },
-    onnx: (e, ins, a) => e.node('Gather', ins, { axis: { int: a.axis } })[0],
+    onnx: (e, ins, a, m) => (m.inputs[0].shape.length === 0 ? e.node('Identity', [ins[0]])[0] : e.node('Gather', ins, { axis: { int: a.axis } })[0]),
   } satisfies GatherDef,
 } as const;
 

@@ -46,6 +46,8 @@ const onnxReduce = (type: string, boolBack: boolean): OnnxRule<ReduceAttrs> => (
 /** ArgMax/ArgMin over one axis (several dims are moved last and merged); int64 indices cast to int32. */
 const onnxArg = (type: string): OnnxRule<ReduceAttrs> => (e, [x0], a, m) => {
   const shape = m.inputs[0].shape;
+  // A 0-d tensor's one element is at index 0.
+  if (shape.length === 0) return e.node('Reshape', [e.scalar(0, 'int32'), e.int64s(m.output.shape)])[0];
   const x = m.inputs[0].dtype === 'bool' ? castTo(e, x0, 'int32') : x0;
   if (a.dims.length === 1) return castTo(e, e.node(type, [x], { axis: { int: a.dims[0] }, keepdims: { int: a.keepdim ? 1 : 0 } })[0], 'int32');
   const rest = shape.map((_, i) => i).filter((i) => !a.dims.includes(i));
