@@ -3,6 +3,7 @@
 // what is computed from them) stay on the host, so shape arithmetic never reaches the tracer.
 import type { AttributeProto, GraphProto, NodeProto } from 'onnx-buf';
 import type { BackendName } from '../core/backend.js';
+import { getBackend } from '../core/backend.js';
 import { KilnError } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
 import { setTracer } from '../dispatch.js';
@@ -175,6 +176,9 @@ function makeContext(node: NodeProto, label: string, opset: number, inputs: read
       const v = need(i);
       if (v instanceof HostTensor) return v;
       // A value the graph computes is needed as a number (a shape, axes, a count): read it.
+      if (!getBackend(v.backend).syncReads) {
+        fail(`reads input ${i} '${node.input[i]}' as values on the host (a shape, axes or count), but ${v.backend} reads are asynchronous; pass that model input as a cpu or wasm tensor`);
+      }
       return HostTensor.fromTensor(v);
     },
     elemType: (i) => {

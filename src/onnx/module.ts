@@ -73,6 +73,11 @@ export class OnnxModule extends Module {
   /** Declared types and shapes of the inputs and outputs. */
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
+  /**
+   * Inputs the graph reads as values on the host (shapes, axes, counts). On webgpu, whose reads are
+   * asynchronous, give these as cpu or wasm tensors.
+   */
+  readonly valueInputs: readonly string[];
   /** The default domain's opset version. */
   readonly opset: number;
   /** "producer_name producer_version" of the file. */
@@ -127,6 +132,7 @@ export class OnnxModule extends Module {
     this.inputs = inputs.map(({ name, elemType, shape }) => ({ name, elemType, shape }));
     this.inputTypes = new Map(inputs.map((v) => [v.name, v.type]));
     this.inputNames = inputs.map((v) => v.name);
+    this.valueInputs = this.inputNames.filter((n) => hostSlots.has(n));
     this.outputs = this.graph.output.map(valueInfo).map(({ name, elemType, shape }) => ({ name, elemType, shape }));
     this.outputNames = this.outputs.map((v) => v.name);
   }
@@ -166,6 +172,7 @@ export class OnnxModule extends Module {
       scope.set(info.name, t);
     }
     const outs = runGraph(this.graph, scope, this.env);
+    // Values read on the host may live elsewhere (a cpu input on webgpu): results are on the model's backend.
     return outs.map((v, i) => (v instanceof HostTensor ? v.toTensor(this.backend, `output '${this.outputNames[i]}'`) : v));
   }
 }

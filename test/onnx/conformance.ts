@@ -109,9 +109,12 @@ export async function runCase(c: Case, mode: Mode): Promise<Outcome> {
       try {
         const byName = new Map(set.names.map((n, i) => [n, set.inputs[i]]));
         const ordered = set.names.every((n) => model.inputNames.includes(n)) ? model.inputNames.map((n) => byName.get(n)!) : set.inputs;
-        inputs = ordered.map((h, i) => h.toTensor(mode.backend, `input ${i}`));
+        // Inputs read as values (axes, shapes) must be readable at once: on webgpu they go on the cpu.
+        const where = (i: number) => (model.valueInputs.includes(model.inputNames[i]) && mode.backend === 'webgpu' ? 'cpu' : mode.backend);
+        inputs = ordered.map((h, i) => h.toTensor(where(i), `input ${i}`));
       } catch (e) {
-        return { status: 'unsupported', reason: `input data: ${errorText(e)}`, missing: [] };
+        const double = /double/.test(errorText(e));
+        return { status: 'unsupported', reason: `input data: ${errorText(e)}`, missing: [double ? 'float64 input data that float32 cannot hold exactly' : 'input data kiln cannot hold'] };
       }
       const out = run(...inputs);
       const outs = Array.isArray(out) ? out : [out];
@@ -126,4 +129,51 @@ export async function runCase(c: Case, mode: Mode): Promise<Outcome> {
     if (e instanceof OnnxUnsupportedError) return { status: 'unsupported', reason: e.message, missing: [] };
     return { status: 'failed', reason: errorText(e).split('\n')[0] };
   }
+}
+
+/** The allowlist: ids of the cases expected to pass in every mode (test/onnx/conformance-allowlist.txt). */
+export function readAllowlist(): Set<string> {
+  const text = readFileSync(new URL('./conformance-allowlist.txt', import.meta.url), 'utf8');
+  return new Set(text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean));
+}
+
+/** Why a case cannot run, known from its model alone (ops or element types kiln lacks), or null. */
+export function staticUnsupported(c: Case): string | null {
+  let proto;
+  try { proto = decodeModel(readFileSync(join(c.dir, 'model.onnx'))); } catch (e) { return `model: ${errorText(e)}`; }
+  const missing = [...unsupportedOps(proto).keys()];
+  if (missing.length) return `ops ${missing.join(', ')}`;
+  const types = [...proto.graph!.input, ...proto.graph!.output].map((v) => (v.type?.value.case === 'tensorType' ? v.type.value.value.elemType : -1));
+  const bad = types.filter((t) => t === -1 || !kilnDTypeOf(t) || t === 10 || t === 16);
+  if (bad.length) return `types ${[...new Set(bad.map((t) => (t === -1 ? 'sequence/optional' : elemTypeName(t))))].join(', ')}`;
+  return null;
+}
+
+/** A fixed sample of the allowlisted cases (every `every`-th), for slow backends (webgpu on SwiftShader). */
+export function sampleOf(allow: ReadonlySet<string>, every: number): (c: Case) => boolean {
+  const picked = new Set([...allow].sort().filter((_, i) => i % every === 0));
+  return (c) => picked.has(c.id);
+}
+
+/** Counts and names per suite, as the summary prints them. */
+export function summarize(results: ReadonlyMap<string, Outcome>, allow: ReadonlySet<string>): string {
+  const lines: string[] = [];
+  for (const s of SUITES) {
+    const mine = [...results].filter(([id]) => id.startsWith(`${s}/`));
+    if (!mine.length) continue;
+    const count = (st: Outcome['status']) => mine.filter(([, r]) => r.status === st).length;
+    lines.push(`  ${s}: ${count('passed')} passed, ${count('failed')} failed, ${count('unsupported')} unsupported (of ${mine.length})`);
+  }
+  const failed = [...results].filter(([, r]) => r.status === 'failed');
+  if (failed.length) lines.push(`  failed: ${failed.map(([id, r]) => `${id}${allow.has(id) ? ' [ALLOWLISTED]' : ''} (${'reason' in r ? r.reason : ''})`).join('; ')}`);
+  const extra = [...results].filter(([id, r]) => r.status === 'passed' && !allow.has(id)).map(([id]) => id);
+  if (extra.length) lines.push(`  passing but not on the allowlist (add them): ${extra.join(', ')}`);
+  const byOp = new Map<string, string[]>();
+  for (const [id, r] of results) {
+    if (r.status !== 'unsupported') continue;
+    const keys = r.missing.length ? r.missing : [r.reason.replace(/^onnx: node [^:]*: /, '').split(/[(:]/)[0].trim()];
+    for (const k of keys) byOp.set(k, [...(byOp.get(k) ?? []), id.split('/')[1]]);
+  }
+  if (byOp.size) lines.push(`  unsupported, by missing op or feature:\n${[...byOp].sort((a, b) => b[1].length - a[1].length).map(([k, ids]) => `    ${k} (${ids.length}): ${ids.join(' ')}`).join('\n')}`);
+  return lines.join('\n');
 }

@@ -3,7 +3,7 @@
 // grouped by missing op. The vitest suite (conformance.test.ts) runs the same cases.
 import { initBackend } from '../../src/index.js';
 import type { BackendName } from '../../src/index.js';
-import { SUITES, dataAvailable, listCases, modeName, runCase, type Mode, type Outcome } from './conformance.js';
+import { SUITES, dataAvailable, listCases, modeName, readAllowlist, runCase, sampleOf, type Mode, type Outcome } from './conformance.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -14,7 +14,8 @@ const modes: Mode[] = (opt('--mode') ?? 'eager:cpu').split(',').map((m) => {
 const filter = opt('--filter');
 if (!dataAvailable()) { console.log('onnx conformance: data not installed (apt-get install libonnx-testdata)'); process.exit(0); }
 for (const m of modes) await initBackend(m.backend);
-const cases = listCases().filter((c) => !filter || c.id.includes(filter));
+const sample = opt('--sample') ? sampleOf(readAllowlist(), Number(opt('--sample'))) : () => true;
+const cases = listCases().filter((c) => (!filter || c.id.includes(filter)) && sample(c));
 for (const mode of modes) {
   const results = new Map<string, Outcome>();
   const t0 = performance.now();
@@ -36,3 +37,4 @@ for (const mode of modes) {
   if (args.includes('--unsupported')) console.log(`unsupported by op:\n${[...byOp].sort((a, b) => b[1].length - a[1].length).map(([k, ids]) => `  ${k} (${ids.length}): ${ids.map((i) => i.split('/')[1]).join(' ')}`).join('\n')}`);
   if (args.includes('--passed')) console.log(`passed:\n${[...results].filter(([, r]) => r.status === 'passed').map(([id]) => id).join('\n')}`);
 }
+if (args.includes('--memory')) console.log(`rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
