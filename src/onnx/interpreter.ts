@@ -27,7 +27,8 @@ const persistent = new WeakSet<HostTensor>();
 /** Marks a host value as living as long as its model (its tensor form is cached). */
 export function markPersistent(h: HostTensor): HostTensor { persistent.add(h); return h; }
 
-function toTensor(h: HostTensor, backend: BackendName, what: string): Tensor {
+/** The tensor form of a host value on a backend (cached for a model's constants). */
+export function toTensor(h: HostTensor, backend: BackendName, what: string): Tensor {
   if (!persistent.has(h)) return h.toTensor(backend, what);
   let m = materialized.get(h);
   if (!m) materialized.set(h, m = new Map());

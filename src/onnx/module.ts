@@ -8,7 +8,7 @@ import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor.js';
 import { HostTensor, elemTypeName, kilnDTypeOf } from './host.js';
-import { markPersistent, runGraph, type RunEnv } from './interpreter.js';
+import { markPersistent, runGraph, toTensor, type RunEnv } from './interpreter.js';
 import { decodeModel, hostFromProto, type ExternalDataResolver } from './proto.js';
 import { KNOWN_DOMAINS, handlerFor, normalizeDomain, type OpHandler, type Value } from './registry.js';
 import './ops/index.js';
@@ -126,6 +126,14 @@ export class OnnxModule extends Module {
         this.constants.set(init.name, markPersistent(h));
       }
     }
+    // Constants that feed tensor slots are made now, before any trace: every compiled or exported
+    // trace then sees the same captured tensor (one made during a trace would be that trace's constant).
+    const tensorSlots = new Set<string>();
+    for (const n of nodes) n.input.forEach((x, i) => { if (x && !handlers.get(n)!.hostInputs?.includes(i)) tensorSlots.add(x); });
+    for (const [name, h] of this.constants) {
+      if (!tensorSlots.has(name)) continue;
+      try { toTensor(h, this.backend, `initializer '${name}'`); } catch { /* too wide for kiln: an error names it if a node needs it as a tensor */ }
+    }
     if (this.graph.sparseInitializer.length) throw new KilnError(`onnx.load: sparse initializers are not supported (${this.graph.sparseInitializer.length} in the model)`);
     const infos = this.graph.input.map(valueInfo);
     const inputs = infos.filter((v) => !this.params.has(v.name) && !this.constants.has(v.name));
@@ -140,6 +148,15 @@ export class OnnxModule extends Module {
   /** The initializers (parameters, or constants with `trainable: false`), by their ONNX names. */
   override namedTensors(prefix = ''): [string, Tensor][] {
     return [...this.params].map(([k, t]) => [prefix + k, t]);
+  }
+
+  /** @internal The constants made into tensors, by their ONNX names (export names them so). */
+  _constantTensors(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [k, h] of this.constants) {
+      try { out.push([k, toTensor(h, this.backend, k)]); } catch { /* never a tensor */ }
+    }
+    return out;
   }
 
   /** Runs the graph on inputs in `inputNames` order; one output is returned as a tensor, several as an array. */
