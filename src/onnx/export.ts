@@ -3,7 +3,7 @@
 // (a value read in JavaScript) is an export error, as in torch.export.
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
-  AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema,
+  AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, 
   TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, TypeProtoSchema, TypeProto_TensorSchema, ValueInfoProtoSchema,
   type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto,
 } from 'onnx-buf';
@@ -78,21 +78,30 @@ class Builder implements OnnxEmitter {
     return outs;
   }
 
-  initializer(h: HostTensor, prefix: string, dedupe: boolean): string {
-    const key = dedupe ? `${h.type}:${h.shape.join(',')}:${Array.from(h.data).join(',')}` : '';
-    if (dedupe && this.constants.has(key)) return this.constants.get(key)!;
-    const name = this.fresh(prefix);
-    this.initializers.push(protoFromHost(h, name));
-    if (dedupe) this.constants.set(key, name);
+  /** A parameter or buffer: an initializer (loaded back as a trainable parameter when float). */
+  initializer(h: HostTensor, name: string): string {
+    const unique = this.fresh(name);
+    this.initializers.push(protoFromHost(h, unique));
+    return unique;
+  }
+
+  /** A constant: a Constant node (small equal ones are shared). */
+  constant(h: HostTensor): string {
+    const key = h.size <= 64 ? `${h.type}:${h.shape.join(',')}:${Array.from(h.data).join(',')}` : '';
+    if (key && this.constants.has(key)) return this.constants.get(key)!;
+    const name = this.fresh('const');
+    const value = create(AttributeProtoSchema, { name: 'value', type: ATTR_TYPES.TENSOR, t: protoFromHost(h, name) });
+    this.nodes.push(create(NodeProtoSchema, { opType: 'Constant', name: this.fresh('Constant'), input: [], output: [name], attribute: [value] }));
+    if (key) this.constants.set(key, name);
     return name;
   }
 
   int64s(values: readonly number[], shape: readonly number[] = [values.length]): string {
-    return this.initializer(new HostTensor(7, shape, values), 'const', values.length <= 64);
+    return this.constant(new HostTensor(7, shape, values));
   }
 
   scalar(value: number, dtype: DType): string {
-    return this.initializer(new HostTensor(elemTypeOf(dtype), [], [value]), 'const', true);
+    return this.constant(new HostTensor(elemTypeOf(dtype), [], [value]));
   }
 
   elemType(dtype: DType): number { return elemTypeOf(dtype); }
@@ -150,7 +159,7 @@ type DynamicForm =
   | { readonly kind: 'slice'; readonly starts: readonly number[]; readonly ends: readonly number[]; readonly steps: readonly number[] };
 
 /** Writes each graph node through its op's onnx rule; returns the value name of every node and the ONNX nodes each wrote. */
-function emitGraph(g: Graph, b: Builder, inputNames: readonly string[], paramNames: ReadonlyMap<Tensor, string>, forms: ReadonlyMap<number, DynamicForm>): { names: Map<number, string>; spans: Map<number, [number, number]> } {
+function emitGraph(g: Graph, b: Builder, inputNames: readonly string[], paramNames: ReadonlyMap<Tensor, string>, constants: ReadonlySet<Tensor>, forms: ReadonlyMap<number, DynamicForm>): { names: Map<number, string>; spans: Map<number, [number, number]> } {
   const names = new Map<number, string>();
   const spans = new Map<number, [number, number]>();
   let params = 0;
@@ -167,14 +176,15 @@ function emitGraph(g: Graph, b: Builder, inputNames: readonly string[], paramNam
         const s = n.source;
         if (s.kind === 'arg') return inputNames[Number(s.path)];
         if (s.kind === 'captured') {
-          const name = paramNames.get(s.tensor) ?? `param_${params++}`;
-          return b.initializer(HostTensor.fromTensor(s.tensor), name, false);
+          // An imported model's constants stay constants; parameters, buffers and captured tensors are initializers.
+          if (constants.has(s.tensor)) return b.constant(HostTensor.fromTensor(s.tensor));
+          return b.initializer(HostTensor.fromTensor(s.tensor), paramNames.get(s.tensor) ?? `param_${params++}`);
         }
         throw new KilnError(`onnx.export: a ${s.kind} value cannot be exported`);
       }
       case 'const': {
         if (n.scalar !== undefined && n.shape.length === 0) return b.scalar(n.scalar, n.dtype);
-        return b.initializer(HostTensor.fromTensor(n.value!), 'const', n.value!.size <= 64);
+        return b.constant(HostTensor.fromTensor(n.value!));
       }
       case 'random':
         throw new KilnError(`onnx.export: the function draws random numbers (${n.random}${n.loc ? ` at ${n.loc}` : ''}; dropout while training?); call eval() before exporting`);
@@ -289,7 +299,6 @@ function dynamicForms(g1: Graph, g2: Graph): Map<number, DynamicForm> {
 function parameterNames(m: Module | null): Map<Tensor, string> {
   const out = new Map<Tensor, string>();
   if (m) for (const [k, t] of m.namedTensors()) if (!out.has(t)) out.set(t, k);
-  if (m instanceof OnnxModule) for (const [k, t] of m._constantTensors()) if (!out.has(t)) out.set(t, k);
   return out;
 }
 
@@ -317,11 +326,12 @@ export function exportModel(target: ((...args: Tensor[]) => unknown) | Module, e
   if (dup !== undefined) throw new KilnError(`onnx.export: the name '${dup}' is used twice among inputs and outputs`);
   const dynamic = symbolicDims(opts.dynamicAxes, new Set(all));
   const params = parameterNames(module);
+  const constants = new Set(module instanceof OnnxModule ? module._constantTensors() : []);
 
   const emit = (g: Graph, forms: ReadonlyMap<number, DynamicForm>) => {
     const b = new Builder(opset);
     for (const n of all) b.claim(n);
-    const { names, spans } = emitGraph(g, b, inputNames, params, forms);
+    const { names, spans } = emitGraph(g, b, inputNames, params, constants, forms);
     g.outputs.forEach((id, i) => {
       b.nodes.push(create(NodeProtoSchema, { opType: 'Identity', name: b.fresh('output'), input: [names.get(id)!], output: [outputNames[i]] }));
     });
@@ -390,7 +400,8 @@ function alternateArgs(args: readonly Tensor[], inputNames: readonly string[], d
 function checkSameEmission(g: Graph, e1: { b: Builder; spans: Map<number, [number, number]> }, e2: { b: Builder; spans: Map<number, [number, number]> }): void {
   const bytes = (b: Builder, i: number) => {
     const n = b.nodes[i];
-    const consts = n.input.map((x) => b.initializers.find((t) => t.name === x)).map((t) => (t ? Array.from(toBinary(TensorProtoSchema, t)).join() : ''));
+    // Constant nodes carry their values; initializers (parameters) are the same tensors in both traces.
+    const consts = n.input.map((x) => b.initializers.find((t) => t.name === x)).map((t) => (t ? `${t.name}:${t.dims.join(',')}` : ''));
     return `${Array.from(toBinary(NodeProtoSchema, n)).join()}|${consts.join('|')}`;
   };
   for (const n of g.nodes) {

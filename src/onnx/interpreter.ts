@@ -43,6 +43,16 @@ export function toTensor(h: HostTensor, backend: BackendName, what: string): Ten
   return t;
 }
 
+/** Tensor attributes decoded once (Constant values): the same host value on every run. */
+const decoded = new WeakMap<AttributeProto, HostTensor>();
+
+/** The host value of a tensor attribute, decoded once and kept with the model. */
+export function constantOf(a: AttributeProto, what: string): HostTensor {
+  let h = decoded.get(a);
+  if (!h) { h = markPersistent(hostFromProto(a.t!, undefined, what)); decoded.set(a, h); }
+  return h;
+}
+
 /** A node's label in messages: its name, or its op type and position. */
 export function nodeLabel(node: NodeProto, index: number): string {
   return node.name ? `node '${node.name}' (${node.opType})` : `node ${index} (${node.opType})`;
@@ -72,7 +82,7 @@ function attrReader(node: NodeProto, label: string, refs: ReadonlyMap<string, At
     string: (name, def) => { const a = get(name, ATTR.STRING, def); return a ? new TextDecoder().decode(a.s) : def!; },
     ints: (name, def) => { const a = get(name, ATTR.INTS, def); return a ? a.ints.map(Number) : [...def!]; },
     floats: (name, def) => { const a = get(name, ATTR.FLOATS, def); return a ? [...a.floats] : [...def!]; },
-    tensor: (name) => { const a = get(name, ATTR.TENSOR, undefined)!; return hostFromProto(a.t!, undefined, `attribute '${name}' of ${label}`); },
+    tensor: (name) => constantOf(get(name, ATTR.TENSOR, undefined)!, `attribute '${name}' of ${label}`),
     graph: (name) => { const a = get(name, ATTR.GRAPH, undefined)!; return a.g!; },
   };
 }

@@ -8,7 +8,7 @@ import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor.js';
 import { HostTensor, elemTypeName, kilnDTypeOf } from './host.js';
-import { markPersistent, runGraph, toTensor, type RunEnv } from './interpreter.js';
+import { constantOf, markPersistent, runGraph, toTensor, type RunEnv } from './interpreter.js';
 import { decodeModel, hostFromProto, type ExternalDataResolver } from './proto.js';
 import { KNOWN_DOMAINS, handlerFor, normalizeDomain, type OpHandler, type Value } from './registry.js';
 import './ops/index.js';
@@ -85,6 +85,8 @@ export class OnnxModule extends Module {
   readonly backend: BackendName;
   private readonly params = new Map<string, Tensor>();
   private readonly constants = new Map<string, HostTensor>();
+  /** Values of the main graph's Constant nodes. */
+  private readonly nodeConstants: HostTensor[] = [];
   private readonly graph: GraphProto;
   private readonly env: RunEnv;
   private readonly inputTypes: Map<string, number>;
@@ -134,6 +136,13 @@ export class OnnxModule extends Module {
       if (!tensorSlots.has(name)) continue;
       try { toTensor(h, this.backend, `initializer '${name}'`); } catch { /* too wide for kiln: an error names it if a node needs it as a tensor */ }
     }
+    for (const n of this.graph.node) {
+      if (n.opType !== 'Constant' || normalizeDomain(n.domain) !== '' || !n.attribute.some((a) => a.name === 'value' && a.t)) continue;
+      const h = constantOf(n.attribute.find((a) => a.name === 'value')!, `Constant '${n.output[0]}'`);
+      this.nodeConstants.push(h);
+      if (!tensorSlots.has(n.output[0])) continue;
+      try { toTensor(h, this.backend, `Constant '${n.output[0]}'`); } catch { /* as above */ }
+    }
     if (this.graph.sparseInitializer.length) throw new KilnError(`onnx.load: sparse initializers are not supported (${this.graph.sparseInitializer.length} in the model)`);
     const infos = this.graph.input.map(valueInfo);
     const inputs = infos.filter((v) => !this.params.has(v.name) && !this.constants.has(v.name));
@@ -150,11 +159,11 @@ export class OnnxModule extends Module {
     return [...this.params].map(([k, t]) => [prefix + k, t]);
   }
 
-  /** @internal The constants made into tensors, by their ONNX names (export names them so). */
-  _constantTensors(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [k, h] of this.constants) {
-      try { out.push([k, toTensor(h, this.backend, k)]); } catch { /* never a tensor */ }
+  /** @internal The model's constants made into tensors (export writes them back as constants). */
+  _constantTensors(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const h of [...this.constants.values(), ...this.nodeConstants]) {
+      try { out.push(toTensor(h, this.backend, h.name)); } catch { /* never a tensor */ }
     }
     return out;
   }
