@@ -4,7 +4,7 @@
 // from a checkout the TypeScript sources through tsx (src/ is the truth there; dist/ may be stale).
 // `kiln dump` also loads bin/one-kiln.mjs, which makes every import of kiln in the user's script
 // resolve to the same copy the recorder uses, so there is one kiln instance (see that file).
-//   kiln dump SCRIPT [--out DIR]    kiln bench [--quick] [--filter S] [--backend NAME]    kiln --help
+//   kiln dump SCRIPT [--out DIR]    kiln bench [--quick] [--filter S] [--backend NAME]    kiln onnx info|run MODEL.onnx    kiln --help
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,10 @@ usage:
       function (default folder kiln-dump/<script name>)
   kiln bench [--quick] [--filter S] [--backend NAME] [--full] [--out DIR]
       eager vs compiled benchmarks per backend, with rooflines (npm run bench in a checkout)
+  kiln onnx info MODEL.onnx [--json]
+      opset, producer, inputs/outputs with shapes, parameter count, op histogram, unsupported ops
+  kiln onnx run MODEL.onnx [--input NAME=FILE.pb ...] [--out DIR] [--backend NAME] [--compile]
+      run an ONNX model on TensorProto inputs; print (and with --out write) its outputs
   kiln --help | kiln <command> --help | kiln --version
 
 environment: KILN_LOGS=graph,breaks,recompiles,guards,fusion,kernels (or all) prints compile
@@ -87,6 +91,11 @@ switch (cmd) {
       imports: [pathToFileURL(join(root, 'bin', 'one-kiln.mjs')).href],
       env: { KILN_ONE_KILN: f },
     });
+    break;
+  }
+  case 'onnx': {
+    const f = flavor();
+    run(f === 'src' ? join(root, 'bin', 'onnx.ts') : join(root, 'dist', 'bin', 'onnx.js'), rest, { withTsx: f === 'src' });
     break;
   }
   case 'bench': {
