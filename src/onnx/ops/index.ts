@@ -4,3 +4,4 @@ import './shape.js';
 import './reduce.js';
 import './linalg.js';
 import './nn.js';
+import './resize.js';
