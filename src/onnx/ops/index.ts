@@ -5,3 +5,4 @@ import './reduce.js';
 import './linalg.js';
 import './nn.js';
 import './resize.js';
+import './rnn.js';
