@@ -6,3 +6,4 @@ import './linalg.js';
 import './nn.js';
 import './resize.js';
 import './rnn.js';
+import './scatter.js';

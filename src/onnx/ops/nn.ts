@@ -311,3 +311,27 @@ register('SoftmaxCrossEntropyLoss', {
   },
 });
 
+
+// ----- integer convolution and matmul (quantized models) --------------------------------------------
+
+/** x − zero point; a per-channel zero point (1-D) applies along `axis`. */
+function shifted(ctx: OpContext, x: Tensor, zpIndex: number, axis: number): Tensor {
+  const xi = x.to('int32');
+  if (!ctx.has(zpIndex)) return xi;
+  let zp = ctx.tensor(zpIndex).to('int32');
+  if (zp.ndim === 1 && zp.size > 1) zp = zp.reshape(x.shape.map((d, i) => (i === axis ? d : 1)));
+  return xi.sub(zp.size === 1 ? zp.reshape([]) : zp);
+}
+
+register('ConvInteger', simple(10, (ctx) => {
+  const x = shifted(ctx, ctx.tensor(0), 2, 1), w = shifted(ctx, ctx.tensor(1), 3, 0);
+  const g = geometry(ctx, x.shape.slice(2), ctx.attrs.ints('kernel_shape', w.shape.slice(2)));
+  // Integer products summed exactly in int32 (the windowed matmul), not through float32.
+  return convWindows(padSpatial(x, g.pads), w, ctx.attrs.int('group', 1), g.strides, g.dilations);
+}));
+
+register('MatMulInteger', simple(10, (ctx) => {
+  const a = ctx.tensor(0);
+  const b = ctx.tensor(1);
+  return F.matmul(shifted(ctx, a, 2, a.ndim - 2), shifted(ctx, b, 3, b.ndim - 1));
+}));
