@@ -1,7 +1,7 @@
 // The import interpreter: runs an ONNX graph node by node with kiln ops, so an imported model is
 // ordinary kiln code (eager, compile(), autograd). Values known on the host (constants, shapes and
 // what is computed from them) stay on the host, so shape arithmetic never reaches the tracer.
-import type { AttributeProto, GraphProto, NodeProto } from 'onnx-buf';
+import type { AttributeProto, GraphProto, NodeProto, TensorProto } from 'onnx-buf';
 import type { BackendName } from '../core/backend.js';
 import { getBackend } from '../core/backend.js';
 import { KilnError } from '../core/errors.js';
@@ -50,6 +50,13 @@ const decoded = new WeakMap<AttributeProto, HostTensor>();
 export function constantOf(a: AttributeProto, what: string): HostTensor {
   let h = decoded.get(a);
   if (!h) { h = markPersistent(hostFromProto(a.t!, undefined, what)); decoded.set(a, h); }
+  return h;
+}
+
+const subgraphConstants = new WeakMap<TensorProto, HostTensor>();
+function subgraphConstant(t: TensorProto): HostTensor {
+  let h = subgraphConstants.get(t);
+  if (!h) { h = markPersistent(hostFromProto(t, undefined, `subgraph initializer '${t.name}'`)); subgraphConstants.set(t, h); }
   return h;
 }
 
@@ -198,6 +205,8 @@ function makeContext(node: NodeProto, label: string, opset: number, inputs: read
     },
     runGraph: (g, bindings) => {
       const scope = new Map<string, Value>(bindings);
+      // A subgraph's own initializers are constants of the model.
+      for (const init of g.initializer) if (!scope.has(init.name)) scope.set(init.name, subgraphConstant(init));
       const inner = visible();
       return runGraph(g, scope, env, inner);
     },

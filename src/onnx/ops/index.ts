@@ -7,3 +7,4 @@ import './nn.js';
 import './resize.js';
 import './rnn.js';
 import './scatter.js';
+import './control.js';

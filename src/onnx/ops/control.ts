@@ -1,0 +1,95 @@
+// Control flow, unrolled on the host: If picks a branch by its (host) condition; Loop and Scan run
+// their body graph once per iteration. With conditions and trip counts known on the host the whole
+// model traces into one graph; a condition computed from tensor values is read (a graph break).
+import type { GraphProto } from 'onnx-buf';
+import * as F from '../../functional.js';
+import { Tensor } from '../../tensor.js';
+import { ElemType, HostTensor } from '../host.js';
+import { hostConcat, hostReshape } from '../host-ops.js';
+import { register, type OpContext, type Value } from '../registry.js';
+import { normAxis } from './util.js';
+
+/** Iterations past this are taken as a runaway loop (an error, never a hang). */
+const MAX_ITERATIONS = 1_000_000;
+
+const truthy = (ctx: OpContext, v: Value, what: string): boolean => {
+  const h = v instanceof HostTensor ? v : HostTensor.fromTensor(v);
+  return h.item(what) !== 0;
+};
+
+register('If', {
+  since: 1, hostInputs: [0], noFold: true,
+  run: (ctx) => ctx.runGraph(ctx.attrs.graph(ctx.host(0).item('If condition') ? 'then_branch' : 'else_branch'), new Map()),
+});
+
+/** Stacks per-iteration values along a new axis (host values stay on the host). */
+function stackValues(ctx: OpContext, vs: readonly Value[], axis: number, body: GraphProto, k: number): Value {
+  if (vs.length === 0) {
+    // No iteration ran: an empty stack with the element shape the body declares (when static).
+    const t = body.output[k]?.type?.value;
+    const dims = t?.case === 'tensorType' && t.value.shape ? t.value.shape.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : 0)) : [];
+    const type = t?.case === 'tensorType' ? t.value.elemType : ElemType.FLOAT;
+    return new HostTensor(type, [0, ...dims], []);
+  }
+  if (vs.every((v) => v instanceof HostTensor) && axis === 0) {
+    const hs = vs as HostTensor[];
+    return hostConcat(hs.map((h) => hostReshape(h, [1, ...h.shape])), 0);
+  }
+  return F.stack(vs.map((v) => (v instanceof Tensor ? v : v.toTensor(ctx.backend))), axis);
+}
+
+register('Loop', {
+  since: 1, hostInputs: [0, 1], noFold: true,
+  run: (ctx) => {
+    const body = ctx.attrs.graph('body');
+    const trips = ctx.has(0) ? ctx.host(0).item('Loop trip count') : Infinity;
+    let cond = ctx.has(1) ? ctx.host(1).item('Loop condition') !== 0 : true;
+    let carried: Value[] = Array.from({ length: ctx.inputCount - 2 }, (_, i) => ctx.value(i + 2));
+    const scans: Value[][] = Array.from({ length: body.output.length - 1 - carried.length }, () => []);
+    for (let i = 0; i < trips && cond; i++) {
+      if (i >= MAX_ITERATIONS) ctx.fail(`ran ${MAX_ITERATIONS} iterations without its condition turning false`);
+      const bind = new Map<string, Value>();
+      if (body.input[0]?.name) bind.set(body.input[0].name, HostTensor.scalar(ElemType.INT64, i));
+      if (body.input[1]?.name) bind.set(body.input[1].name, HostTensor.scalar(ElemType.BOOL, cond ? 1 : 0));
+      carried.forEach((v, k) => bind.set(body.input[k + 2].name, v));
+      const outs = ctx.runGraph(body, bind);
+      cond = truthy(ctx, outs[0], 'Loop body condition');
+      carried = outs.slice(1, 1 + carried.length);
+      outs.slice(1 + carried.length).forEach((v, k) => scans[k].push(v));
+    }
+    return [...carried, ...scans.map((vs, k) => stackValues(ctx, vs, 0, body, 1 + carried.length + k))];
+  },
+});
+
+register('Scan', {
+  since: 9, noFold: true,
+  run: (ctx) => {
+    const body = ctx.attrs.graph('body');
+    const m = ctx.attrs.int('num_scan_inputs');
+    const n = ctx.inputCount - m;
+    const inAxes = ctx.attrs.ints('scan_input_axes', Array.from({ length: m }, () => 0));
+    const inDirs = ctx.attrs.ints('scan_input_directions', Array.from({ length: m }, () => 0));
+    const k = body.output.length - n;
+    const outAxes = ctx.attrs.ints('scan_output_axes', Array.from({ length: k }, () => 0));
+    const outDirs = ctx.attrs.ints('scan_output_directions', Array.from({ length: k }, () => 0));
+    const xs = Array.from({ length: m }, (_, j) => ctx.tensor(n + j));
+    const axes = xs.map((x, j) => normAxis('Scan', inAxes[j], x.ndim));
+    const steps = m ? xs[0].shape[axes[0]] : 0;
+    let state: Value[] = Array.from({ length: n }, (_, i) => ctx.value(i));
+    const outs: Value[][] = Array.from({ length: k }, () => []);
+    for (let t = 0; t < steps; t++) {
+      const bind = new Map<string, Value>();
+      state.forEach((v, i) => bind.set(body.input[i].name, v));
+      xs.forEach((x, j) => bind.set(body.input[n + j].name, x.narrow(axes[j], inDirs[j] ? steps - 1 - t : t, 1).squeeze(axes[j])));
+      const r = ctx.runGraph(body, bind);
+      state = r.slice(0, n);
+      r.slice(n).forEach((v, j) => outs[j].push(v));
+    }
+    return [...state, ...outs.map((vs, j) => {
+      const ordered = outDirs[j] ? [...vs].reverse() : vs;
+      const first = ordered[0];
+      const axis = first ? normAxis('Scan', outAxes[j], first.shape.length + 1) : 0;
+      return stackValues(ctx, ordered, axis, body, n + j);
+    })];
+  },
+});
