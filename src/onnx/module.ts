@@ -96,8 +96,8 @@ export class OnnxModule extends Module {
     this.graph = model.graph!;
     this.backend = opts.backend ?? currentBackend();
     const opsets = opsetsOf(model);
-    if (!opsets.has('')) throw new KilnError(`onnx.load: the model imports no version of the default ONNX domain (it imports ${[...opsets.keys()].map((d) => `'${d}'`).join(', ')})`);
-    this.opset = opsets.get('')!;
+    // A model of other domains only (the training optimizers) may import no default-domain opset.
+    this.opset = opsets.get('') ?? 0;
     this.producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');
     // Every problem is listed at once: unknown domains, then ops without a handler.
     const nodes = allNodes(this.graph);

@@ -99,5 +99,5 @@ export function registeredOps(): Map<string, number[]> {
   return new Map([...TABLE].map(([k, hs]) => [k, hs.map((h) => h.since)]));
 }
 
-/** The domains kiln reads. */
-export const KNOWN_DOMAINS = new Set(['']);
+/** The domains kiln reads: ONNX's default one and the preview training domain (its optimizers). */
+export const KNOWN_DOMAINS = new Set(['', 'ai.onnx.preview.training']);

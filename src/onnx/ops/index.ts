@@ -8,3 +8,4 @@ import './resize.js';
 import './rnn.js';
 import './scatter.js';
 import './control.js';
+import './misc.js';
