@@ -194,8 +194,9 @@ function makeContext(node: NodeProto, label: string, opset: number, inputs: read
       const v = need(i);
       if (v instanceof HostTensor) return v;
       // A value the graph computes is needed as a number (a shape, axes, a count): read it.
+      // On a backend with asynchronous reads that is a data-dependent shape kiln cannot trace there.
       if (!getBackend(v.backend).syncReads) {
-        fail(`reads input ${i} '${node.input[i]}' as values on the host (a shape, axes or count), but ${v.backend} reads are asynchronous; pass that model input as a cpu or wasm tensor`);
+        unsupported(`reads input ${i} '${node.input[i]}' as values on the host (a shape, axes or count), but ${v.backend} reads are asynchronous; give the model inputs it is computed from as cpu or wasm tensors, or run the model on cpu or wasm`);
       }
       return HostTensor.fromTensor(v);
     },

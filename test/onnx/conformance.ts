@@ -1,6 +1,6 @@
 // The ONNX backend conformance cases (Debian's libonnx-testdata: node, pytorch-converted,
 // pytorch-operator, simple): discovery, one runner per mode (backend, eager or compiled), and the
-// comparison with the suite's tolerances. Shared by the vitest suite and `npm run onnx:conformance`.
+// comparison with the suite's tolerances. Shared by the vitest suite and `npm run onnx:report`.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kiln from '../../src/index.js';
@@ -149,11 +149,24 @@ export function staticUnsupported(c: Case): string | null {
   return null;
 }
 
-/** A fixed sample of the allowlisted cases (every `every`-th), for slow backends (webgpu on SwiftShader). */
-export function sampleOf(allow: ReadonlySet<string>, every: number): (c: Case) => boolean {
-  const picked = new Set([...allow].sort().filter((_, i) => i % every === 0));
+/**
+ * A fixed sample of the allowlisted cases (every `every`-th, from `offset`): the default test run's
+ * share of a mode, and webgpu's (slow on SwiftShader). Different offsets per mode make the modes of
+ * the default run cover different cases.
+ */
+export function sampleOf(allow: ReadonlySet<string>, every: number, offset = 0): (c: Case) => boolean {
+  const picked = new Set([...allow].sort().filter((_, i) => i % every === offset % every));
   return (c) => picked.has(c.id);
 }
+
+/**
+ * KILN_ONNX_FULL=1 (`npm run onnx:conformance` runs it) runs every case in every mode; the default
+ * `npm test` runs every case eagerly on cpu and a quarter of the allowlist in each other mode, so the
+ * whole suite stays a few minutes on two cores.
+ */
+export const FULL_RUN = process.env.KILN_ONNX_FULL === '1';
+export const everyCase = (): boolean => true;
+export const defaultShare = (offset: number): ((c: Case) => boolean) => (FULL_RUN ? everyCase : sampleOf(readAllowlist(), 4, offset));
 
 /** Counts and names per suite, as the summary prints them. */
 export function summarize(results: ReadonlyMap<string, Outcome>, allow: ReadonlySet<string>): string {

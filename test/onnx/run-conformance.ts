@@ -1,6 +1,7 @@
-// `npm run onnx:conformance [-- --mode eager:wasm,compiled:cpu] [--filter S] [--verbose]`: runs every
-// conformance case and prints passed / failed / unsupported per suite, the failures, and the cases
-// grouped by missing op. The vitest suite (conformance.test.ts) runs the same cases.
+// `npm run onnx:report [-- --mode eager:wasm,compiled:cpu] [--filter S] [--verbose] [--unsupported]`:
+// runs every conformance case and prints passed / failed / unsupported per suite, the failures, and
+// the cases grouped by missing op. The vitest suite (conformance-*.test.ts) runs the same cases and
+// checks the allowlist; `npm run onnx:conformance` runs it over every case in every mode.
 import { initBackend } from '../../src/index.js';
 import type { BackendName } from '../../src/index.js';
 import { SUITES, dataAvailable, listCases, modeName, readAllowlist, runCase, sampleOf, type Mode, type Outcome } from './conformance.js';
