@@ -61,35 +61,60 @@ register('Loop', {
   },
 });
 
+/** Runs a Scan body over the scan inputs (each sliced along its axis) with the given state. */
+function runScan(ctx: OpContext, body: GraphProto, initial: readonly Value[], xs: readonly Tensor[], inAxes: readonly number[], inDirs: readonly number[], outAxes: readonly number[], outDirs: readonly number[]): Value[] {
+  const n = initial.length, m = xs.length, k = body.output.length - n;
+  const axes = xs.map((x, j) => normAxis('Scan', inAxes[j] ?? 0, x.ndim));
+  const steps = m ? xs[0].shape[axes[0]] : 0;
+  let state: Value[] = [...initial];
+  const outs: Value[][] = Array.from({ length: k }, () => []);
+  for (let t = 0; t < steps; t++) {
+    const bind = new Map<string, Value>();
+    state.forEach((v, i) => bind.set(body.input[i].name, v));
+    xs.forEach((x, j) => bind.set(body.input[n + j].name, x.narrow(axes[j], inDirs[j] ? steps - 1 - t : t, 1).squeeze(axes[j])));
+    const r = ctx.runGraph(body, bind);
+    state = r.slice(0, n);
+    r.slice(n).forEach((v, j) => outs[j].push(v));
+  }
+  return [...state, ...outs.map((vs, j) => {
+    const ordered = outDirs[j] ? [...vs].reverse() : vs;
+    const first = ordered[0];
+    const axis = first ? normAxis('Scan', outAxes[j] ?? 0, first.shape.length + 1) : 0;
+    return stackValues(ctx, ordered, axis, body, n + j);
+  })];
+}
+
 register('Scan', {
+  // Scan-8: an optional sequence_lens first; every input has a batch dim 0 and scans along dim 1.
+  // The body runs per batch element as in Scan-9 and the results are stacked over the batch.
+  since: 8, noFold: true,
+  run: (ctx) => {
+    const body = ctx.attrs.graph('body');
+    const m = ctx.attrs.int('num_scan_inputs');
+    const n = ctx.inputCount - 1 - m;
+    const dirs = ctx.attrs.ints('directions', Array.from({ length: m }, () => 0));
+    const all = Array.from({ length: n + m }, (_, i) => ctx.tensor(1 + i));
+    const batch = all[0]?.shape[0] ?? 0;
+    if (all.some((x) => x.ndim === 0 || x.shape[0] !== batch)) ctx.fail(`every input needs the same batch dim 0, got ${all.map((x) => `[${x.shape.join(',')}]`).join(' ')}`);
+    const steps = m ? all[n].shape[1] : 0;
+    if (ctx.has(0) && ctx.host(0).values().some((l) => l !== steps)) ctx.unsupported(`sequence_lens shorter than the scanned length ${steps}`);
+    const perBatch: Value[][] = [];
+    for (let b = 0; b < batch; b++) {
+      const pick = (x: Tensor) => x.narrow(0, b, 1).squeeze(0);
+      perBatch.push(runScan(ctx, body, all.slice(0, n).map(pick), all.slice(n).map(pick), Array.from({ length: m }, () => 0), dirs, [], []));
+    }
+    return body.output.map((_, j) => stackValues(ctx, perBatch.map((r) => r[j]), 0, body, j));
+  },
+}, {
   since: 9, noFold: true,
   run: (ctx) => {
     const body = ctx.attrs.graph('body');
     const m = ctx.attrs.int('num_scan_inputs');
     const n = ctx.inputCount - m;
-    const inAxes = ctx.attrs.ints('scan_input_axes', Array.from({ length: m }, () => 0));
-    const inDirs = ctx.attrs.ints('scan_input_directions', Array.from({ length: m }, () => 0));
     const k = body.output.length - n;
-    const outAxes = ctx.attrs.ints('scan_output_axes', Array.from({ length: k }, () => 0));
-    const outDirs = ctx.attrs.ints('scan_output_directions', Array.from({ length: k }, () => 0));
     const xs = Array.from({ length: m }, (_, j) => ctx.tensor(n + j));
-    const axes = xs.map((x, j) => normAxis('Scan', inAxes[j], x.ndim));
-    const steps = m ? xs[0].shape[axes[0]] : 0;
-    let state: Value[] = Array.from({ length: n }, (_, i) => ctx.value(i));
-    const outs: Value[][] = Array.from({ length: k }, () => []);
-    for (let t = 0; t < steps; t++) {
-      const bind = new Map<string, Value>();
-      state.forEach((v, i) => bind.set(body.input[i].name, v));
-      xs.forEach((x, j) => bind.set(body.input[n + j].name, x.narrow(axes[j], inDirs[j] ? steps - 1 - t : t, 1).squeeze(axes[j])));
-      const r = ctx.runGraph(body, bind);
-      state = r.slice(0, n);
-      r.slice(n).forEach((v, j) => outs[j].push(v));
-    }
-    return [...state, ...outs.map((vs, j) => {
-      const ordered = outDirs[j] ? [...vs].reverse() : vs;
-      const first = ordered[0];
-      const axis = first ? normAxis('Scan', outAxes[j], first.shape.length + 1) : 0;
-      return stackValues(ctx, ordered, axis, body, n + j);
-    })];
+    return runScan(ctx, body, Array.from({ length: n }, (_, i) => ctx.value(i)),
+      xs, ctx.attrs.ints('scan_input_axes', Array.from({ length: m }, () => 0)), ctx.attrs.ints('scan_input_directions', Array.from({ length: m }, () => 0)),
+      ctx.attrs.ints('scan_output_axes', Array.from({ length: k }, () => 0)), ctx.attrs.ints('scan_output_directions', Array.from({ length: k }, () => 0)));
   },
 });
