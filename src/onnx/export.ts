@@ -138,8 +138,8 @@ function traceGraph(fn: (...a: Tensor[]) => unknown, args: readonly Tensor[], ba
     setTracer(prev);
     trace.done = true;
   }
-  if (trace.mutations.size) {
-    const shapes = [...trace.mutations.values()].map(([t]) => fmtShape(t.shape)).join(', ');
+  if (trace.written.size) {
+    const shapes = [...trace.written.values()].map((base) => fmtShape(base.shape)).join(', ');
     throw new KilnError(`onnx.export: the function writes tensors from outside it in place (${shapes}; a batch norm's running statistics in training mode?); export in eval mode, or return the new values instead`);
   }
   return { graph: deadCodeElimination(trace.graphFor(ids)), outputs: count };
