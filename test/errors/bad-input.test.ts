@@ -241,7 +241,8 @@ const BACKEND_CASES: Case[] = [
 // Optimizer option validation lives with the optimizers; its cases belong here.
 const OPTIMIZER_CASES: Case[] = [
   err('optimizers', 'SGD with no parameters', 'SGD', () => new optim.SGD([], { lr: 0.1 })),
-  err('optimizers', 'Adam with a parameter that does not require grad', 'Adam', () => new optim.Adam([ones([1])])),
+  // As torch: a leaf that does not require grad is accepted (it never gets a gradient); a computed tensor is not.
+  err('optimizers', 'Adam with a parameter that is not a leaf', 'Adam', () => new optim.Adam([ones([1], { requiresGrad: true }).mul(2)])),
 ];
 
 const CASES: readonly Case[] = [...CREATION, ...OPS_CASES, ...AUTOGRAD, ...MEMORY, ...COMPILE, ...BACKEND_CASES, ...OPTIMIZER_CASES];
