@@ -22,11 +22,12 @@ export function compile<M extends Module>(model: M, opts?: CompileOptions): M;
 export function compile(opts?: CompileOptions): <F extends AnyFn>(method: F, context: ClassMethodDecoratorContext) => F;
 export function compile<F extends AnyFn>(method: F, context: ClassMethodDecoratorContext): F;
 export function compile(target?: unknown, second?: unknown): unknown {
+  // Modules are callable (functions) too: tell them apart first.
+  if (target instanceof Module) return compileModule(target, second as CompileOptions);
   if (typeof target === 'function' && second && typeof second === 'object' && (second as { kind?: string }).kind === 'method') {
     return decorate(target as AnyFn, {});
   }
   if (typeof target === 'function') return compileFunction(target as AnyFn, second as CompileOptions);
-  if (target instanceof Module) return compileModule(target, second as CompileOptions);
   if (target !== undefined && (target === null || typeof target !== 'object' || Array.isArray(target))) {
     throw new KilnError(`compile: expected a function, an nn.Module or an options object, got ${describeValue(target)}`);
   }

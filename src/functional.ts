@@ -133,7 +133,7 @@ function countOf(x: Tensor, dims: readonly number[]): number {
 /** The row max, detached, as a stability shift (none over an empty dim, which has no max). */
 function shiftOf(x: Tensor, dims: readonly number[]): Tensor | null {
   // Without a graph: the shift is a constant of the gradient, and nothing keeps the max's node alive.
-  return countOf(x, dims) === 0 ? null : noGrad(() => x.max(dims, true));
+  return countOf(x, dims) === 0 ? null : noGrad(() => x.amax(dims, true));
 }
 
 /** Mean (ints are averaged as floats). */

@@ -55,6 +55,7 @@ export {
 export type { CreateOptions } from './creation.js';
 export * from './ops-api.js';
 export * from './cnn-api.js';
+export * from './parity-api.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { save, load, saveBlob } from './io/save.js';

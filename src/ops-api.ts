@@ -4,6 +4,7 @@ import { checkScalar } from './core/validate.js';
 import { Tensor, expectTensor, type Dims, type TensorLike } from './tensor.js';
 import { tensor } from './creation.js';
 import * as F from './functional.js';
+import type { ValuesIndices } from './tensor-ops.js';
 
 /** An operand of `op` as a tensor: tensors pass, numbers and booleans become scalars (else a KilnError). */
 function asTensor(op: string, x: TensorLike, like?: TensorLike): Tensor {
@@ -68,8 +69,22 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 export const sum = on('sum', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.sum(dim, keepdim));
 export const mean = on('mean', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.mean(dim, keepdim));
-export const max = on('max', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.max(dim, keepdim));
-export const min = on('min', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.min(dim, keepdim));
+/** torch.max: the largest element, or along `dim` the largest values and their indices. */
+export function max(x: Tensor): Tensor;
+export function max(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function max(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
+  expectTensor('max', 'the input', x);
+  return dim === undefined ? x.max() : x.max(dim, keepdim);
+}
+/** torch.min: the smallest element, or along `dim` the smallest values and their indices. */
+export function min(x: Tensor): Tensor;
+export function min(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function min(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
+  expectTensor('min', 'the input', x);
+  return dim === undefined ? x.min() : x.min(dim, keepdim);
+}
+export const amax = on('amax', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.amax(dim, keepdim));
+export const amin = on('amin', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.amin(dim, keepdim));
 export const prod = on('prod', (x: Tensor, dim?: Dims, keepdim = false): Tensor => x.prod(dim, keepdim));
 export const argmax = on('argmax', (x: Tensor, dim?: number, keepdim = false): Tensor => x.argmax(dim, keepdim));
 export const argmin = on('argmin', (x: Tensor, dim?: number, keepdim = false): Tensor => x.argmin(dim, keepdim));

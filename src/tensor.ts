@@ -18,6 +18,10 @@ import { Storage, track, untrack } from './storage.js';
 import { formatTensor, nest } from './format.js';
 import { trackCreated } from './tidy.js';
 import * as F from './functional.js';
+import * as TO from './tensor-ops.js';
+import type { ValuesIndices } from './tensor-ops.js';
+import { cumprod, cumsum } from './scan.js';
+import { argsort, sort, topk, type SortOptions, type TopkOptions } from './sorting.js';
 
 /** A tensor or a JS scalar (numbers and booleans broadcast as 0-d tensors, PyTorch's weak scalars). */
 export type TensorLike = Tensor | number | boolean;
@@ -26,6 +30,12 @@ export type Dims = number | readonly number[];
 
 /** Shared by a tensor and its views: bumped by in-place writes, checked by backward. */
 export interface VersionCounter { value: number }
+
+/** max(dim)/min(dim) take one dim (amax/amin take several), as torch's. */
+function checkOneDim(op: string, dim: unknown): number {
+  if (typeof dim !== 'number') throw new ShapeError(`${op}: dim must be one number (for several dims, values only, use amax/amin), got ${describeValue(dim)}`);
+  return dim;
+}
 
 /** `v` if it is a Tensor, else a KilnError naming the op and the argument. */
 export function expectTensor(op: string, arg: string, v: unknown): Tensor {
@@ -428,16 +438,31 @@ export class Tensor {
 
   // ----- reductions ----------------------------------------------------------------------------
 
-  private _reduce(name: 'sum' | 'prod' | 'max' | 'min', dim: Dims | undefined, keepdim: boolean): Tensor {
-    F.checkKeepdim(name, keepdim);
-    const dims = normalizeDims(name, dim, this.ndim);
+  private _reduce(name: 'sum' | 'prod' | 'max' | 'min', dim: Dims | undefined, keepdim: boolean, op: string = name): Tensor {
+    F.checkKeepdim(op, keepdim);
+    const dims = normalizeDims(op, dim, this.ndim);
     return apply(OPS[name], [this], { dims, keepdim });
   }
   sum(dim?: Dims, keepdim = false): Tensor { return this._reduce('sum', dim, keepdim); }
   prod(dim?: Dims, keepdim = false): Tensor { return this._reduce('prod', dim, keepdim); }
-  /** Maximum values over `dim` (like torch.amax; use argmax for indices). */
-  max(dim?: Dims, keepdim = false): Tensor { return this._reduce('max', dim, keepdim); }
-  min(dim?: Dims, keepdim = false): Tensor { return this._reduce('min', dim, keepdim); }
+  /** The largest element; with a dim, the largest along it and its index, as torch.max (values only: amax). */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim?: number, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return this._reduce('max', undefined, false);
+    return TO.extremumAlong(this, 'max', checkOneDim('max', dim), keepdim);
+  }
+  /** The smallest element; with a dim, the smallest along it and its index, as torch.min (values only: amin). */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim?: number, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return this._reduce('min', undefined, false);
+    return TO.extremumAlong(this, 'min', checkOneDim('min', dim), keepdim);
+  }
+  /** Maximum values over `dim` (all dims when omitted); ties share the gradient evenly. */
+  amax(dim?: Dims, keepdim = false): Tensor { return this._reduce('max', dim, keepdim, 'amax'); }
+  /** Minimum values over `dim` (all dims when omitted); ties share the gradient evenly. */
+  amin(dim?: Dims, keepdim = false): Tensor { return this._reduce('min', dim, keepdim, 'amin'); }
   /** Index of the maximum along `dim` (over the flattened tensor when omitted). */
   argmax(dim?: number, keepdim = false): Tensor { return F.argReduce(this, 'argmax', dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return F.argReduce(this, 'argmin', dim, keepdim); }
@@ -561,6 +586,44 @@ export class Tensor {
   /** Splits into chunks of `size` (or of the listed sizes) along `dim`. */
   split(size: number | readonly number[], dim = 0): Tensor[] { return F.split(this, size, dim); }
 
+  // ----- masking, triangles, scans, sorting and other torch ops (composites) ----------------------
+
+  /** `value` where `mask` is true (mask broadcasts to this tensor). */
+  maskedFill(mask: Tensor, value: TensorLike): Tensor { return TO.maskedFill(this, mask, value); }
+  /** Lower triangle of the last two dims (j − i <= diagonal), zeros elsewhere. */
+  tril(diagonal = 0): Tensor { return TO.tril(this, diagonal); }
+  /** Upper triangle of the last two dims (j − i >= diagonal), zeros elsewhere. */
+  triu(diagonal = 0): Tensor { return TO.triu(this, diagonal); }
+  cumsum(dim: number): Tensor { return cumsum(this, dim); }
+  cumprod(dim: number): Tensor { return cumprod(this, dim); }
+  /** Sorted values and their indices along `dim` (stable; NaN largest). */
+  sort(options?: SortOptions): ValuesIndices { return sort(this, options); }
+  argsort(options?: SortOptions): Tensor { return argsort(this, options); }
+  /** The k largest (or smallest) values along `dim` with their indices. */
+  topk(k: number, options?: TopkOptions): ValuesIndices { return topk(this, k, options); }
+  /** torch's repeat: `x.repeat(2, 3)` or `x.repeat([2, 3])`. */
+  repeat(...sizes: (number | readonly number[])[]): Tensor { return TO.repeat(this, sizes.flat()); }
+  tile(...dims: (number | readonly number[])[]): Tensor { return TO.tile(this, dims.flat()); }
+  /** `chunks` pieces along `dim` (views). */
+  chunk(chunks: number, dim = 0): Tensor[] { return TO.chunk(this, chunks, dim); }
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return TO.roll(this, shifts, dims); }
+  /** A 1-D tensor as a diagonal matrix, or the diagonal of a matrix. */
+  diag(diagonal = 0): Tensor { return TO.diag(this, diagonal); }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return TO.diagonal(this, offset, dim1, dim2); }
+  outer(other: Tensor): Tensor { return TO.outer(this, other); }
+  lerp(end: Tensor, weight: TensorLike): Tensor { return TO.lerp(this, end, weight); }
+  /** beta·this + alpha·(mat1 @ mat2). */
+  addmm(mat1: Tensor, mat2: Tensor, options?: TO.ScaleOptions): Tensor { return TO.addmm(this, mat1, mat2, options); }
+  baddbmm(batch1: Tensor, batch2: Tensor, options?: TO.ScaleOptions): Tensor { return TO.baddbmm(this, batch1, batch2, options); }
+  isnan(): Tensor { return TO.isnan(this); }
+  isinf(): Tensor { return TO.isinf(this); }
+  isfinite(): Tensor { return TO.isfinite(this); }
+  isclose(other: Tensor, options?: TO.CloseOptions): Tensor { return TO.isclose(this, other, options); }
+  allclose(other: Tensor, options?: TO.CloseOptions): boolean { return TO.allclose(this, other, options); }
+  nanToNum(options?: TO.NanToNumOptions): Tensor { return TO.nanToNum(this, options); }
+  /** The vector p-norm over `dim` (all dims by default). */
+  norm(p: number | 'fro' = 'fro', dim?: Dims, keepdim = false): Tensor { return TO.norm(this, p, dim, keepdim); }
+
   // ----- in-place ------------------------------------------------------------------------------
 
   /** @internal Runs `compute` out of place and writes the result into this tensor's storage. */
@@ -616,5 +679,10 @@ export class Tensor {
     expectTensor('copy_', 'the source', src);
     return this._inplace('copy_', () => src.expand(this.shape).to(this.dtype));
   }
+  maskedFill_(mask: Tensor, value: TensorLike): this { return this._inplace('maskedFill_', (x) => TO.maskedFill(x, mask, value)); }
+  tril_(diagonal = 0): this { return this._inplace('tril_', (x) => TO.tril(x, diagonal)); }
+  triu_(diagonal = 0): this { return this._inplace('triu_', (x) => TO.triu(x, diagonal)); }
+  lerp_(end: Tensor, weight: TensorLike): this { return this._inplace('lerp_', (x) => TO.lerp(x, end, weight)); }
+  nanToNum_(options?: TO.NanToNumOptions): this { return this._inplace('nanToNum_', (x) => TO.nanToNum(x, options)); }
 }
 

@@ -7,10 +7,31 @@ import { noGrad } from '../autograd.js';
 import { shapesEqual } from '../core/shape.js';
 import { Tensor } from '../tensor.js';
 
-/** Base class of layers and models. Subclasses define forward(). */
+/** A module is callable: `model(x)` is `model.forward(x)`, typed as forward is. */
+export interface Module {
+  (...args: Parameters<this['forward']>): ReturnType<this['forward']>;
+}
+
+/**
+ * Base class of layers and models. Subclasses define forward(); instances are callable as torch's
+ * are (`model(x)`): the constructor returns a function object with the subclass's prototype, so
+ * fields, methods and `instanceof` work as on any object.
+ */
 export abstract class Module {
   /** True in training mode (dropout active); set by train()/eval(). */
-  training = true;
+  declare training: boolean;
+
+  constructor() {
+    // NOTE: a base class's field initialisers would run on the discarded `this`: set fields here.
+    // forward is looked up at each call, so compile(model) and later reassignments take effect.
+    const self = ((...args: unknown[]) => self.forward(...args)) as unknown as Module;
+    Object.setPrototypeOf(self, new.target.prototype);
+    // A function's own `length` and `name` would shadow members of that name (ModuleList.length).
+    delete (self as { length?: number }).length;
+    delete (self as { name?: string }).name;
+    self.training = true;
+    return self;
+  }
 
   abstract forward(...args: any[]): any;
 

@@ -80,7 +80,7 @@ const needsGrad = (x: Tensor) => isGradEnabled() && x.requiresGrad;
  */
 function windowMax(win: Tensor, nd: number, withIndex: boolean): { value: Tensor; arg: Tensor | null } {
   const wdims = range(win.ndim - nd, win.ndim);
-  if (!withIndex && !needsGrad(win)) return { value: win.max(wdims), arg: null };
+  if (!withIndex && !needsGrad(win)) return { value: win.amax(wdims), arg: null };
   const taps = win.shape.slice(win.ndim - nd);
   // The flat index of the first maximum over all window dims (the reduce primitive takes a dim list).
   const arg = apply(OPS.argmax, [win.detach()], { dims: wdims, keepdim: false });

@@ -824,7 +824,7 @@ class Gen {
       return true;
     }));
     const forms = ['$0.add(3)', '$0.mul(-2)', '$0.add(2 ** 32 + 5)', '$0.sub(2 ** 31)', '$0.mul(2 ** 33)', '$0.div(1e10)', '$0.div(2)', '$0.div(3)', '$0.remainder(3)',
-      '$0.abs()', '$0.neg()', '$0.sum()', '$0.max(0)', "$0.to('float32')", "$0.gt(0).to('float32')", 'k.where($0.gt(0), $0, 0)', '$0.add(0.5)'];
+      '$0.abs()', '$0.neg()', '$0.sum()', '$0.amax(0)', "$0.to('float32')", "$0.gt(0).to('float32')", 'k.where($0.gt(0), $0, 0)', '$0.add(0.5)'];
     const both = y ? ['$0.add($1)', '$0.mul($1)', '$0.maximum($1)', '$0.sub($1)', '$0.div($1.abs().add(1))'] : [];
     const code = pick(this.r, [...forms, ...both]);
     return { code, refs: code.includes('$1') ? [x.id, y!.id] : [x.id], exact: true };
