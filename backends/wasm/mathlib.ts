@@ -51,16 +51,32 @@ function expCore(x: F): { t: F; y: F } {
 }
 
 /**
+ * Below this e^x rounds to +0 in float32 (e^x < 2^-150). Masked scores (-Inf, -1e9 after a max
+ * shift) land here: both exp forms return 0 for them directly, never computing the subnormal
+ * product, which x86 finishes in a microcode assist (~100x slower; wasm has no flush-to-zero).
+ */
+const EXP_ZERO_BELOW = -103.97208;
+
+/** x with the lanes of `mask` set to +0: one v128.andnot on vectors. */
+function zeroWhere(mask: M, x: F): F {
+  const c = x.c;
+  return c.w === 1 ? c.sel(mask, 0, x) : c.f(c.m.v128.andnot(x.r, mask.r));
+}
+
+/**
  * e^x computed for the normal range only (one-step 2^n), with the bits of the rounding sum t,
- * which are 0x4b400000 + n: the result is exact when -125 <= n <= 127 for every lane (NaN and ±Inf
+ * which are 0x4b400000 + n: the result is exact when -125 <= n <= 127 for every lane (NaN and +Inf
  * arguments give bits far outside, either sign). Callers that can redo their work track min/max of
  * these bits and check afterwards (reduce.ts re-runs a row pass with the full-range form when some
- * lane was outside); tracking the bits rather than n saves an instruction per vector.
+ * lane was outside); tracking the bits rather than n saves an instruction per vector. Lanes whose
+ * result rounds to 0 (x < EXP_ZERO_BELOW, -Inf included) count as in range: they give 0 from x = 0's
+ * in-range bits, so masked rows stay on this path.
  */
 export function expOptimistic(x: F): { value: F; nBits: I } {
-  const { t, y } = expCore(x);
+  const zero = x.lt(EXP_ZERO_BELOW);
+  const { t, y } = expCore(zeroWhere(zero, x));
   const tb = t.bits();
-  return { value: y.bits().add(tb.shl(23)).asFloat(), nBits: tb };
+  return { value: zeroWhere(zero, y.bits().add(tb.shl(23)).asFloat()), nBits: tb };
 }
 
 /** The range of expOptimistic's nBits (as signed int32) in which it is exact: n in [-125, 127]. */
@@ -78,11 +94,13 @@ export function expF(x: F, bounded = false): F {
     const { t, y } = expCore(x);
     return y.bits().add(t.bits().shl(23)).asFloat();
   }
-  const { t, y } = expCore(x.pmax(-104).pmin(89));
+  // Lanes that round to 0 compute e^0 and are zeroed (NaN compares false and passes through).
+  const zero = x.lt(EXP_ZERO_BELOW);
+  const { t, y } = expCore(zeroWhere(zero, x).pmin(89));
   const ni = t.bits().sub(0x4b400000);
   const n1 = ni.shrS(1);
   const n2 = ni.sub(n1);
-  return y.bits().add(n1.shl(23)).asFloat().mul(n2.add(127).shl(23).asFloat());
+  return zeroWhere(zero, y.bits().add(n1.shl(23)).asFloat().mul(n2.add(127).shl(23).asFloat()));
 }
 
 export const LOG_P = [3.3333331174e-1, -2.4999993993e-1, 2.0000714765e-1, -1.6668057665e-1, 1.4249322787e-1,

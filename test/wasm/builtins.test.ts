@@ -1,9 +1,9 @@
 // Accuracy of the polynomial builtins (exp, log, sin, cos, tanh, erf, pow) over the whole float32
 // range (every binade, both signs, subnormals, ±0, ±Inf, NaN), SIMD lanes and scalar tail, measured in
 // ulps against the correctly rounded float64 reference.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ScalarOp } from '../../src/ops/scalar.js';
-import { ew, getWasm, ld, op, rng, runOn, ulpDiff, view } from './helpers.js';
+import { acc, ew, getWasm, ld, op, red, rng, runOn, ulpDiff, view } from './helpers.js';
 
 /** Samples of every binade from 2^-149 to 2^127, both signs, plus specials. */
 function fullRange(perBinade: number, seed: number): Float32Array {
@@ -69,6 +69,9 @@ async function maxUlp(name: ScalarOp, xs: Float32Array): Promise<{ ulp: number; 
   return { ulp, at };
 }
 
+// binaryen loads once per file (15-20 s under tsx on a loaded machine), outside any test's timeout.
+beforeAll(() => getWasm(), 120_000);
+
 describe('builtin accuracy over the full float32 range', () => {
   const xs = fullRange(24, 7);
   for (const name of Object.keys(REF) as ScalarOp[]) {
@@ -117,4 +120,56 @@ describe('builtin accuracy over the full float32 range', () => {
     console.log(`[wasm builtins] pow: max error ${ulp} ulp over ${n} samples`);
     expect(ulp).toBeLessThanOrEqual(1);
   });
+});
+
+describe('exp where float32 underflows (masked attention scores)', () => {
+  /** Every float32 from `lo` up to `hi` (both negative), in steps of `stride` float32s. */
+  function float32sBetween(lo: number, hi: number, stride = 1): number[] {
+    const f = new Float32Array([lo]);
+    const u = new Uint32Array(f.buffer);
+    const out: number[] = [];
+    for (; f[0] <= hi; u[0] -= stride) out.push(f[0]); // negative floats: smaller bits are closer to 0
+    return out;
+  }
+  const specials = [-Infinity, -3.4028234663852886e38, -1e30, -1e9, -1e4, -150, -104, -103.97208, -103.972076, -87.33655, -87.3];
+  const xs = [...specials, ...float32sBetween(-104.05, -103.9), ...float32sBetween(-130, -85, 97)];
+  while (xs.length % 4 !== 3) xs.push(-1e9); // leave a scalar tail
+
+  it('elementwise: within 2 ulp of float64 (absolute 2^-149 among subnormals), +0 wherever float64 rounds to 0', async () => {
+    const x32 = Float32Array.from(xs);
+    const { ulp, at } = await maxUlp('exp', x32);
+    expect(ulp, `at x = ${at}`).toBeLessThanOrEqual(2);
+    const w = await getWasm();
+    const [got] = runOn(w, ew([x32.length], 1, [op('exp', [ld(0, view([x32.length]))])]), [x32]);
+    const zeros = [...x32.keys()].filter((i) => Math.fround(Math.exp(x32[i])) === 0);
+    expect(zeros.length).toBeGreaterThan(1000);
+    expect(zeros.filter((i) => !Object.is(got[i], 0)).map((i) => x32[i])).toEqual([]);
+  }, 60_000);
+
+  it('in a row reduction (the range-guarded form): sum of exp and exp / sum match float64', async () => {
+    // Rows of a causal mask: a few ordinary scores, the rest -Inf or far below the underflow point.
+    const n = 37, rows = 6;
+    const r = rng(11);
+    const x = new Float32Array(rows * n);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < n; j++) {
+        const tail = xs[(i * n + j) % xs.length];
+        x[i * n + j] = j <= i * 6 ? Math.fround(r() * 4 - 2) : i % 2 ? -Infinity : tail;
+      }
+    }
+    const w = await getWasm();
+    const xl = ld(0, view([rows, n]));
+    const e = op('exp', [xl]);
+    const k = red([rows], [n], 1, [{ op: 'sum', body: e }], [{ expr: op('div', [e, acc(0)]), scope: 'full' }, { expr: acc(0), scope: 'outer' }]);
+    const [p, s] = runOn(w, k, [x]);
+    for (let i = 0; i < rows; i++) {
+      const row = [...x.subarray(i * n, (i + 1) * n)];
+      const sum64 = row.reduce((a, v) => a + Math.exp(v), 0);
+      expect(Math.abs(s[i] - sum64) / sum64, `row ${i} sum`).toBeLessThan(1e-6);
+      for (let j = 0; j < n; j++) {
+        const want = Math.fround(Math.exp(row[j]) / sum64);
+        expect(ulpDiff(p[i * n + j], want), `row ${i} col ${j} (x = ${row[j]})`).toBeLessThanOrEqual(3);
+      }
+    }
+  }, 60_000);
 });
