@@ -85,6 +85,19 @@ export const WORKLOADS: readonly Workload[] = [
       return { size: `[${r},${c}] f32`, fn: (x: Tensor) => x.softmax(-1), args: [kiln.randn([r, c], { backend })] };
     },
   },
+  // Attention-score softmax, plain and causally masked (-inf above the diagonal): the masked rows'
+  // exp(-inf) must cost what any other exp costs.
+  ...(['softmax-scores', 'softmax-scores-causal'] as const).map((name): Workload => ({
+    name, what: name.endsWith('causal') ? 'x.maskedFill(causal, -inf).softmax(-1) on attention scores' : 'softmax(-1) on attention scores', roof: 'stream',
+    setup(backend, scale) {
+      const [h, t] = pick(scale, [32, 128], [8, 128], [2, 8]);
+      const x = kiln.randn([h, t, t], { backend });
+      if (!name.endsWith('causal')) return { size: `[${h},${t},${t}] f32`, fn: (v: Tensor) => v.softmax(-1), args: [x] };
+      const ids = kiln.arange(t, undefined, 1, { backend });
+      const above = ids.reshape([1, t]).gt(ids.reshape([t, 1]));
+      return { size: `[${h},${t},${t}] f32`, fn: (v: Tensor, m: Tensor) => v.maskedFill(m, -Infinity).softmax(-1), args: [x, above] };
+    },
+  })),
   {
     name: 'layerNorm', what: 'layerNorm over the last dim with weight and bias', roof: 'stream',
     setup(backend, scale) {
