@@ -28,7 +28,7 @@ export function readable(t: Tensor): boolean {
   return !t._lazy && getBackend(t.backend).syncReads;
 }
 
-/** Index tensors must be int32 (BigInt64Array data becomes int32 in tensor(), with a range check). */
+/** Index tensors must be int32. */
 export function checkIndexDType(op: string, arg: string, t: Tensor): void {
   if (!(t instanceof Tensor)) throw new KilnError(`${op}: ${arg} must be a tensor of int32 indices`);
   if (t.dtype !== 'int32') throw new DTypeError(`${op}: ${arg} must hold int32 indices, got ${t.dtype}`);
@@ -88,6 +88,9 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   let c = numClasses;
   if (c === -1) {
     if (indices.size === 0) throw new ShapeError('oneHot: cannot infer numClasses from an empty tensor; pass it');
+    if (!indices._lazy && !getBackend(indices.backend).syncReads) {
+      throw new KilnError(`oneHot: numClasses -1 reads the largest index, which ${indices.backend} does only asynchronously; pass numClasses`);
+    }
     c = (indices.amax().item() as number) + 1;
   }
   if (!Number.isInteger(c) || c < 1) throw new KilnError(`oneHot: numClasses must be a positive integer or -1, got ${numClasses}`);
@@ -263,8 +266,9 @@ export function isclose(a: Tensor, b: Tensor, o: CloseOptions = {}): Tensor {
   if (!(rtol >= 0) || !(atol >= 0)) throw new KilnError(`isclose: rtol and atol must be non-negative, got ${rtol} and ${atol}`);
   if (a.dtype !== 'float32' && b.dtype !== 'float32') return a.eq(b);
   const af = a.to('float32'), bf = b.to('float32');
-  // a == b covers equal infinities; the tolerance test is false wherever a NaN or infinity enters it.
-  let close = af.eq(bf).logicalOr(af.sub(bf).abs().le(bf.abs().mul(rtol).add(atol)));
+  // a == b covers equal infinities; the tolerance test only counts where b is finite (else rtol·|b| is inf).
+  const within = af.sub(bf).abs().le(bf.abs().mul(rtol).add(atol)).logicalAnd(isfinite(bf));
+  let close = af.eq(bf).logicalOr(within);
   if (equalNan) close = close.logicalOr(isnan(af).logicalAnd(isnan(bf)));
   return close;
 }
