@@ -6,6 +6,7 @@ import type { Tensor } from '../../src/index.js';
 import * as R from './reference.js';
 import type { RArray, RDType, Rng } from './reference.js';
 import { CNN_ROWS } from './opinfo-cnn.js';
+import { PARITY_ROWS } from './opinfo-parity.js';
 
 type SliceSpec = readonly [number?, number?, number?] | null;
 
@@ -542,7 +543,7 @@ function reduceSamples(rng: Rng, o: ReduceOpts): Sample<ReduceArgs>[] {
   return [...s, ...(o.extra?.(rng) ?? [])];
 }
 
-function reduceRow(name: 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'var' | 'std' | 'logsumexp' | 'argmax' | 'argmin',
+function reduceRow(name: 'sum' | 'mean' | 'amax' | 'amin' | 'prod' | 'var' | 'std' | 'logsumexp' | 'argmax' | 'argmin',
   ref: (x: RArray, a: ReduceArgs) => RArray, o: ReduceOpts): OpRow<ReduceArgs> {
   const fnName = name === 'var' ? 'variance' : name;
   return row<ReduceArgs>({
@@ -570,11 +571,11 @@ const REDUCE_EDGE = [[1, NaN, 3], [Infinity, 1, -Infinity], [-Infinity, -Infinit
 const REDUCTIONS: OpRow[] = [
   reduceRow('sum', (x, a) => R.sum(x, a.dim, a.keepdim), { ints: true, bools: true, emptyOk: true, edge: REDUCE_EDGE, atol: 1e-5, rtol: 1e-5, extra: LONG_REDUCE }),
   reduceRow('mean', (x, a) => R.mean(x, a.dim, a.keepdim), { ints: true, emptyOk: true, edge: REDUCE_EDGE, extra: LONG_REDUCE }),
-  reduceRow('max', (x, a) => R.amax(x, a.dim, a.keepdim), { ints: true, edge: REDUCE_EDGE, extra: (rng) => [
+  reduceRow('amax', (x, a) => R.amax(x, a.dim, a.keepdim), { ints: true, edge: REDUCE_EDGE, extra: (rng) => [
     { desc: 'long row [4099]', inputs: [C(R.uniform(rng, [4099]))], args: {}, grad: false },
     { desc: 'ties split the gradient evenly', inputs: [C(R.arr([2, 3], [1, 3, 3, 2, 2, 0]))], args: { dim: 1 } },
   ] }),
-  reduceRow('min', (x, a) => R.amin(x, a.dim, a.keepdim), { ints: true, edge: REDUCE_EDGE, extra: () => [
+  reduceRow('amin', (x, a) => R.amin(x, a.dim, a.keepdim), { ints: true, edge: REDUCE_EDGE, extra: () => [
     { desc: 'ties split the gradient evenly', inputs: [C(R.arr([2, 3], [1, 1, 3, 0, 2, 0]))], args: { dim: 1 } },
   ] }),
   reduceRow('prod', (x, a) => R.prod(x, a.dim, a.keepdim), {
@@ -1014,5 +1015,5 @@ const LOSSES: OpRow[] = [
 export const OPINFO: readonly OpRow[] = [
   ...BINARY.slice(0, 4), BINARY[4], ...UNARY, ...BINARY.slice(5, 7), CLAMP, WHERE, ...BINARY.slice(8), LOGICAL_NOT, BINARY[7],
   ...REDUCTIONS, MATMUL, softmaxRow('softmax', R.softmax), softmaxRow('logSoftmax', R.logSoftmax), LAYER_NORM,
-  ...MOVEMENT, TO, ...LOSSES, ...CNN_ROWS,
+  ...MOVEMENT, TO, ...LOSSES, ...CNN_ROWS, ...PARITY_ROWS,
 ];

@@ -9,6 +9,7 @@ import { asList, cotangents, finiteDifferences, gradInputs, mismatches, toKiln }
 import { OPINFO, knownOn, viewKiln, viewRef, type OpRow, type Sample } from './opinfo.js';
 import * as R from './reference.js';
 import { CNN_NO_0D } from './opinfo-cnn.js';
+import { PARITY_NO_0D } from './opinfo-parity.js';
 
 async function checkValue(row: OpRow, sample: Sample, backend: BackendName): Promise<void> {
   const xs = sample.inputs.map((s) => viewKiln(toKiln(s.base, backend), s.view));
@@ -77,15 +78,18 @@ describe('op-info table', () => {
   it('has a row for every op the brief lists', () => {
     const names = new Set(OPINFO.map((r) => r.name));
     const listed = `add sub mul div pow neg abs exp log sqrt rsqrt sin cos tanh sigmoid relu gelu gelu(tanh) silu softplus maximum minimum
-      clamp where eq ne lt le gt ge logicalAnd logicalOr logicalNot floor ceil round sign remainder reciprocal erf sum mean max min argmax
+      clamp where eq ne lt le gt ge logicalAnd logicalOr logicalNot floor ceil round sign remainder reciprocal erf sum mean amax amin max min argmax
       argmin prod var std logsumexp matmul softmax logSoftmax layerNorm reshape flatten squeeze unsqueeze transpose permute expand slice
-      narrow flip contiguous cat stack split pad gather indexSelect embedding to mseLoss crossEntropy binaryCrossEntropy`.split(/\s+/);
+      narrow flip contiguous cat stack split pad gather indexSelect embedding to mseLoss crossEntropy binaryCrossEntropy
+      maskedFill tril triu oneHot cumsum cumprod sort argsort topk einsum repeat chunk roll diag diagonal outer lerp addmm isnan isinf
+      isfinite isclose nanToNum vectorNorm scaledDotProductAttention rmsNorm nllLoss binaryCrossEntropyWithLogits l1Loss smoothL1Loss
+      huberLoss klDiv cosineEmbeddingLoss`.split(/\s+/);
     expect(listed.filter((n) => !names.has(n))).toEqual([]);
   });
 
   it('covers 0-d, empty and non-contiguous samples in every row', () => {
     // Ops that reject 0-d inputs in PyTorch too.
-    const no0d = new Set(['matmul', 'layerNorm', 'narrow', 'cat', 'split', 'pad', ...CNN_NO_0D]);
+    const no0d = new Set(['matmul', 'layerNorm', 'narrow', 'cat', 'split', 'pad', ...CNN_NO_0D, ...PARITY_NO_0D]);
     const missing: string[] = [];
     for (const r of OPINFO) {
       const kinds = r.samples.flatMap((s) => s.inputs.map((i) => ({ shape: viewRef(i.base, i.view).shape, view: i.view })));
