@@ -132,10 +132,30 @@ function flattenNested(data: Nested, op: string): { values: (number | boolean)[]
   return { values, shape };
 }
 
-/** A tensor from nested arrays, a number/boolean, or a typed array (1-D unless `shape` is given). */
-export function tensor(data: Nested | TypedArray, opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+/**
+ * int64 data (a BigInt64Array, as int64 arrives in JS) as int32, which is what kiln indexes with;
+ * a value outside the int32 range is an error naming the op, never a silent wrap.
+ */
+export function int32OfInt64(op: string, data: BigInt64Array): Int32Array {
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < -2147483648n || v > 2147483647n) {
+      throw new KilnError(`${op}: int64 value ${v} at index ${i} is outside the int32 range kiln stores (-2^31 .. 2^31 - 1)`);
+    }
+    out[i] = Number(v);
+  }
+  return out;
+}
+
+/**
+ * A tensor from nested arrays, a number/boolean, or a typed array (1-D unless `shape` is given);
+ * a BigInt64Array becomes int32 (range-checked).
+ */
+export function tensor(data: Nested | TypedArray | BigInt64Array, opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   const o = options('tensor', opts, ['shape']);
   const shapeOpt = (opts as { shape?: unknown } | null)?.shape;
+  if (data instanceof BigInt64Array) data = int32OfInt64('tensor', data);
   let values: ArrayLike<number | boolean>;
   let shape: number[];
   if (ArrayBuffer.isView(data)) {

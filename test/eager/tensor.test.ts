@@ -18,6 +18,17 @@ describe('creation and dtype defaults', () => {
     expect(tensor(new Float32Array(6), { shape: [2, 3] }).shape).toEqual([2, 3]);
   });
 
+  it('int64 data (BigInt64Array) becomes int32 indices, range-checked', () => {
+    const idx = tensor(new BigInt64Array([2n, 0n, -1n]));
+    expect(idx.dtype).toBe('int32');
+    expect(idx.data()).toEqual(new Int32Array([2, 0, -1]));
+    expect(tensor(new BigInt64Array([1n, 3n]), { shape: [2, 1] }).shape).toEqual([2, 1]);
+    const table = tensor([[1, 2], [3, 4], [5, 6]]);
+    expect([...table.indexSelect(0, tensor(new BigInt64Array([2n, 0n]))).data()]).toEqual([5, 6, 1, 2]);
+    expect(() => tensor(new BigInt64Array([0n, 2n ** 31n]))).toThrow(/tensor: int64 value 2147483648 at index 1 is outside the int32 range/);
+    expect(() => tensor(new BigInt64Array([-(2n ** 31n) - 1n]))).toThrow(k.KilnError);
+  });
+
   it('arange: int32 for integer arguments, float32 otherwise', () => {
     expect(arange(4).dtype).toBe('int32');
     expect(Array.from(arange(4).data())).toEqual([0, 1, 2, 3]);
