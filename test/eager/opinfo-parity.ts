@@ -641,4 +641,4 @@ export const PARITY_ROWS: readonly OpRow[] = [
 ];
 
 /** Rows whose ops reject 0-d inputs in PyTorch too. */
-export const PARITY_NO_0D: readonly string[] = ['tril', 'triu', 'chunk', 'diag', 'diagonal', 'outer', 'rmsNorm'];
+export const PARITY_NO_0D: readonly string[] = ['tril', 'triu', 'chunk', 'diag', 'diagonal', 'outer', 'rmsNorm', 'scaledDotProductAttention'];
