@@ -6,7 +6,7 @@ import type { DType } from './core/dtype.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from './core/errors.js';
 import { normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
-import { apply } from './dispatch.js';
+import { activeTracer, apply } from './dispatch.js';
 import { arange, full } from './creation.js';
 import { Tensor, type Dims, type TensorLike } from './tensor.js';
 import * as F from './functional.js';
@@ -23,9 +23,12 @@ export function scalarOf(like: Tensor, v: number | boolean, dtype: DType = like.
   return t.dtype === dtype ? t : t.to(dtype);
 }
 
-/** True when the tensor's values can be read now (eager, on a backend with synchronous reads). */
+/**
+ * True when the tensor's values can be read now: eager, on a backend with synchronous reads, and,
+ * while compile() traces, laid out contiguously (making a strided view contiguous would be traced).
+ */
 export function readable(t: Tensor): boolean {
-  return !t._lazy && getBackend(t.backend).syncReads;
+  return !t._lazy && getBackend(t.backend).syncReads && (!activeTracer() || t.isContiguous());
 }
 
 /** Index tensors must be int32. */
