@@ -169,7 +169,7 @@ export function crossEntropy(input: Tensor, target: Tensor, o?: Opts<CrossEntrop
   checkWeight(op, weight, c);
   if (target.dtype === 'float32') {
     // Class probabilities: −Σ_c w_c·p_c·log q_c, averaged over elements (not weights).
-    if (!shapesEqual(target.shape, input.shape)) throw new ShapeError(`${op}: class-probability targets must have the input's shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)}`);
+    if (!shapesEqual(target.shape, input.shape)) throw new ShapeError(`${op}: float32 targets are class probabilities and must have the input's shape ${fmtShape(input.shape)}, got ${fmtShape(target.shape)} (class indices must be int32)`);
   } else checkClassTarget(op, input, target, ignoreIndex);
   return scoped([input, target, weight], () => {
     const logp = input.logSoftmax(cd);

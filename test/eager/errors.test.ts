@@ -57,7 +57,8 @@ describe('broadcasting', () => {
 
 describe('dtypes', () => {
   it('crossEntropy with float targets', () => {
-    expectError(() => nn.crossEntropy(ones([2, 3]), tensor([0, 1])), DTypeError, 'crossEntropy: target must hold int32 class indices, got float32');
+    // float32 targets are class probabilities (as torch): they must have the input's shape.
+    expectError(() => nn.crossEntropy(ones([2, 3]), tensor([0, 1])), ShapeError, 'crossEntropy: float32 targets are class probabilities and must have the input\'s shape [2,3], got [2] (class indices must be int32)');
   });
   it('gather / indexSelect / embedding with a float index', () => {
     expectError(() => ones([2, 3]).gather(1, zeros([2, 1])), DTypeError, 'gather: index must be int32, got float32');
@@ -210,7 +211,7 @@ describe('losses', () => {
     expectError(() => nn.binaryCrossEntropy(ones([2]), ones([2, 1])), ShapeError, 'binaryCrossEntropy: input [2] and target [2,1] must have the same shape');
   });
   it('crossEntropy checks logits and target shapes', () => {
-    expectError(() => nn.crossEntropy(ones([4, 3]), i32([0, 1])), ShapeError, 'crossEntropy: expected logits [N, C] with target [N] (or [C] with []), got [4,3] and [2]');
+    expectError(() => nn.crossEntropy(ones([4, 3]), i32([0, 1])), ShapeError, 'crossEntropy: expected target [4] for input [4,3] (class dim 1 removed), got [2]');
     expectError(() => nn.crossEntropy(ones([2, 3, 4]), i32([0, 1])), ShapeError, 'crossEntropy', '[2,3,4]');
   });
 });
