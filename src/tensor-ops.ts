@@ -37,18 +37,6 @@ export function checkIndexDType(op: string, arg: string, t: Tensor): void {
   if (t.dtype !== 'int32') throw new DTypeError(`${op}: ${arg} must hold int32 indices, got ${t.dtype}`);
 }
 
-/** Checks eagerly readable indices lie in [-size, size) (negative ones count from the end when `negativeOk`). */
-export function checkIndexRange(op: string, idx: Tensor, size: number, what: string, negativeOk = false): void {
-  if (!readable(idx)) return;
-  const lo = negativeOk ? -size : 0;
-  const data = idx.data();
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] < lo || data[i] >= size) {
-      throw new ShapeError(`${op}: index ${data[i]} is out of range for ${what} of size ${size}`);
-    }
-  }
-}
-
 /** `x` where mask is false, `value` (cast to x's dtype) where it is true. */
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
   if (!(mask instanceof Tensor) || mask.dtype !== 'bool') throw new DTypeError(`maskedFill: mask must be a bool tensor, got ${mask instanceof Tensor ? mask.dtype : typeof mask}`);
@@ -97,13 +85,12 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
     c = (indices.amax().item() as number) + 1;
   }
   if (!Number.isInteger(c) || c < 1) throw new KilnError(`oneHot: numClasses must be a positive integer or -1, got ${numClasses}`);
-  if (readable(indices)) {
-    const data = indices.data();
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] < 0 || data[i] >= c) throw new ShapeError(`oneHot: class ${data[i]} is out of range for ${c} classes`);
-    }
-  }
-  return indices.unsqueeze(-1).eq(arange(c, undefined, 1, { backend: indices.backend })).to('int32');
+  // The indices pass through a checked gather of 0..c-1 (the identity on valid ones): a class out of
+  // range raises an error naming oneHot eagerly, compiled and on every backend alike, where comparing
+  // against arange alone would silently give a row of zeros.
+  const ids = arange(c, undefined, 1, { dtype: 'int32', backend: indices.backend });
+  const checked = apply(OPS.gather, [ids, indices.reshape([-1])], { axis: 0, op: 'oneHot' }).reshape(indices.shape);
+  return checked.unsqueeze(-1).eq(ids).to('int32');
 }
 
 function checkCounts(op: string, what: string, xs: readonly number[]): void {

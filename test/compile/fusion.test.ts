@@ -20,9 +20,9 @@ const CASES: [string, (t: k.Tensor) => k.Tensor, number][] = [
   ['logSoftmax', (t) => t.logSoftmax(-1), 1],
   ['layerNorm', (t) => k.layerNorm(t, [33], w, b), 1],
   ['relu(x @ W + b)', (t) => t.matmul(W).add(bias).relu(), 1],
-  // matmul, logSoftmax, the checked gather of the target log-probabilities, the mean over the targets
-  // not ignored (torch's ignoreIndex -100).
-  ['crossEntropy', (t) => k.nn.crossEntropy(t.matmul(W), target), 4],
+  // matmul, logSoftmax, the checked gather of the target log-probabilities, the sum of the losses, and
+  // the count of targets not ignored that divides it (the mean is over those, as torch's ignoreIndex -100).
+  ['crossEntropy', (t) => k.nn.crossEntropy(t.matmul(W), target), 5],
   ['var over rows', (t) => t.var(-1), 1],
   // Scores, scale and causal mask in the matmul's epilogue, one softmax reduction, the weighted sum.
   ['causal scaledDotProductAttention', (t) => { const q = t.reshape([1, 8, 33]); return k.scaledDotProductAttention(q, q, q, { isCausal: true }); }, 3],
