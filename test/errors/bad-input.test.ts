@@ -222,6 +222,10 @@ const COMPILE: Case[] = [
   err('compile', 'out-of-range index on a replay', 'indexSelect', () => { const f = compile((a: Tensor, i: Tensor) => a.indexSelect(0, i).add(1)); f(x23(), i32([0])); f(x23(), i32([1])); return f(x23(), i32([2])); }, ShapeError),
   err('compile', 'out-of-range class id, compiled', 'crossEntropy', () => compile((a: Tensor, t: Tensor) => nn.crossEntropy(a, t))(x23(), i32([0, 7]))),
   err('compile', 'out-of-range class id on a replay', 'crossEntropy', () => { const f = compile((a: Tensor, t: Tensor) => nn.crossEntropy(a, t)); f(x23(), i32([0, 1])); f(x23(), i32([2, 1])); return f(x23(), i32([0, 3])); }),
+  err('compile', 'class id out of range beside an ignored one, compiled', 'crossEntropy', () => compile((a: Tensor, t: Tensor) => nn.crossEntropy(a, t, { ignoreIndex: 1 }))(x23(), i32([1, 3])), ShapeError),
+  err('compile', 'negative class id that is not ignoreIndex, compiled', 'crossEntropy', () => compile((a: Tensor, t: Tensor) => nn.crossEntropy(a, t))(x23(), i32([-100, -1])), ShapeError),
+  err('compile', 'nllLoss class id out of range, compiled', 'nllLoss', () => compile((a: Tensor, t: Tensor) => nn.nllLoss(a, t))(x23(), i32([0, 3])), ShapeError),
+  err('compile', 'oneHot of a computed class out of range, compiled', 'oneHot', () => compile((t: Tensor) => k.oneHot(t.add(1), 3))(i32([0, 2])), ShapeError),
   err('compile', 'explain(5)', 'explain', () => k.explain(5 as never)),
 ];
 
