@@ -181,7 +181,7 @@ function maxPool(ctx: OpContext): (Tensor | null)[] {
   const low = x.dtype === 'float32' ? -Infinity : -2147483648;
   const win = windows(padForWindows(x, g, low), g.ks, g.strides, g.dilations);
   const wdims = range(2 + nd, 2 + 2 * nd);
-  if (!ctx.wantsOutput(1)) return [win.max(wdims)];
+  if (!ctx.wantsOutput(1)) return [win.amax(wdims)];
   const flatWin = win.reshape([...win.shape.slice(0, 2 + nd), sizeOf(g.ks)]);
   const arg = flatWin.argmax(-1, true); // [N, C, ...out, 1]
   const values = flatWin.gather(-1, arg).squeeze(-1);
@@ -213,7 +213,7 @@ function averagePool(ctx: OpContext): Tensor {
 register('AveragePool', simple(1, averagePool));
 
 register('GlobalAveragePool', simple(1, (ctx) => { const x = ctx.tensor(0); return x.mean(range(2, x.ndim), true); }));
-register('GlobalMaxPool', simple(1, (ctx) => { const x = ctx.tensor(0); return x.max(range(2, x.ndim), true); }));
+register('GlobalMaxPool', simple(1, (ctx) => { const x = ctx.tensor(0); return x.amax(range(2, x.ndim), true); }));
 
 // ----- normalisation -----------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ const sumSq = (x: Tensor) => x.mul(x);
 const KINDS: Record<string, ReduceKind> = {
   ReduceSum: { f: (x, a, k) => x.sum(a, k), empty: 0, host: [0, (a, v) => a + v] },
   ReduceMean: { f: (x, a, k) => x.mean(a, k), empty: NaN },
-  ReduceMax: { f: (x, a, k) => x.max(a, k), empty: -Infinity, host: [-Infinity, Math.max] },
-  ReduceMin: { f: (x, a, k) => x.min(a, k), empty: Infinity, host: [Infinity, Math.min] },
+  ReduceMax: { f: (x, a, k) => x.amax(a, k), empty: -Infinity, host: [-Infinity, Math.max] },
+  ReduceMin: { f: (x, a, k) => x.amin(a, k), empty: Infinity, host: [Infinity, Math.min] },
   ReduceProd: { f: (x, a, k) => x.prod(a, k), empty: 1, host: [1, (a, v) => a * v] },
   ReduceL1: { f: (x, a, k) => x.abs().sum(a, k), empty: 0 },
   ReduceL2: { f: (x, a, k) => asFloat(sumSq(x).sum(a, k)).sqrt(), empty: 0 },

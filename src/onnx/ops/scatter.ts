@@ -42,7 +42,7 @@ function scatterElements(ctx: OpContext): Tensor {
   const mask = padTo(hit.to('int32').sum(axis).gt(0), data.shape, false);
   const reduced = (how: 'mul' | 'max' | 'min') => {
     const r = u.where(hit, identityOf(how));
-    return padTo(how === 'mul' ? r.prod(axis) : how === 'max' ? r.max(axis) : r.min(axis), data.shape, identityOf(how));
+    return padTo(how === 'mul' ? r.prod(axis) : how === 'max' ? r.amax(axis) : r.amin(axis), data.shape, identityOf(how));
   };
   return combine(ctx, data, mask, placed, reduced);
 }
@@ -67,7 +67,7 @@ register('ScatterND', simple(11, (ctx) => {
   const placed = hit.to(u.dtype === 'bool' ? 'int32' : u.dtype).mT().matmul(u.dtype === 'bool' ? u.to('int32') : u);
   const reduced = (how: 'mul' | 'max' | 'min') => {
     const r = u.unsqueeze(1).where(hit.unsqueeze(2), identityOf(how)); // [count, m, rest]
-    return how === 'mul' ? r.prod(0) : how === 'max' ? r.max(0) : r.min(0);
+    return how === 'mul' ? r.prod(0) : how === 'max' ? r.amax(0) : r.amin(0);
   };
   return combine(ctx, flat, mask, placed, reduced).reshape(data.shape);
 }));
