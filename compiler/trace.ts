@@ -271,6 +271,12 @@ export class Trace implements Tracer {
   argPathOf(t: Tensor): string | undefined { return this.argPaths.get(t); }
 
   private bindLeaf(node: DistributiveOmit<GraphNode, 'id'>, t: Tensor): number {
+    if (t.backend !== this.backendName) {
+      // The program runs on one backend: a tensor it reads from another would be read as foreign memory.
+      const what = node.kind === 'input' && node.source.kind === 'captured' ? 'a captured tensor (a module parameter, buffer or closure variable)' : 'a tensor';
+      throw new KilnError(`compile: ${this.name} compiles for the ${this.backendName} backend, but it reads ${what} ${fmtShape(t.shape)} on ${t.backend}; ` +
+        `move it with t.to('${this.backendName}') or module.to('${this.backendName}'), or compile with { backend: '${t.backend}' }`);
+    }
     const id = this.push(node);
     this.bindings[id] = t;
     if (t._storage && !t._lazy) { t._storage.retain(); this.retained.push(t._storage); }

@@ -227,6 +227,10 @@ const COMPILE: Case[] = [
   err('compile', 'nllLoss class id out of range, compiled', 'nllLoss', () => compile((a: Tensor, t: Tensor) => nn.nllLoss(a, t))(x23(), i32([0, 3])), ShapeError),
   err('compile', 'oneHot of a computed class out of range, compiled', 'oneHot', () => compile((t: Tensor) => k.oneHot(t.add(1), 3))(i32([0, 2])), ShapeError),
   err('compile', 'explain(5)', 'explain', () => k.explain(5 as never)),
+  err('compile', 'a module whose parameters live on wasm, compiled for cpu', 'compile', () => {
+    const m = new nn.Linear(3, 2).to('wasm');
+    return k.compile((x: Tensor) => m.forward(x), { backend: 'cpu' })(ones([1, 3], { backend: 'cpu' }));
+  }),
 ];
 
 const webgpuCase = (name: string, op: string | RegExp, run: () => unknown): Case => err('backends', name, op, run, KilnError, 'webgpu');
