@@ -5,7 +5,7 @@
 // the elementwise ops applied to its result as an epilogue (relu(x @ W + b) is one kernel).
 import type { DType } from '../src/core/dtype.js';
 import type { Expr, Kernel, View } from '../src/core/kernel.js';
-import { contiguousView, walkExpr } from '../src/core/kernel.js';
+import { contiguousView, someExpr } from '../src/core/kernel.js';
 import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { expandView, permuteView, reshapeView } from '../src/core/view.js';
 import { castExpr, elementwiseExpr, loadExpr, matmulKernel, reduceSplit } from '../src/lower.js';
@@ -60,9 +60,7 @@ export function mapLoads(e: Expr, f: (l: Extract<Expr, { kind: 'load' }>) => Exp
 }
 
 function hasGather(e: Expr): boolean {
-  let found = false;
-  walkExpr(e, (x) => { if (x.kind === 'load' && x.gather) found = true; });
-  return found;
+  return someExpr(e, (x) => x.kind === 'load' && x.gather !== undefined);
 }
 
 /** Plans the kernels for a graph given each leaf's view (strides and offset matter for loads). */

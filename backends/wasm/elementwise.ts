@@ -3,7 +3,7 @@
 // (strides, broadcasts, masks, gathers) walks rows: an odometer over the outer dims and a
 // vectorised walk along the innermost one, with loop invariants hoisted out of it.
 import type { ElementwiseKernel, Expr } from '../../src/core/kernel.js';
-import { contiguousView } from '../../src/core/kernel.js';
+import { children, contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { Ref } from './emit.js';
 import { Lanes } from './emit.js';
@@ -30,9 +30,9 @@ export function exprCost(roots: readonly Expr[]): number {
   const visit = (e: Expr): void => {
     if (seen.has(e)) return;
     seen.add(e);
-    if (e.kind === 'op') { cost += EXPENSIVE.has(e.op) ? 20 : 1; e.args.forEach(visit); }
-    else if (e.kind === 'cast') visit(e.x);
-    else if (e.kind === 'load' && e.gather) { cost += 4; visit(e.gather.index); }
+    if (e.kind === 'op') cost += EXPENSIVE.has(e.op) ? 20 : 1;
+    else if (e.kind === 'load' && e.gather) cost += 4;
+    children(e).forEach(visit);
   };
   roots.forEach(visit);
   return cost;

@@ -4,6 +4,7 @@
 // round is half-to-even, predicates give bool, JS truthiness for and/or/not/where (NaN is false).
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr } from '../../src/core/kernel.js';
+import { children } from '../../src/core/kernel.js';
 import type { ScalarOp } from '../../src/ops/scalar.js';
 import type { Fn, Lanes, WType } from './emit.js';
 import { F, I, M } from './emit.js';
@@ -228,13 +229,9 @@ export function variantNodes(roots: readonly Expr[], loadVaries: (e: LoadExpr) =
   const visit = (e: Expr): boolean => {
     const hit = out.get(e);
     if (hit !== undefined) return hit;
-    let v: boolean;
-    switch (e.kind) {
-      case 'const': case 'acc': v = false; break;
-      case 'load': { const g = e.gather ? visit(e.gather.index) : false; v = loadVaries(e) || g; break; }
-      case 'cast': v = visit(e.x); break;
-      case 'op': v = e.args.map(visit).some((x) => x); break;
-    }
+    // Every child is visited (no short cut): the map answers for every node.
+    const kids = children(e).map(visit);
+    const v = (e.kind === 'load' && loadVaries(e)) || kids.some((x) => x);
     out.set(e, v);
     return v;
   };
@@ -256,9 +253,7 @@ export function invariantFrontier(roots: readonly Expr[], variant: ReadonlyMap<E
       if (e.kind !== 'const') out.push(e);
       return;
     }
-    if (e.kind === 'op') e.args.forEach(visit);
-    else if (e.kind === 'cast') visit(e.x);
-    else if (e.kind === 'load' && e.gather) visit(e.gather.index);
+    children(e).forEach(visit);
   };
   roots.forEach(visit);
   return out;

@@ -3,7 +3,7 @@
 // float64 so long rows keep the accuracy of the float64 cpu reference), then 'outer' outputs are
 // stored and 'full' outputs walk the row again. Softmax/layerNorm rows are 4 KB and stay in L1.
 import type { Expr, ReduceKernel, ReduceOp, View } from '../../src/core/kernel.js';
-import { contiguousView, printExpr, walkExpr } from '../../src/core/kernel.js';
+import { children, contiguousView, exprNodes, printExpr, someExpr } from '../../src/core/kernel.js';
 import { contiguousStrides } from '../../src/core/shape.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { F, I, M, Ref } from './emit.js';
@@ -234,7 +234,7 @@ function rowCaches(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>, shape: 
   ss: StreamSet, scratchParam: number): RowCache[] {
   if (innerSize === 0) return [];
   const inBodies = new Map<string, { reduction: number; node: Expr }>();
-  k.reductions.forEach((r, i) => walkExpr(r.body, (e) => {
+  k.reductions.forEach((r, i) => exprNodes([r.body]).forEach((e) => {
     const key = printExpr(e);
     if (!inBodies.has(key)) inBodies.set(key, { reduction: i, node: e });
   }));
@@ -258,8 +258,8 @@ function rowCaches(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>, shape: 
         return;
       }
     }
-    if (e.kind === 'op') e.args.forEach(visit);
-    else if (e.kind === 'cast') visit(e.x);
+    // Not into gather indices: a cached row is float32 data, an index is not.
+    if (e.kind !== 'load') children(e).forEach(visit);
   };
   k.outputs.forEach((o) => { if (o.scope === 'full') visit(o.expr); });
   return out;
@@ -280,20 +280,18 @@ function nanBlindPasses(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>): S
     const next = k.reductions[i + 1];
     if ((r.op !== 'max' && r.op !== 'min') || r.body.dtype !== 'float32' || !next) return;
     const body = printExpr(r.body);
-    walkExpr(next.body, (e) => {
-      if (e.kind !== 'op' || e.op !== 'exp' || !variant.get(e)) return;
+    for (const e of exprNodes([next.body])) {
+      if (e.kind !== 'op' || e.op !== 'exp' || !variant.get(e)) continue;
       const a = e.args[0];
       if (a.kind === 'op' && a.op === 'sub' && a.args[1].kind === 'acc' && a.args[1].index === i && printExpr(a.args[0]) === body) out.add(i);
-    });
+    }
   });
   return out;
 }
 
 /** True when an expression evaluates exp (directly, not inside tanh/erf). */
 function hasExp(e: Expr): boolean {
-  let found = false;
-  walkExpr(e, (x) => { if (x.kind === 'op' && x.op === 'exp') found = true; });
-  return found;
+  return someExpr(e, (x) => x.kind === 'op' && x.op === 'exp');
 }
 
 /** The identity of a reduction, as a scalar expression. */

@@ -4,7 +4,7 @@
 // that the loops bump incrementally instead of recomputing addresses with div/mod.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, View } from '../../src/core/kernel.js';
-import { walkExpr } from '../../src/core/kernel.js';
+import { exprNodes } from '../../src/core/kernel.js';
 import type { IndexSite } from '../../src/core/index-check.js';
 import type { LoadExpr } from './expr.js';
 
@@ -21,12 +21,7 @@ export interface Group {
 
 /** Every load under `roots` (unique by identity, gather indices included). */
 export function collectLoads(roots: readonly Expr[]): LoadExpr[] {
-  const seen = new Set<Expr>();
-  const out: LoadExpr[] = [];
-  for (const r of roots) walkExpr(r, (e) => {
-    if (e.kind === 'load' && !seen.has(e)) { seen.add(e); out.push(e); }
-  });
-  return out;
+  return exprNodes(roots).filter((e): e is LoadExpr => e.kind === 'load');
 }
 
 /** A mask trimmed to the iteration range: null = always inside, 'empty' = never inside. */

@@ -4,7 +4,7 @@
 // epilogue fused into the store. Every dispatch is a linear workgroup count laid out on a 1-3-D grid.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, Kernel, KernelOutput, MatmulKernel, ReduceKernel, ReduceOp, ElementwiseKernel, View } from '../../src/core/kernel.js';
-import { kernelExprs, walkExpr } from '../../src/core/kernel.js';
+import { exprNodes, kernelExprs } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { assertNever } from '../../src/core/errors.js';
 import { Coords, Emitter, type Scope, type Slot, storageType } from './emit.js';
@@ -48,7 +48,7 @@ export function treeWorkgroupSize(inner: number, max: number): number {
 /** The reductions a reduce kernel's outputs need (directly or through later reductions), ascending. */
 export function neededReductions(k: ReduceKernel): number[] {
   const need = new Set<number>();
-  const visit = (e: Expr): void => walkExpr(e, (x) => {
+  const visit = (e: Expr): void => exprNodes([e]).forEach((x) => {
     if (x.kind === 'acc' && !need.has(x.index)) {
       need.add(x.index);
       visit(k.reductions[x.index].body);
@@ -60,9 +60,7 @@ export function neededReductions(k: ReduceKernel): number[] {
 
 /** True when a kernel gathers (so its shader binds the index-error buffer: one more storage binding). */
 export function checksIndices(k: Kernel): boolean {
-  let found = false;
-  for (const r of kernelExprs(k)) walkExpr(r, (e) => { if (e.kind === 'load' && e.gather) found = true; });
-  return found;
+  return exprNodes(kernelExprs(k)).some((e) => e.kind === 'load' && e.gather !== undefined);
 }
 
 /** The kernel inputs the generated shader reads, with the dtype each is loaded as. */
@@ -71,7 +69,7 @@ export function usedInputs(k: Kernel): Map<number, DType> {
   const roots: Expr[] = k.kind === 'reduce'
     ? [...neededReductions(k).map((i) => k.reductions[i].body), ...k.outputs.map((o) => o.expr)]
     : kernelExprs(k);
-  for (const r of roots) walkExpr(r, (e) => { if (e.kind === 'load' && !used.has(e.input)) used.set(e.input, e.dtype); });
+  for (const e of exprNodes(roots)) if (e.kind === 'load' && !used.has(e.input)) used.set(e.input, e.dtype);
   if (k.kind === 'matmul') {
     used.set(k.a.input, 'float32');
     used.set(k.b.input, 'float32');

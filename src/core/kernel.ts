@@ -5,6 +5,7 @@
 import type { DType } from './dtype.js';
 import type { ScalarOp } from '../ops/scalar.js';
 import { shortDType } from './dtype.js';
+import { assertNever } from './errors.js';
 import { contiguousStrides, shapesEqual, sizeOf } from './shape.js';
 
 /**
@@ -107,6 +108,66 @@ export function isContiguousView(v: View): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Traversal: `children` and `mapExpr` are the one way to walk and rewrite expressions.
+
+const NO_CHILDREN: readonly Expr[] = [];
+
+/** The direct sub-expressions of a node: an op's arguments, a cast's operand, a gathering load's index. */
+export function children(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'op': return e.args;
+    case 'cast': return [e.x];
+    case 'load': return e.gather ? [e.gather.index] : NO_CHILDREN;
+    case 'const': case 'acc': return NO_CHILDREN;
+    default: return assertNever(e, 'expr');
+  }
+}
+
+/** `e` with its children replaced by `kids` (the same object when nothing changed). */
+function withChildren(e: Expr, kids: readonly Expr[]): Expr {
+  switch (e.kind) {
+    case 'op': return kids.every((k, i) => k === e.args[i]) ? e : { ...e, args: kids };
+    case 'cast': return kids[0] === e.x ? e : { ...e, x: kids[0] };
+    case 'load': return !e.gather || kids[0] === e.gather.index ? e : { ...e, gather: { ...e.gather, index: kids[0] } };
+    case 'const': case 'acc': return e;
+    default: return assertNever(e, 'expr');
+  }
+}
+
+/**
+ * Rebuilds an expression bottom-up: each node gets its children mapped first, then `f` maps the
+ * rebuilt node (return it unchanged to keep it). Shared nodes map once (`memo`, by identity), so a
+ * DAG stays a DAG; pass one memo to several calls to keep sharing across roots.
+ */
+export function mapExpr(e: Expr, f: (e: Expr) => Expr, memo: Map<Expr, Expr> = new Map()): Expr {
+  const hit = memo.get(e);
+  if (hit) return hit;
+  const kids = children(e);
+  const out = f(kids.length ? withChildren(e, kids.map((k) => mapExpr(k, f, memo))) : e);
+  memo.set(e, out);
+  return out;
+}
+
+/** Every node under `roots` once, parents before children (first-occurrence order of a depth-first walk). */
+export function exprNodes(roots: readonly Expr[]): Expr[] {
+  const seen = new Set<Expr>();
+  const out: Expr[] = [];
+  const visit = (e: Expr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    out.push(e);
+    children(e).forEach(visit);
+  };
+  roots.forEach(visit);
+  return out;
+}
+
+/** True when some node under `e` satisfies `test`. */
+export function someExpr(e: Expr, test: (e: Expr) => boolean): boolean {
+  return exprNodes([e]).some(test);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Printing: kernels print as readable text; the text doubles as the cache key.
 
 function fmtView(v: View): string {
@@ -122,9 +183,7 @@ export function sharedExprs(roots: readonly Expr[]): Expr[] {
   const visit = (e: Expr): void => {
     if (seen.has(e)) { if (e.kind !== 'const' && e.kind !== 'acc') shared.add(e); return; }
     seen.add(e);
-    if (e.kind === 'op') e.args.forEach(visit);
-    else if (e.kind === 'cast') visit(e.x);
-    else if (e.kind === 'load' && e.gather) visit(e.gather.index);
+    children(e).forEach(visit);
     order.push(e);
   };
   roots.forEach(visit);
@@ -212,18 +271,19 @@ export function kernelExprs(k: Kernel): Expr[] {
   }
 }
 
-/** Walks an expression tree depth-first. */
-export function walkExpr(e: Expr, visit: (e: Expr) => void): void {
-  visit(e);
-  if (e.kind === 'op') e.args.forEach((a) => walkExpr(a, visit));
-  else if (e.kind === 'cast') walkExpr(e.x, visit);
-  else if (e.kind === 'load' && e.gather) walkExpr(e.gather.index, visit);
-}
-
 /** Flop and byte counts of a kernel, for GFLOP/s and GB/s figures. */
 export function kernelCost(k: Kernel, inputBytes: readonly number[]): { flops: number; bytes: number } {
-  let opsPerPoint = 0;
-  for (const e of kernelExprs(k)) walkExpr(e, (x) => { if (x.kind === 'op') opsPerPoint++; });
+  // Ops per point as the expression trees count them (a shared node once per use).
+  const counted = new Map<Expr, number>();
+  const treeOps = (e: Expr): number => {
+    let n = counted.get(e);
+    if (n === undefined) {
+      n = children(e).reduce((s, c) => s + treeOps(c), e.kind === 'op' ? 1 : 0);
+      counted.set(e, n);
+    }
+    return n;
+  };
+  const opsPerPoint = kernelExprs(k).reduce((s, e) => s + treeOps(e), 0);
   const outBytes = k.kind === 'elementwise' || k.kind === 'reduce'
     ? k.outputs.reduce((s, _o, i) => s + 4 * sizeOf(outputShape(k, i)), 0)
     : 4 * sizeOf(outputShape(k, 0));
