@@ -6,6 +6,7 @@
 import type { DType } from '../src/core/dtype.js';
 import type { Expr, Kernel, View } from '../src/core/kernel.js';
 import { contiguousView, someExpr } from '../src/core/kernel.js';
+import { reduction } from '../src/core/reductions.js';
 import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { expandView, permuteView, reshapeView } from '../src/core/view.js';
 import { castExpr, elementwiseExpr, loadExpr, matmulKernel, reduceSplit } from '../src/lower.js';
@@ -183,8 +184,7 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
         const { order, outer, inner } = reduceSplit(metas[0].shape, (n.attrs as { dims: number[] }).dims);
         const xe = asExpr(x, metas[0].shape);
         const body0 = mapLoads(xe.expr, (l) => ({ ...l, view: permuteView(l.view, order) }));
-        const isArg = def.reduce === 'argmax' || def.reduce === 'argmin';
-        const body = isArg ? body0 : castExpr(body0, n.dtype);
+        const body = reduction(def.reduce).arg ? body0 : castExpr(body0, n.dtype);
         const bufs: number[] = [];
         const local = (b: number) => { let i = bufs.indexOf(b); if (i < 0) { i = bufs.length; bufs.push(b); } return i; };
         const rb = mapLoads(body, (l) => ({ ...l, input: local(l.input) }));

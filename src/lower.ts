@@ -2,6 +2,7 @@
 // expression (elementwise), a reduce kernel, a matmul kernel or a gathering load.
 import type { DType } from './core/dtype.js';
 import type { Expr, Kernel, View } from './core/kernel.js';
+import { reduction } from './core/reductions.js';
 import { expandView, permuteView } from './core/view.js';
 import type { ElementwiseDef, GatherAttrs, GatherDef, Meta, ReduceAttrs, ReduceDef } from './ops/types.js';
 
@@ -43,8 +44,7 @@ export function reduceSplit(shape: readonly number[], dims: readonly number[]): 
 export function reduceKernel(def: ReduceDef, attrs: ReduceAttrs, view: View, x: Meta, out: Meta): Kernel {
   const { order, outer, inner } = reduceSplit(x.shape, attrs.dims);
   const load = loadExpr(0, permuteView(view, order), x.dtype);
-  const isArg = def.reduce === 'argmax' || def.reduce === 'argmin';
-  const body = isArg ? load : castExpr(load, out.dtype);
+  const body = reduction(def.reduce).arg ? load : castExpr(load, out.dtype);
   return {
     kind: 'reduce', outer, inner, nInputs: 1,
     reductions: [{ op: def.reduce, body, dtype: out.dtype }],

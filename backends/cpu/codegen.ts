@@ -10,6 +10,7 @@ import type { DType } from '../../src/core/dtype.js';
 import { assertNever } from '../../src/core/errors.js';
 import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
 import { jsAddress as address, jsLoops as loops, jsMaskTest as maskTest } from '../../src/core/js-source.js';
+import { reduceIdentity, reduction, type ReduceOp } from '../../src/core/reductions.js';
 
 /** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays; a bad gathered index is recorded in `err`. */
 export type CpuKernelFn = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], err: IndexErrorRecord) => void;
@@ -70,27 +71,34 @@ function storeAddr(v: View | undefined, counter: string): string {
   return v ? address(v, (d) => `c${d}`) : counter;
 }
 
-function reduceInit(op: string, dtype: DType): string {
-  switch (op) {
-    case 'sum': return '0';
-    case 'prod': return '1';
-    case 'max': case 'argmax': return dtype === 'float32' ? '-Infinity' : '-2147483648';
-    case 'min': case 'argmin': return dtype === 'float32' ? 'Infinity' : '2147483647';
-    default: throw new Error(`unknown reduce op ${op}`);
+/** The accumulator's start value as JS source. */
+function reduceInit(op: ReduceOp, dtype: DType): string {
+  return String(reduceIdentity(op, dtype === 'float32'));
+}
+
+/** One step of a reduction over the value `v` (JS source); arg reductions track the best value too. */
+function reduceStep(op: ReduceOp, i: number, v: string): string[] {
+  const s = reduction(op);
+  const a = `acc${i}`;
+  switch (s.combine) {
+    case 'add': return [`${a} += ${v};`];
+    case 'mul': return [`${a} *= ${v};`];
+    case 'max': case 'min': {
+      const beats = s.combine === 'max' ? '>' : '<';
+      if (!s.arg) return [`{ const v = ${v}; if (v ${beats} ${a}${nanTest(s.nan, a)}) ${a} = v; }`];
+      // First occurrence wins (a strict comparison).
+      return [`{ const v = ${v}; if ((v ${beats} best${i}${nanTest(s.nan, `best${i}`)}) ) { best${i} = v; ${a} = r; } }`];
+    }
+    default: return assertNever(s, 'reduction');
   }
 }
 
-function reduceStep(op: string, i: number, v: string): string[] {
-  const a = `acc${i}`;
-  switch (op) {
-    case 'sum': return [`${a} += ${v};`];
-    case 'prod': return [`${a} *= ${v};`];
-    case 'max': return [`{ const v = ${v}; if (v > ${a} || v !== v) ${a} = v; }`];
-    case 'min': return [`{ const v = ${v}; if (v < ${a} || v !== v) ${a} = v; }`];
-    // First occurrence wins; NaN counts as the extreme, as in PyTorch.
-    case 'argmax': return [`{ const v = ${v}; if ((v > best${i} || (v !== v && best${i} === best${i})) ) { best${i} = v; ${a} = r; } }`];
-    case 'argmin': return [`{ const v = ${v}; if ((v < best${i} || (v !== v && best${i} === best${i})) ) { best${i} = v; ${a} = r; } }`];
-    default: throw new Error(`unknown reduce op ${op}`);
+/** The NaN rule of a max/min step against the kept value `kept`, as a JS condition to OR in. */
+function nanTest(nan: 'propagate' | 'wins', kept: string): string {
+  switch (nan) {
+    case 'propagate': return ' || v !== v';
+    case 'wins': return ` || (v !== v && ${kept} === ${kept})`;
+    default: return assertNever(nan, 'NaN rule');
   }
 }
 
@@ -114,9 +122,8 @@ export function renderJs(k: Kernel): string {
       k.outputs.forEach((_, i) => lines.push(`const out${i} = outs[${i}];`));
       const perRow: string[] = [];
       k.reductions.forEach((red, i) => {
-        const isArg = red.op === 'argmax' || red.op === 'argmin';
         const bodyDType = red.body.dtype;
-        if (isArg) perRow.push(`let acc${i} = 0; let best${i} = ${reduceInit(red.op, bodyDType)};`);
+        if (reduction(red.op).arg) perRow.push(`let acc${i} = 0; let best${i} = ${reduceInit(red.op, bodyDType)};`);
         else perRow.push(`let acc${i} = ${reduceInit(red.op, red.dtype)};`);
         const inner: string[] = [];
         const [v] = emitExprs([red.body], inner, tmp);

@@ -3,6 +3,8 @@
 // float64 so long rows keep the accuracy of the float64 cpu reference), then 'outer' outputs are
 // stored and 'full' outputs walk the row again. Softmax/layerNorm rows are 4 KB and stay in L1.
 import type { Expr, ReduceKernel, ReduceOp, View } from '../../src/core/kernel.js';
+import { assertNever } from '../../src/core/errors.js';
+import { reduceIdentity, reduction } from '../../src/core/reductions.js';
 import { children, contiguousView, exprNodes, printExpr, someExpr } from '../../src/core/kernel.js';
 import { contiguousStrides } from '../../src/core/shape.js';
 import { sizeOf } from '../../src/core/shape.js';
@@ -156,7 +158,7 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
     };
     k.reductions.forEach((red, i) => {
       if (innerSize === 0) {
-        fn.set(accLocals[i], isArg(red.op) ? m.i32.const(0) : initScalar(c1, red.op, red.dtype === 'float32'));
+        fn.set(accLocals[i], reduction(red.op).arg ? m.i32.const(0) : initScalar(c1, red.op, red.dtype === 'float32'));
         return;
       }
       pfNow = i === pfPass && pfStreams.length ? pfLocals() : undefined;
@@ -265,8 +267,6 @@ function rowCaches(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>, shape: 
   return out;
 }
 
-const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
-
 /**
  * Float max/min passes that may skip their NaN tracking (two instructions per vector): those whose
  * next pass evaluates exp(B - acc) with B the same expression as their body (softmax's
@@ -278,7 +278,7 @@ function nanBlindPasses(k: ReduceKernel, variant: ReadonlyMap<Expr, boolean>): S
   const out = new Set<number>();
   k.reductions.forEach((r, i) => {
     const next = k.reductions[i + 1];
-    if ((r.op !== 'max' && r.op !== 'min') || r.body.dtype !== 'float32' || !next) return;
+    if (reduction(r.op).nan !== 'propagate' || r.body.dtype !== 'float32' || !next) return;
     const body = printExpr(r.body);
     for (const e of exprNodes([next.body])) {
       if (e.kind !== 'op' || e.op !== 'exp' || !variant.get(e)) continue;
@@ -296,14 +296,8 @@ function hasExp(e: Expr): boolean {
 
 /** The identity of a reduction, as a scalar expression. */
 function initScalar(c: Lanes, op: ReduceOp, float: boolean): Ref {
-  const m = c.m;
-  const k = (x: number) => (float ? m.f32.const(x) : m.i32.const(x | 0));
-  switch (op) {
-    case 'sum': return k(0);
-    case 'prod': return k(1);
-    case 'max': case 'argmax': return float ? m.f32.const(-Infinity) : m.i32.const(-2147483648);
-    case 'min': case 'argmin': return float ? m.f32.const(Infinity) : m.i32.const(2147483647);
-  }
+  const x = reduceIdentity(op, float);
+  return float ? c.m.f32.const(x) : c.m.i32.const(x | 0);
 }
 
 type WalkInner = (roots: readonly Expr[], unroll: number,
@@ -336,81 +330,93 @@ function emitReduction(op: ReduceOp, body: Expr, bodyFloat: boolean, outFloat: b
   const fn = c1.fn;
   const m = c1.m;
   const b = c1.b;
+  const sem = reduction(op);
   // Four independent accumulators: enough to hide add latency, and for expensive bodies four
   // interleaved vectors of work (see Fn.interleave).
-  if (op === 'sum' || op === 'prod') {
-    const mul = op === 'prod';
-    const U = FLOAT_ACCS;
-    if (bodyFloat || outFloat) {
-      // f32x4 accumulators, flushed into float64 (f64x2 pair) every block and at each row's end.
-      const id = mul ? 1 : 0;
-      const accs = Array.from({ length: U }, () => c4.fconst(id));
-      const d0 = fn.let(b.v128, m.v128.const(Array.from(new Uint8Array(new Float64Array([id, id]).buffer))));
-      const d1 = fn.let(b.v128, fn.get(d0));
-      const tail = fn.let(b.f64, m.f64.const(id));
-      const f4 = (x: F, y: F) => (mul ? x.mul(y) : x.add(y));
-      const flush = () => {
+  switch (sem.combine) {
+    case 'add': case 'mul': {
+      const mul = sem.combine === 'mul';
+      const U = FLOAT_ACCS;
+      if (bodyFloat || outFloat) {
+        // f32x4 accumulators, flushed into float64 (f64x2 pair) every block and at each row's end.
+        const id = sem.identity.float32;
+        const accs = Array.from({ length: U }, () => c4.fconst(id));
+        const d0 = fn.let(b.v128, m.v128.const(Array.from(new Uint8Array(new Float64Array([id, id]).buffer))));
+        const d1 = fn.let(b.v128, fn.get(d0));
+        const tail = fn.let(b.f64, m.f64.const(id));
+        const f4 = (x: F, y: F) => (mul ? x.mul(y) : x.add(y));
+        const flush = () => {
+          let s = accs[0];
+          for (let u = 1; u < U; u++) s = f4(s, accs[u]);
+          const lo = m.f64x2.promote_low_f32x4(s.r);
+          const hi = m.f64x2.promote_low_f32x4(m.i8x16.shuffle(s.r, s.r, [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]));
+          fn.set(d0, mul ? m.f64x2.mul(fn.get(d0), lo) : m.f64x2.add(fn.get(d0), lo));
+          fn.set(d1, mul ? m.f64x2.mul(fn.get(d1), hi) : m.f64x2.add(fn.get(d1), hi));
+          for (const a of accs) fn.set(a.idx, c4.fconstRef(id));
+        };
+        walk([body], U, (L4, site, u) => {
+          fn.set(accs[u].idx, f4(accs[u], toF(c4, L4.lower(body))).r);
+          save?.(L4, site);
+        }, (L1, site) => {
+          const v = m.f64.promote(toF(c1, L1.lower(body)).r);
+          fn.set(tail, mul ? m.f64.mul(fn.get(tail), v) : m.f64.add(fn.get(tail), v));
+          save?.(L1, site);
+        }, { iters: FLUSH_ITERS, flush }, flush);
+        const d = fn.let(b.v128, mul ? m.f64x2.mul(fn.get(d0), fn.get(d1)) : m.f64x2.add(fn.get(d0), fn.get(d1)));
+        const l0 = m.f64x2.extract_lane(fn.get(d), 0);
+        const l1 = m.f64x2.extract_lane(fn.get(d), 1);
+        const tot = mul ? m.f64.mul(m.f64.mul(l0, l1), fn.get(tail)) : m.f64.add(m.f64.add(l0, l1), fn.get(tail));
+        fn.set(out, outFloat ? m.f32.demote(tot) : toI(c1, { dt: 'float32', v: c1.f(m.f32.demote(tot)) }).r);
+        return;
+      }
+      // Integer sum/prod wrap like int32 (the cpu's float64 total wraps the same way when stored).
+      emitIntReduction(sem.identity.int32, (x, y) => (mul ? x.mul(y) : x.add(y)), body, outFloat, out, walk, c1, c4, save);
+      return;
+    }
+    case 'max': case 'min': {
+      const isMax = sem.combine === 'max';
+      if (sem.arg) {
+        emitArgReduction(isMax, sem.identity, body, bodyFloat, outFloat, out, walk, c1, c4, save);
+        return;
+      }
+      const U = FLOAT_ACCS;
+      if (bodyFloat) {
+        // SIMD lanes use the one-instruction pmax/pmin (NaN in the body is dropped) and track NaN in a
+        // mask; the scalar tail uses the NaN-propagating form. Any NaN makes the result NaN, as the cpu's
+        // `v !== v` test does; ties keep the earlier value, also as the cpu does.
+        const init = sem.identity.float32;
+        const accs = Array.from({ length: U }, () => c4.fconst(init));
+        const nans = Array.from({ length: U }, () => c4.iconst(0));
+        const tail = c1.fconst(init);
+        const pick = (x: F, y: F) => (isMax ? x.max(y) : x.min(y));
+        walk([body], U, (L4, site, u) => {
+          const v = toF(c4, L4.lower(body));
+          fn.set(accs[u].idx, (isMax ? accs[u].pmax(v) : accs[u].pmin(v)).r);
+          if (trackNaN) fn.set(nans[u].idx, c4.m.v128.or(fn.get(nans[u].idx), v.ne(v).r));
+          save?.(L4, site);
+        }, (L1, site) => { fn.set(tail.idx, pick(tail, toF(c1, L1.lower(body))).r); save?.(L1, site); });
         let s = accs[0];
-        for (let u = 1; u < U; u++) s = f4(s, accs[u]);
-        const lo = m.f64x2.promote_low_f32x4(s.r);
-        const hi = m.f64x2.promote_low_f32x4(m.i8x16.shuffle(s.r, s.r, [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]));
-        fn.set(d0, mul ? m.f64x2.mul(fn.get(d0), lo) : m.f64x2.add(fn.get(d0), lo));
-        fn.set(d1, mul ? m.f64x2.mul(fn.get(d1), hi) : m.f64x2.add(fn.get(d1), hi));
-        for (const a of accs) fn.set(a.idx, c4.fconstRef(id));
-      };
-      walk([body], U, (L4, site, u) => {
-        fn.set(accs[u].idx, f4(accs[u], toF(c4, L4.lower(body))).r);
-        save?.(L4, site);
-      }, (L1, site) => {
-        const v = m.f64.promote(toF(c1, L1.lower(body)).r);
-        fn.set(tail, mul ? m.f64.mul(fn.get(tail), v) : m.f64.add(fn.get(tail), v));
-        save?.(L1, site);
-      }, { iters: FLUSH_ITERS, flush }, flush);
-      const d = fn.let(b.v128, mul ? m.f64x2.mul(fn.get(d0), fn.get(d1)) : m.f64x2.add(fn.get(d0), fn.get(d1)));
-      const l0 = m.f64x2.extract_lane(fn.get(d), 0);
-      const l1 = m.f64x2.extract_lane(fn.get(d), 1);
-      const tot = mul ? m.f64.mul(m.f64.mul(l0, l1), fn.get(tail)) : m.f64.add(m.f64.add(l0, l1), fn.get(tail));
-      fn.set(out, outFloat ? m.f32.demote(tot) : toI(c1, { dt: 'float32', v: c1.f(m.f32.demote(tot)) }).r);
+        let nan: Ref = fn.get(nans[0].idx);
+        for (let u = 1; u < U; u++) { s = pick(s, accs[u]); nan = c4.m.v128.or(nan, fn.get(nans[u].idx)); }
+        let t = tail;
+        for (let l = 0; l < 4; l++) t = pick(t, c1.f(c4.laneF(s, l)));
+        const r = c1.f(m.select(c4.m.v128.any_true(nan), m.f32.const(NaN), t.r));
+        fn.set(out, outFloat ? r.r : toI(c1, { dt: 'float32', v: r }).r);
+        return;
+      }
+      emitIntReduction(sem.identity.int32, (x, y) => (isMax ? x.max(y) : x.min(y)), body, outFloat, out, walk, c1, c4, save);
       return;
     }
-    // Integer sum/prod wrap like int32 (the cpu's float64 total wraps the same way when stored).
-    emitIntReduction(mul ? 1 : 0, (x, y) => (mul ? x.mul(y) : x.add(y)), body, outFloat, out, walk, c1, c4, save);
-    return;
+    default: assertNever(sem, 'reduction');
   }
-  if (op === 'max' || op === 'min') {
-    const U = FLOAT_ACCS;
-    const isMax = op === 'max';
-    if (bodyFloat) {
-      // SIMD lanes use the one-instruction pmax/pmin (NaN in the body is dropped) and track NaN in a
-      // mask; the scalar tail uses the NaN-propagating form. Any NaN makes the result NaN, as the cpu's
-      // `v !== v` test does; ties keep the earlier value, also as the cpu does.
-      const init = isMax ? -Infinity : Infinity;
-      const accs = Array.from({ length: U }, () => c4.fconst(init));
-      const nans = Array.from({ length: U }, () => c4.iconst(0));
-      const tail = c1.fconst(init);
-      const pick = (x: F, y: F) => (isMax ? x.max(y) : x.min(y));
-      walk([body], U, (L4, site, u) => {
-        const v = toF(c4, L4.lower(body));
-        fn.set(accs[u].idx, (isMax ? accs[u].pmax(v) : accs[u].pmin(v)).r);
-        if (trackNaN) fn.set(nans[u].idx, c4.m.v128.or(fn.get(nans[u].idx), v.ne(v).r));
-        save?.(L4, site);
-      }, (L1, site) => { fn.set(tail.idx, pick(tail, toF(c1, L1.lower(body))).r); save?.(L1, site); });
-      let s = accs[0];
-      let nan: Ref = fn.get(nans[0].idx);
-      for (let u = 1; u < U; u++) { s = pick(s, accs[u]); nan = c4.m.v128.or(nan, fn.get(nans[u].idx)); }
-      let t = tail;
-      for (let l = 0; l < 4; l++) t = pick(t, c1.f(c4.laneF(s, l)));
-      const r = c1.f(m.select(c4.m.v128.any_true(nan), m.f32.const(NaN), t.r));
-      fn.set(out, outFloat ? r.r : toI(c1, { dt: 'float32', v: r }).r);
-      return;
-    }
-    emitIntReduction(isMax ? -2147483648 : 2147483647, (x, y) => (isMax ? x.max(y) : x.min(y)), body, outFloat, out, walk, c1, c4, save);
-    return;
-  }
-  // argmax / argmin: per-lane best value and flat index; first occurrence wins, NaN is the extreme.
-  const isMax = op === 'argmax';
+}
+
+/** argmax / argmin: per-lane best value and flat index; first occurrence wins, NaN is the extreme. */
+function emitArgReduction(isMax: boolean, identity: { readonly float32: number; readonly int32: number }, body: Expr,
+  bodyFloat: boolean, outFloat: boolean, out: number, walk: WalkInner, c1: Lanes, c4: Lanes, save?: (L: Lowerer, site: RowSite) => void): void {
+  const fn = c1.fn;
   const U = 2;
-  const initV = isMax ? (bodyFloat ? -Infinity : -2147483648) : bodyFloat ? Infinity : 2147483647;
+  const initV = bodyFloat ? identity.float32 : identity.int32;
   const mk = (c: Lanes) => (bodyFloat ? c.fconst(initV) : c.iconst(initV));
   const bests = Array.from({ length: U }, () => mk(c4));
   const idxs = Array.from({ length: U }, () => c4.iconst(0));

@@ -7,6 +7,7 @@ import type { Expr, Kernel, KernelOutput, MatmulKernel, ReduceKernel, ReduceOp, 
 import { exprNodes, kernelExprs } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { assertNever } from '../../src/core/errors.js';
+import { reduceIdentity, reduction } from '../../src/core/reductions.js';
 import { Coords, Emitter, type Scope, type Slot, storageType } from './emit.js';
 import { renderHelpers, wgslType } from './wgsl-ops.js';
 
@@ -159,31 +160,34 @@ interface RedInfo {
   readonly isArg: boolean;
 }
 
+/** The accumulator's start value as a WGSL literal (infinities through the k_inf helper). */
 function reduceInit(op: ReduceOp, vt: 'f32' | 'i32', use: (h: 'k_inf') => string): string {
-  switch (op) {
-    case 'sum': return vt === 'f32' ? '0.0' : '0';
-    case 'prod': return vt === 'f32' ? '1.0' : '1';
-    case 'max': case 'argmax': return vt === 'f32' ? `-${use('k_inf')}()` : '(-2147483647 - 1)';
-    case 'min': case 'argmin': return vt === 'f32' ? `${use('k_inf')}()` : '2147483647';
-    default: return assertNever(op, 'reduce op');
-  }
+  const x = reduceIdentity(op, vt === 'f32');
+  if (vt === 'i32') return x === -2147483648 ? '(-2147483647 - 1)' : String(x);
+  if (x === Infinity) return `${use('k_inf')}()`;
+  if (x === -Infinity) return `-${use('k_inf')}()`;
+  return Number.isInteger(x) ? `${x}.0` : String(x);
 }
 
-/** `p = p (op) v` for the plain reductions. */
+/** `p = p (op) v` for the reductions that combine values (arg reductions combine by index: argHelper). */
 function combine(op: ReduceOp, vt: 'f32' | 'i32', a: string, b: string, use: (h: 'k_max' | 'k_min') => string): string {
-  switch (op) {
-    case 'sum': return `${a} + ${b}`;
-    case 'prod': return `${a} * ${b}`;
+  const sem = reduction(op);
+  if (sem.arg) throw new Error('arg reductions combine by index');
+  switch (sem.combine) {
+    case 'add': return `${a} + ${b}`;
+    case 'mul': return `${a} * ${b}`;
     // Math.max semantics: NaN propagates (the helper tests bits; WGSL max may drop NaN).
     case 'max': return vt === 'f32' ? `${use('k_max')}(${a}, ${b})` : `max(${a}, ${b})`;
     case 'min': return vt === 'f32' ? `${use('k_min')}(${a}, ${b})` : `min(${a}, ${b})`;
-    case 'argmax': case 'argmin': throw new Error('arg reductions combine by index');
-    default: return assertNever(op, 'reduce op');
+    default: return assertNever(sem, 'reduction');
   }
 }
 
+/** The step of an arg reduction: does (v at i) beat (b at j)? (NaN wins, ties go to the first index.) */
 function argHelper(r: RedInfo): 'k_argmax_f' | 'k_argmin_f' | 'k_argmax_i' | 'k_argmin_i' {
-  return `k_${r.op === 'argmax' ? 'argmax' : 'argmin'}_${r.vt === 'f32' ? 'f' : 'i'}` as const;
+  const sem = reduction(r.op);
+  if (!sem.arg) throw new Error(`${r.op} is not an arg reduction`);
+  return `k_arg${sem.combine}_${r.vt === 'f32' ? 'f' : 'i'}` as const;
 }
 
 function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): WgslProgram {
@@ -198,7 +202,7 @@ function renderReduce(k: ReduceKernel, plan: BindingPlan, lim: CodegenLimits): W
   const outerCoords = new Coords(k.outer.map((_, d) => `c${d}`), k.outer, em.params, 'ri');
   const reds: RedInfo[] = neededReductions(k).map((i) => {
     const r = k.reductions[i];
-    const isArg = r.op === 'argmax' || r.op === 'argmin';
+    const isArg = reduction(r.op).arg;
     return { i, op: r.op, body: r.body, vt: wgslType(isArg ? r.body.dtype : r.dtype), isArg };
   });
   const accName = (i: number): string => {

@@ -39,7 +39,8 @@ export type Expr =
   /** Result of reduction `index` of a reduce kernel, or the dot product (index 0) of a matmul kernel. */
   | { readonly kind: 'acc'; readonly index: number; readonly dtype: DType };
 
-export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
+import type { ReduceOp } from './reductions.js';
+export type { ReduceOp } from './reductions.js';
 
 /** One output of a kernel. Contiguous in a fresh buffer unless `view` says where to store (in-place). */
 export interface KernelOutput {

@@ -1,7 +1,7 @@
 // Reduction primitives: sum, prod, max, min, argmax, argmin over a set of dims.
 import type { DType } from '../core/dtype.js';
 import { ShapeError, fmtShape } from '../core/errors.js';
-import type { ReduceOp } from '../core/kernel.js';
+import { reduction, type ReduceOp } from '../core/reductions.js';
 import type { OnnxEmitter, OnnxRule, ReduceAttrs, ReduceDef, Meta } from './types.js';
 
 /** Output shape of reducing `dims` (already normalised). */
@@ -20,7 +20,7 @@ function def(name: string, reduce: ReduceOp, result: (t: DType) => DType, vjp: R
     infer: (ins: readonly Meta[], a: ReduceAttrs) => {
       const [x] = ins;
       const empty = a.dims.some((d) => x.shape[d] === 0);
-      if (empty && reduce !== 'sum' && reduce !== 'prod') {
+      if (empty && reduction(reduce).empty === 'error') {
         throw new ShapeError(`${name}: cannot reduce over an empty dimension of ${fmtShape(x.shape)} (dims ${fmtShape(a.dims)}): the result has no identity`);
       }
       return { shape: reducedShape(x.shape, a.dims, a.keepdim), dtype: result(x.dtype) };
