@@ -71,7 +71,7 @@ function matmulKernel(M: number, N: number, K: number): Kernel {
   return {
     kind: 'matmul', batch: [], m: M, n: N, k: K, nInputs: 2,
     a: { input: 0, view: view([M, K]) }, b: { input: 1, view: view([K, N]) },
-    epilogue: { expr: acc(0), dtype: 'float32' },
+    outputs: [{ expr: acc(0), dtype: 'float32' }],
   };
 }
 

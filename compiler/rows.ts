@@ -3,7 +3,8 @@
 // become one reduce kernel with several reductions and 'full' outputs. softmax (max, sum of exp,
 // normalise) and layerNorm (mean, variance, normalise) each become a single kernel whose rows are
 // read from memory once.
-import type { Expr, Kernel, ReduceKernel, View } from '../src/core/kernel.js';
+import type { Expr, ReduceKernel, View } from '../src/core/kernel.js';
+import { kernelExprs } from '../src/core/kernel.js';
 import { contiguousStrides, shapesEqual } from '../src/core/shape.js';
 import type { Step } from './schedule.js';
 import { mapLoads } from './schedule.js';
@@ -73,9 +74,6 @@ function readsAny(e: Expr, bufs: ReadonlyMap<number, number>): boolean {
   return found;
 }
 
-const exprsOf = (k: Kernel): Expr[] =>
-  k.kind === 'elementwise' ? k.outputs.map((o) => o.expr) : k.kind === 'reduce' ? [...k.reductions.map((r) => r.body), ...k.outputs.map((o) => o.expr)] : [k.epilogue.expr];
-
 /** Merges row-wise steps into earlier reductions; `keep` lists buffers that must stay materialised. */
 export function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Step[] {
   const out: (Step | null)[] = [...steps];
@@ -97,7 +95,7 @@ export function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Ste
     for (let j = i + 1; j < out.length; j++) {
       const b = out[j];
       if (!b) continue;
-      const exprs = exprsOf(b.kernel).map((e) => globalize(e, b.inputs));
+      const exprs = kernelExprs(b.kernel).map((e) => globalize(e, b.inputs));
       if (!exprs.some((e) => readsAny(e, g.accOf))) continue;
       // Every other input must already exist where the group's kernel runs.
       const early = b.inputs.every((buf) => g.accOf.has(buf) || (producedAt.get(buf) ?? -1) < i);

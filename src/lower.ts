@@ -69,7 +69,7 @@ export function matmulKernel(
     kind: 'matmul', batch, m, n, k, nInputs: inputs.count,
     a: { input: inputs.a, view: expandView(va, [...batch, m, k]) },
     b: { input: inputs.b, view: expandView(vb, [...batch, k, n]) },
-    epilogue: { expr: epilogue, dtype: out.dtype },
+    outputs: [{ expr: epilogue, dtype: out.dtype }],
   };
 }
 

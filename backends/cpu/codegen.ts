@@ -170,8 +170,9 @@ export function renderJs(k: Kernel): string {
         `    const acc0 = Math.fround(row[c${nb + 1}]);`,
       ];
       const inner: string[] = [];
-      const [e] = emitExprs([k.epilogue.expr], inner, tmp);
-      inner.push(`out0[${storeAddr(k.epilogue.view, 'o')}] = ${e};`, 'o++;');
+      const [out] = k.outputs;
+      const [e] = emitExprs([out.expr], inner, tmp);
+      inner.push(`out0[${storeAddr(out.view, 'o')}] = ${e};`, 'o++;');
       body.push(...inner.map((l) => '    ' + l), '  }', '}');
       lines.push(...loops(k.batch, 0, body));
       break;

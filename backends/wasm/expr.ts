@@ -5,6 +5,7 @@
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr } from '../../src/core/kernel.js';
 import { children } from '../../src/core/kernel.js';
+import { assertNever } from '../../src/core/errors.js';
 import type { ScalarOp } from '../../src/ops/scalar.js';
 import type { Fn, Lanes, WType } from './emit.js';
 import { F, I, M } from './emit.js';
@@ -108,6 +109,7 @@ export class Lowerer {
       case 'cast': v = castTo(this.c, this.lower(e.x), e.dtype); break;
       case 'acc': v = this.acc(e.index); break;
       case 'op': v = OP_EMITTERS[e.op](this, e.args.map((a) => this.lower(a)), e); break;
+      default: return assertNever(e, 'expr');
     }
     this.memo.set(e, v);
     return v;

@@ -5,7 +5,7 @@ import type { Backend, Buffer, KernelStats } from '../../src/core/backend.js';
 import type { DType, TypedArray } from '../../src/core/dtype.js';
 import type { ElementwiseKernel, Expr, Kernel } from '../../src/core/kernel.js';
 import { contiguousView, printKernel } from '../../src/core/kernel.js';
-import { KilnError } from '../../src/core/errors.js';
+import { KilnError, assertNever } from '../../src/core/errors.js';
 import { buildElementwise } from './elementwise.js';
 import { buildMatmul } from './matmul.js';
 import { buildReduce } from './reduce.js';
@@ -220,6 +220,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
         case 'elementwise': return { km, launch: buildElementwise(km, kernel) };
         case 'reduce': return { km, launch: buildReduce(km, kernel) };
         case 'matmul': return { km, launch: buildMatmul(km, kernel) };
+        default: return assertNever(kernel, 'kernel');
       }
     } catch (err) {
       km.m.dispose();
@@ -336,6 +337,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     unsupported(kernel: Kernel): string | null {
       switch (kernel.kind) {
         case 'elementwise': case 'reduce': case 'matmul': return null;
+        default: return assertNever(kernel, 'kernel');
       }
     },
     source(kernel: Kernel): string {

@@ -315,7 +315,8 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
   };
   lines.push('const out0 = outs[0];', 'let o = 0;');
   const inner: string[] = [];
-  const [e] = emitExprs([k.epilogue.expr], inner, tmp);
+  const [out] = k.outputs;
+  const [e] = emitExprs([out.expr], inner, tmp);
   const body = [
     `for (let m = 0; m < ${k.m}; m++) {`,
     `  const c${nb} = m;`,
@@ -323,7 +324,7 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
     '    let acc0 = 0;',
     `    for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk')}, ${operand(k.b, 'kk', `c${nb + 1}`)}, acc0);`,
     ...inner.map((l) => '    ' + l),
-    `    out0[${storeAddr(k.epilogue.view, 'o')}] = ${castCode(k.epilogue.expr.dtype, k.epilogue.dtype, e)};`,
+    `    out0[${storeAddr(out.view, 'o')}] = ${castCode(out.expr.dtype, out.dtype, e)};`,
     '    o++;',
     '  }',
     '}',

@@ -199,7 +199,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
   const epShape = [...k.batch, M, N];
   const groups = epShape.map((size, d) => ({ size, dims: [d] }));
   const ss = new StreamSet(groups);
-  const epi = k.epilogue;
+  const [epi] = k.outputs;
   const loads = collectLoads([epi.expr]);
   for (const e of loads) ss.addLoad(e, e.input);
   const outView = epi.view ?? contiguousView(epShape);

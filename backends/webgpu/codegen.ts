@@ -67,13 +67,20 @@ export function checksIndices(k: Kernel): boolean {
 /** The kernel inputs the generated shader reads, with the dtype each is loaded as. */
 export function usedInputs(k: Kernel): Map<number, DType> {
   const used = new Map<number, DType>();
-  const roots: Expr[] = k.kind === 'reduce'
-    ? [...neededReductions(k).map((i) => k.reductions[i].body), ...k.outputs.map((o) => o.expr)]
-    : kernelExprs(k);
-  for (const e of exprNodes(roots)) if (e.kind === 'load' && !used.has(e.input)) used.set(e.input, e.dtype);
-  if (k.kind === 'matmul') {
-    used.set(k.a.input, 'float32');
-    used.set(k.b.input, 'float32');
+  const readAll = (roots: readonly Expr[]) => {
+    for (const e of exprNodes(roots)) if (e.kind === 'load' && !used.has(e.input)) used.set(e.input, e.dtype);
+  };
+  switch (k.kind) {
+    case 'elementwise': readAll(kernelExprs(k)); break;
+    // Reductions no output needs are not computed.
+    case 'reduce': readAll([...neededReductions(k).map((i) => k.reductions[i].body), ...k.outputs.map((o) => o.expr)]); break;
+    case 'matmul':
+      readAll(kernelExprs(k));
+      // The operands are staged as float32 whatever else reads their buffers.
+      used.set(k.a.input, 'float32');
+      used.set(k.b.input, 'float32');
+      break;
+    default: return assertNever(k, 'kernel');
   }
   return used;
 }
@@ -317,7 +324,7 @@ function renderMatmul(k: MatmulKernel, plan: BindingPlan): WgslProgram {
     flat: `((bi * ${M} + cm) * ${N} + cn)`,
     acc: (i) => { if (i !== 0) throw new Error(`matmul epilogue uses acc${i}`); return 'acc0'; },
   };
-  storeOutputs(em, plan, [[k.epilogue, 0]], epiScope, `((bi * ${M} + cm) * ${N} + cn)`, epi);
+  storeOutputs(em, plan, [[k.outputs[0], 0]], epiScope, `((bi * ${M} + cm) * ${N} + cn)`, epi);
   const decls = [`var<workgroup> As: array<f32, ${TK * TILE}>;`, `var<workgroup> Bs: array<f32, ${TK * TILE}>;`];
   const main = [
     '@compute @workgroup_size(256)',
@@ -403,8 +410,7 @@ export function defaultPlan(k: Kernel): BindingPlan {
     slots.push({ dtype: dt, write: false });
     return slots.length - 1;
   });
-  const outs = k.kind === 'matmul' ? [k.epilogue] : k.outputs;
-  const outputs = outs.map((o) => { slots.push({ dtype: o.dtype, write: true }); return slots.length - 1; });
+  const outputs = k.outputs.map((o) => { slots.push({ dtype: o.dtype, write: true }); return slots.length - 1; });
   return { slots, inputs, outputs };
 }
 

@@ -369,7 +369,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       const ins = inputs.map((b, i) => live(b, `input ${i}`));
       const outs = outputs.map((b, i) => {
         const g = live(b, `output ${i}`);
-        const o = kernel.kind === 'matmul' ? kernel.epilogue : kernel.outputs[i];
+        const o = kernel.outputs[i];
         if (!o) throw new KilnError(`webgpu: ${kernel.kind} kernel has no output ${i}`);
         const need = sizeOf(outputShape(kernel, i));
         if (!o.view && g.size < need) throw new KilnError(`webgpu: output ${i} holds ${g.size} elements, the kernel writes ${need}`);

@@ -2,7 +2,7 @@
 // that needs more storage buffers than the device allows is split (one kernel per output).
 import type { Kernel } from '../../src/core/kernel.js';
 import type { DType } from '../../src/core/dtype.js';
-import { KilnError } from '../../src/core/errors.js';
+import { KilnError, assertNever } from '../../src/core/errors.js';
 import { type BindingPlan, checksIndices, usedInputs } from './codegen.js';
 import type { Slot } from './emit.js';
 
@@ -42,15 +42,14 @@ export interface KernelPart {
   readonly outputs: readonly number[];
 }
 
-/** Outputs of a kernel (a matmul has one, its epilogue). */
-function outputCount(k: Kernel): number {
-  return k.kind === 'matmul' ? 1 : k.outputs.length;
-}
-
+/** The kernel computing output i alone. */
 function onlyOutput(k: Kernel, i: number): Kernel {
-  if (k.kind === 'matmul') return k;
-  if (k.kind === 'elementwise') return { ...k, outputs: [k.outputs[i]] };
-  return { ...k, outputs: [k.outputs[i]] };
+  switch (k.kind) {
+    case 'elementwise': return { ...k, outputs: [k.outputs[i]] };
+    case 'reduce': return { ...k, outputs: [k.outputs[i]] };
+    case 'matmul': return k; // one output already
+    default: return assertNever(k, 'kernel');
+  }
 }
 
 /**
@@ -60,7 +59,7 @@ function onlyOutput(k: Kernel, i: number): Kernel {
  */
 export function splitForLimit(k: Kernel, inputs: readonly PlanBuffer[], outputs: readonly PlanBuffer[], maxStorage: number): KernelPart[] {
   const whole = planBindings(k, inputs, outputs);
-  const n = outputCount(k);
+  const n = k.outputs.length;
   const extra = (kernel: Kernel) => (checksIndices(kernel) ? 1 : 0); // the index-error buffer
   if (whole.plan.slots.length + extra(k) <= maxStorage) return [{ kernel: k, outputs: Array.from({ length: n }, (_, i) => i) }];
   const parts: KernelPart[] = [];
@@ -81,7 +80,7 @@ export function splitForLimit(k: Kernel, inputs: readonly PlanBuffer[], outputs:
 
 /** Why a kernel cannot run within `maxStorage` bindings even after splitting (distinct buffers assumed), or null. */
 export function storageLimitReason(k: Kernel, maxStorage: number): string | null {
-  const n = outputCount(k);
+  const n = k.outputs.length;
   for (let i = 0; i < n; i++) {
     const part = onlyOutput(k, i);
     const need = usedInputs(part).size + 1 + (checksIndices(part) ? 1 : 0);

@@ -73,7 +73,10 @@ export interface ReduceKernel {
   readonly outputs: readonly (KernelOutput & { readonly scope: 'outer' | 'full' })[];
 }
 
-/** Batched matmul: acc = Σ_k a[...b, m, k]·b[...b, k, n]; the output is `epilogue` over [...batch, m, n]. */
+/**
+ * Batched matmul: acc0 = Σ_k a[...b, m, k]·b[...b, k, n]; its one output is an expression over acc0
+ * (a fused epilogue such as bias + relu) at each point of [...batch, m, n].
+ */
 export interface MatmulKernel {
   readonly kind: 'matmul';
   readonly batch: readonly number[];
@@ -84,7 +87,7 @@ export interface MatmulKernel {
   /** Views over [...batch, m, k] and [...batch, k, n] (float32, never masked: pad operands are materialised first). */
   readonly a: { readonly input: number; readonly view: View };
   readonly b: { readonly input: number; readonly view: View };
-  readonly epilogue: KernelOutput;
+  readonly outputs: readonly [KernelOutput];
 }
 
 export type Kernel = ElementwiseKernel | ReduceKernel | MatmulKernel;
@@ -95,6 +98,7 @@ export function outputShape(kernel: Kernel, i: number): number[] {
     case 'elementwise': return [...kernel.shape];
     case 'reduce': return kernel.outputs[i].scope === 'outer' ? [...kernel.outer] : [...kernel.outer, ...kernel.inner];
     case 'matmul': return [...kernel.batch, kernel.m, kernel.n];
+    default: return assertNever(kernel, 'kernel');
   }
 }
 
@@ -231,6 +235,7 @@ export function printExpr(e: Expr, names: ReadonlyMap<Expr, string> = new Map(),
     case 'op': return `${e.op}(${e.args.map(p).join(', ')})`;
     case 'cast': return `cast<${shortDType(e.dtype)}>(${p(e.x)})`;
     case 'acc': return `acc${e.index}:${shortDType(e.dtype)}`;
+    default: return assertNever(e, 'expr');
   }
 }
 
@@ -250,7 +255,8 @@ export function printKernel(k: Kernel): string {
         k.outputs.map((o, i) => `  out${i} (${o.scope}) = ${out(o)}`).join('\n');
     case 'matmul':
       return `matmul batch=[${k.batch.join(',')}] m=${k.m} n=${k.n} k=${k.k} inputs=${k.nInputs}\n` + lets +
-        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${out(k.epilogue)}`;
+        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${out(k.outputs[0])}`;
+    default: return assertNever(k, 'kernel');
   }
 }
 
@@ -260,15 +266,16 @@ export function kernelIterations(k: Kernel): number {
     case 'elementwise': return sizeOf(k.shape);
     case 'reduce': return sizeOf(k.outer) * sizeOf(k.inner) * k.reductions.length;
     case 'matmul': return sizeOf(k.batch) * k.m * k.n * k.k;
+    default: return assertNever(k, 'kernel');
   }
 }
 
-/** Visits every sub-expression of a kernel (loads included), e.g. to count ops or find inputs. */
+/** The root expressions of a kernel: reduction bodies first, then outputs (walk them with exprNodes). */
 export function kernelExprs(k: Kernel): Expr[] {
   switch (k.kind) {
-    case 'elementwise': return k.outputs.map((o) => o.expr);
+    case 'elementwise': case 'matmul': return k.outputs.map((o) => o.expr);
     case 'reduce': return [...k.reductions.map((r) => r.body), ...k.outputs.map((o) => o.expr)];
-    case 'matmul': return [k.epilogue.expr];
+    default: return assertNever(k, 'kernel');
   }
 }
 
@@ -285,11 +292,12 @@ export function kernelCost(k: Kernel, inputBytes: readonly number[]): { flops: n
     return n;
   };
   const opsPerPoint = kernelExprs(k).reduce((s, e) => s + treeOps(e), 0);
-  const outBytes = k.kind === 'elementwise' || k.kind === 'reduce'
-    ? k.outputs.reduce((s, _o, i) => s + 4 * sizeOf(outputShape(k, i)), 0)
-    : 4 * sizeOf(outputShape(k, 0));
+  const outBytes = k.outputs.reduce((s, _o, i) => s + 4 * sizeOf(outputShape(k, i)), 0);
   const bytes = inputBytes.reduce((s, b) => s + b, 0) + outBytes;
-  if (k.kind === 'matmul') return { flops: 2 * kernelIterations(k) + opsPerPoint * sizeOf(outputShape(k, 0)), bytes };
-  const points = k.kind === 'elementwise' ? sizeOf(k.shape) : sizeOf(k.outer) * sizeOf(k.inner);
-  return { flops: opsPerPoint * points + (k.kind === 'reduce' ? kernelIterations(k) : 0), bytes };
+  switch (k.kind) {
+    case 'elementwise': return { flops: opsPerPoint * sizeOf(k.shape), bytes };
+    case 'reduce': return { flops: opsPerPoint * sizeOf(k.outer) * sizeOf(k.inner) + kernelIterations(k), bytes };
+    case 'matmul': return { flops: 2 * kernelIterations(k) + opsPerPoint * sizeOf(outputShape(k, 0)), bytes };
+    default: return assertNever(k, 'kernel');
+  }
 }

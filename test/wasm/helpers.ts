@@ -59,7 +59,7 @@ export function matmul(batch: number[], M: number, N: number, K: number, a: View
   return {
     kind: 'matmul', batch, m: M, n: N, k: K, nInputs,
     a: { input: 0, view: a }, b: { input: 1, view: b },
-    epilogue: { expr: epilogue ?? acc(0), dtype: 'float32', ...(outView ? { view: outView } : {}) },
+    outputs: [{ expr: epilogue ?? acc(0), dtype: 'float32', ...(outView ? { view: outView } : {}) }],
   };
 }
 
@@ -95,9 +95,9 @@ export interface OutSpec {
 /** Runs a kernel on one backend, returning the outputs' contents. */
 export function runOn(be: Backend, k: Kernel, inputs: readonly TypedArray[], outs?: readonly OutSpec[]): TypedArray[] {
   const ins = inputs.map((a) => { const b = be.alloc(dtypeOf(a), a.length); be.write(b, a); return b; });
-  const nOut = k.kind === 'matmul' ? 1 : k.outputs.length;
+  const nOut = k.outputs.length;
   const outputs = Array.from({ length: nOut }, (_, i) => {
-    const dt = k.kind === 'matmul' ? k.epilogue.dtype : k.outputs[i].dtype;
+    const dt = k.outputs[i].dtype;
     const init = outs?.[i]?.init;
     const b = be.alloc(dt, init ? init.length : sizeOf(outputShape(k, i)));
     if (init) be.write(b, init);

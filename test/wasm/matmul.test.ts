@@ -79,12 +79,12 @@ describe('matmul (wasm vs cpu)', () => {
   it('int32 and bool operands (converted to float32 first) with an int32 output', async () => {
     const M = 5, N = 9, K = 7;
     const a = randI32(M * K, 1, -4, 5), b = randI32(K * N, 2, -4, 5);
-    const k = { ...matmul([], M, N, K, view([M, K]), view([K, N])), epilogue: { expr: acc(0), dtype: 'int32' as const } };
+    const k = { ...matmul([], M, N, K, view([M, K]), view([K, N])), outputs: [{ expr: acc(0), dtype: 'int32' as const }] as const };
     await check(k, [a, b], { rtol: 0, atol: 0 });
     await check(k, [randBool(M * K, 3), b], { rtol: 0, atol: 0 });
     // the same int buffer as both operands, and an epilogue reading an operand's buffer
     const sq = randI32(36, 4, -3, 3);
-    const k2 = { ...matmul([], 6, 6, 6, view([6, 6]), view([6, 6], [1, 6]), op('add', [acc(0), cast(ld(0, view([6, 6]), 'int32'), 'float32')])), epilogue: { expr: op('add', [acc(0), cast(ld(0, view([6, 6]), 'int32'), 'float32')]), dtype: 'int32' as const } };
+    const k2 = { ...matmul([], 6, 6, 6, view([6, 6]), view([6, 6], [1, 6]), op('add', [acc(0), cast(ld(0, view([6, 6]), 'int32'), 'float32')])), outputs: [{ expr: op('add', [acc(0), cast(ld(0, view([6, 6]), 'int32'), 'float32')]), dtype: 'int32' as const }] as const };
     await check({ ...k2, b: { input: 0, view: view([6, 6], [1, 6]) } }, [sq, sq], { rtol: 0, atol: 0 });
   });
 

@@ -114,11 +114,11 @@ export async function runOn(b: Backend, k: Kernel, inputs: readonly HostArray[],
     bufs.push(buf);
     return buf;
   });
-  const n = k.kind === 'matmul' ? 1 : k.outputs.length;
+  const n = k.outputs.length;
   const outBufs = Array.from({ length: n }, (_, i) => {
     const spec = outs[i];
     if (spec && 'alias' in spec) return inBufs[spec.alias];
-    const dtype = k.kind === 'matmul' ? k.epilogue.dtype : k.outputs[i].dtype;
+    const dtype = k.outputs[i].dtype;
     const init = spec && 'init' in spec ? spec.init : undefined;
     const buf = b.alloc(init?.dtype ?? dtype, init ? init.data.length : sizeOf(outputShape(k, i)));
     if (init && init.data.length) b.write(buf, toTyped(init));

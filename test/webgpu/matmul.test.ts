@@ -28,7 +28,7 @@ function matmul(p: MM): MatmulKernel {
     kind: 'matmul', batch, m: p.m, n: p.n, k: p.k, nInputs: p.nInputs ?? 2,
     a: { input: 0, view: p.a ?? contiguousView([...batch, p.m, p.k]) },
     b: { input: 1, view: p.b ?? contiguousView([...batch, p.k, p.n]) },
-    epilogue: { expr: p.epilogue ?? acc(0), dtype: p.dtype ?? 'float32', ...(p.outView ? { view: p.outView } : {}) },
+    outputs: [{ expr: p.epilogue ?? acc(0), dtype: p.dtype ?? 'float32', ...(p.outView ? { view: p.outView } : {}) }],
   };
 }
 

@@ -56,7 +56,7 @@ describe.skipIf(!gpu)(`webgpu runtime ${gpu ? `on ${gpu.adapterDescription}` : `
     expect(gpu!.stats().compiled).toBe(s0);
     const mm = (m: number, n: number, k: number): Kernel => ({
       kind: 'matmul', batch: [], m, n, k, nInputs: 2,
-      a: { input: 0, view: view([m, k]) }, b: { input: 1, view: view([k, n]) }, epilogue: { expr: acc(0), dtype: 'float32' },
+      a: { input: 0, view: view([m, k]) }, b: { input: 1, view: view([k, n]) }, outputs: [{ expr: acc(0), dtype: 'float32' }],
     });
     await compareKernel(gpu!, mm(5, 6, 7), [random('float32', 35, 5), random('float32', 42, 6)], { tol: { rtol: 1e-5, atol: 1e-5 } });
     const s1 = gpu!.stats().compiled;

@@ -26,7 +26,7 @@ const linear = (batch: number[], m: number, n: number, k: number): Kernel => ({
   kind: 'matmul', batch, m, n, k, nInputs: 3,
   a: { input: 0, view: view([...batch, m, k]) },
   b: { input: 1, view: view([...batch, k, n], [...batch.map(() => 0), 1, k]) }, // a weight stored [n, k], shared by batches
-  epilogue: { expr: op('max', [op('add', [acc(0), ld(2, view([...batch, m, n], [...batch.map(() => 0), 0, 1]))]), cst(0)]), dtype: 'float32' },
+  outputs: [{ expr: op('max', [op('add', [acc(0), ld(2, view([...batch, m, n], [...batch.map(() => 0), 0, 1]))]), cst(0)]), dtype: 'float32' }],
 });
 
 const CORPUS: Record<string, Kernel> = {
