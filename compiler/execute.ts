@@ -10,8 +10,8 @@ import { Tensor } from '../src/tensor.js';
 import { allocate } from '../src/memory.js';
 import type { Graph, GraphNode } from './graph.js';
 import { printGraph } from './graph.js';
-import { optimize } from './passes.js';
-import { planGraph, type Plan } from './schedule.js';
+import { optimize, planGraph } from './passes.js';
+import type { Plan } from './schedule.js';
 import { log } from './logs.js';
 import { interpretGraph } from './interpret.js';
 

@@ -4,8 +4,7 @@ import { describeValue } from '../src/core/validate.js';
 import { printKernel } from '../src/core/kernel.js';
 import { fmtType, printGraph, opCount } from './graph.js';
 import { compileFunction, type CompileOptions, type CompiledState } from './compile.js';
-import { optimize } from './passes.js';
-import { planGraph } from './schedule.js';
+import { optimize, planGraph } from './passes.js';
 import type { Graph } from './graph.js';
 
 export interface ExplainGraph {
@@ -15,6 +14,8 @@ export interface ExplainGraph {
   readonly kernels: readonly string[];
   /** Node ids of the optimised graph fused into each kernel. */
   readonly fusionGroups: readonly (readonly number[])[];
+  /** What each pass of the pipeline (PASSES) did, in order: `name: effect`. */
+  readonly passes: readonly string[];
 }
 
 export interface Explanation {
@@ -40,11 +41,12 @@ export interface Explanation {
 }
 
 function describe(g: Graph): ExplainGraph {
-  const opt = optimize(g);
-  const plan = planGraph(opt, new Map());
+  const passes: string[] = [];
+  const opt = optimize(g, passes);
+  const plan = planGraph(opt, new Map(), passes);
   return {
     traced: printGraph(g), optimized: printGraph(opt), ops: opCount(opt),
-    kernels: plan.steps.map((s) => printKernel(s.kernel)), fusionGroups: plan.steps.map((s) => s.nodes),
+    kernels: plan.steps.map((s) => printKernel(s.kernel)), fusionGroups: plan.steps.map((s) => s.nodes), passes,
   };
 }
 
@@ -115,7 +117,7 @@ function formatReport(name: string, r: Omit<Explanation, 'toString'>): string {
   r.breaks.forEach((b, i) => lines.push(`  break ${i + 1}: ${b.reason}${b.loc ? ` at ${b.loc}` : ''}`));
   if (r.sideEffects?.length) lines.push(`  side effects: ${r.sideEffects.map((s) => `${s.what} (line ${s.line})`).join(', ')}`);
   r.graphs.forEach((g, i) => {
-    lines.push('', `graph ${i + 1}: ${g.ops} ops -> ${g.kernels.length} kernel(s)`, g.optimized, '');
+    lines.push('', `graph ${i + 1}: ${g.ops} ops -> ${g.kernels.length} kernel(s)`, `passes: ${g.passes.join('; ')}`, g.optimized, '');
     g.kernels.forEach((k, j) => lines.push(`kernel ${j + 1} (nodes ${g.fusionGroups[j].map((n) => `%${n}`).join(' ')}):`, k));
   });
   lines.push('', 'guards:', r.guards);

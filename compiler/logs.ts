@@ -1,8 +1,8 @@
-// KILN_LOGS=graph,breaks,recompiles,guards,fusion,kernels prints compile stages as they happen
+// KILN_LOGS=graph,breaks,recompiles,guards,fusion,kernels,passes prints compile stages as they happen
 // (like TORCH_LOGS). Unknown names are an error listing the valid ones.
 import { KilnError } from '../src/core/errors.js';
 
-export const LOG_NAMES = ['graph', 'breaks', 'recompiles', 'guards', 'fusion', 'kernels'] as const;
+export const LOG_NAMES = ['graph', 'breaks', 'recompiles', 'guards', 'fusion', 'kernels', 'passes'] as const;
 export type LogName = (typeof LOG_NAMES)[number];
 
 let enabled: Set<LogName> | null = null;

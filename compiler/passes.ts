@@ -1,13 +1,20 @@
-// Graph -> Graph passes, run in the order of PIPELINE: dead-code elimination, common-subexpression
-// elimination, constant folding, and shape propagation (which doubles as the verifier in tests and
-// as the re-typing step for dynamic shapes).
-import { KilnError } from '../src/core/errors.js';
-import { shapesEqual } from '../src/core/shape.js';
+// The compile pipeline as one list of named passes (PASSES): graph passes (dead-code elimination,
+// common-subexpression elimination, constant folding), the scheduler that lowers the graph to a plan
+// of kernels, and plan passes (row fusion, freeing temps). Shape propagation here is both the
+// verifier tests run after every pass and the re-typing of a graph for dynamic dims.
+import { KilnError, assertNever } from '../src/core/errors.js';
+import type { View } from '../src/core/kernel.js';
+import { outputShape } from '../src/core/kernel.js';
+import { shapesEqual, sizeOf } from '../src/core/shape.js';
 import { shortDType } from '../src/core/dtype.js';
-import { OPS } from '../src/ops/index.js';
+import { OPS, type OpDef } from '../src/ops/index.js';
 import { evalScalar } from '../src/ops/scalar.js';
 import { castExpr } from '../src/lower.js';
 import type { Graph, GraphNode } from './graph.js';
+import { opCount } from './graph.js';
+import { log } from './logs.js';
+import { fuseRowSteps } from './rows.js';
+import { freeTemps, schedule, type Plan } from './schedule.js';
 
 type Pass = (g: Graph) => Graph;
 
@@ -79,40 +86,157 @@ export const constantFolding: Pass = (g) => {
   return { ...g, nodes };
 };
 
+type InputNode = Extract<GraphNode, { kind: 'input' }>;
+
 /**
- * Re-derives every op node's shape and dtype from its inputs with the registry's rules. Throws
- * (naming the node) where a node's recorded type disagrees: the verifier run after each pass.
+ * Shape propagation: re-derives every op node's shape and dtype from its inputs by the registry's
+ * rules. With `inputShape`, the graph is re-typed for new input sizes (dynamic dims): each op's
+ * attrs follow the sizes they copied (the registry's `resize`), and an op that baked in a size that
+ * changed throws. Without, it verifies: a node recorded with another type throws, naming it.
  */
-export const propagateShapes: Pass = (g) => {
-  const byId = new Map<number, GraphNode>();
-  for (const n of g.nodes) {
-    if (n.kind === 'op') {
-      const ins = n.inputs.map((x) => byId.get(x)!);
-      const meta = OPS[n.op].infer(ins, n.attrs as never);
-      const same = meta.dtype === n.dtype && shapesEqual(meta.shape, n.shape);
-      if (!same) {
+function propagate(g: Graph, inputShape?: (n: InputNode) => readonly number[]): Graph {
+  const old = new Map<number, GraphNode>(g.nodes.map((n) => [n.id, n]));
+  const typed = new Map<number, GraphNode>();
+  const nodes = g.nodes.map((n): GraphNode => {
+    let out: GraphNode = n;
+    if (n.kind === 'input' && inputShape) out = { ...n, shape: inputShape(n) };
+    else if (n.kind === 'op') {
+      const def: OpDef = OPS[n.op];
+      const ins = n.inputs.map((x) => typed.get(x)!);
+      const attrs = inputShape && def.resize ? def.resize(n.attrs as never, n.inputs.map((x) => old.get(x)!), ins) : n.attrs;
+      const meta = def.infer(ins, attrs as never);
+      if (inputShape) out = { ...n, shape: meta.shape, attrs };
+      else if (meta.dtype !== n.dtype || !shapesEqual(meta.shape, n.shape)) {
         throw new KilnError(`verify: node %${n.id} (${n.op}${n.loc ? ` at ${n.loc}` : ''}) is typed ${shortDType(n.dtype)}[${n.shape}] but its inputs give ${shortDType(meta.dtype)}[${meta.shape}]`);
       }
     }
-    byId.set(n.id, n);
-  }
-  return g;
-};
+    typed.set(n.id, out);
+    return out;
+  });
+  return inputShape ? { ...g, nodes } : g;
+}
 
-/** The optimisation pipeline, in order. */
-export const PIPELINE: readonly [string, Pass][] = [
-  ['dce', deadCodeElimination],
-  ['cse', commonSubexpressionElimination],
-  ['fold', constantFolding],
-  ['dce', deadCodeElimination],
+/** Shape propagation as the verifier: throws where a node's recorded type differs from its inputs'. */
+export const propagateShapes: Pass = (g) => propagate(g);
+
+/** Re-types a graph for new input sizes (dynamic dims); throws where an op baked in a size that changed. */
+export function retypeGraph(g: Graph, inputShape: (n: InputNode) => readonly number[]): Graph {
+  return propagate(g, inputShape);
+}
+
+/**
+ * The graph verifier: node ids unique, every op reading earlier nodes and naming a registry op,
+ * outputs existing, and every type what shape propagation derives. Throws naming the pass.
+ */
+export function verifyGraph(g: Graph, after: string): void {
+  const fail = (what: string): never => { throw new KilnError(`verify: after pass '${after}' in graph ${g.name}: ${what}`); };
+  const seen = new Set<number>();
+  for (const n of g.nodes) {
+    if (seen.has(n.id)) fail(`node id %${n.id} is used twice`);
+    if (n.kind === 'op') {
+      if (!(n.op in OPS)) fail(`node %${n.id} names no registry op (${n.op})`);
+      const bad = n.inputs.find((x) => !seen.has(x));
+      if (bad !== undefined) fail(`node %${n.id} (${n.op}) reads %${bad}, which is not an earlier node`);
+    }
+    seen.add(n.id);
+  }
+  const lost = g.outputs.find((o) => !seen.has(o));
+  if (lost !== undefined) fail(`output %${lost} is not a node`);
+  try { propagate(g); } catch (e) { fail((e as Error).message); }
+}
+
+/**
+ * The plan verifier: every step reads leaves or temps written earlier and not yet freed, its kernel
+ * takes as many inputs as it is given, and each output buffer holds what the kernel writes.
+ */
+export function verifyPlan(p: Plan, after: string): void {
+  const fail = (what: string): never => { throw new KilnError(`verify: after pass '${after}': ${what}`); };
+  const live = new Set<number>(p.leaves.map((_, i) => i));
+  const freed = new Set<number>();
+  p.steps.forEach((s, i) => {
+    const bad = s.inputs.find((b) => !live.has(b));
+    if (bad !== undefined) fail(`step ${i + 1} reads buffer ${bad}${freed.has(bad) ? ', already freed' : ', never written before it'}`);
+    if (s.kernel.nInputs !== s.inputs.length) fail(`step ${i + 1}: its ${s.kernel.kind} kernel takes ${s.kernel.nInputs} inputs, the step binds ${s.inputs.length}`);
+    if (s.kernel.outputs.length !== s.outputs.length) fail(`step ${i + 1}: its kernel has ${s.kernel.outputs.length} outputs, the step binds ${s.outputs.length}`);
+    s.outputs.forEach((o, j) => {
+      const ko = s.kernel.outputs[j];
+      const size = sizeOf(outputShape(s.kernel, j));
+      if (o.dtype !== ko.dtype || (!ko.view && o.size !== size)) fail(`step ${i + 1} output ${j}: the kernel writes ${shortDType(ko.dtype)}[${size}], the buffer holds ${shortDType(o.dtype)}[${o.size}]`);
+      live.add(o.buf);
+    });
+    for (const b of s.freeAfter) { live.delete(b); freed.add(b); }
+  });
+  const lost = p.outputs.find((o) => !live.has(o.buf));
+  if (lost) fail(`plan output buffer ${lost.buf} is not written (or was freed)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** One named pass of the compile pipeline: a graph pass, the scheduler (graph to plan), or a plan pass. */
+export type PipelinePass =
+  | { readonly name: string; readonly about: string; readonly on: 'graph'; readonly run: (g: Graph) => Graph }
+  | { readonly name: string; readonly about: string; readonly on: 'schedule'; readonly run: (g: Graph, leafViews: ReadonlyMap<number, View>) => Plan }
+  | { readonly name: string; readonly about: string; readonly on: 'plan'; readonly run: (p: Plan) => Plan };
+
+/** Every pass compile() runs, in order. explain() reports them and KILN_LOGS=passes prints them by name. */
+export const PASSES: readonly PipelinePass[] = [
+  { name: 'dce', on: 'graph', run: deadCodeElimination, about: 'drops nodes no output depends on' },
+  { name: 'cse', on: 'graph', run: commonSubexpressionElimination, about: 'merges nodes computing the same thing from the same inputs' },
+  { name: 'fold', on: 'graph', run: constantFolding, about: 'evaluates elementwise ops on scalar constants' },
+  { name: 'dce', on: 'graph', run: deadCodeElimination, about: 'drops what folding left unread' },
+  { name: 'schedule', on: 'schedule', run: schedule, about: 'lowers ops to kernels, fusing elementwise chains, views and matmul epilogues' },
+  { name: 'rows', on: 'plan', run: fuseRowSteps, about: 'merges row-wise steps into the reduction they read (softmax, layerNorm: one kernel)' },
+  { name: 'free', on: 'plan', run: freeTemps, about: 'frees each temp after its last reader' },
 ];
 
-/** Runs the pipeline; with `verify`, re-types the graph after every pass. */
-export function optimize(g: Graph, verify = false): Graph {
+let verifying = false;
+
+/** Runs the verifier after every pass (tests switch it on; it costs a walk of the graph per pass). */
+export function setVerifyPasses(on: boolean): void { verifying = on; }
+
+/** What a pass did, one line, for explain() (`into`) and KILN_LOGS=passes. */
+function record(into: string[] | undefined, graph: string, pass: PipelinePass, what: () => string): void {
+  into?.push(`${pass.name}: ${what()}`);
+  log('passes', () => `[kiln] ${graph}: pass ${pass.name}: ${what()}`);
+}
+
+/** Runs the graph passes in order; `report` collects a line per pass. */
+export function optimize(g: Graph, report?: string[]): Graph {
   let out = g;
-  for (const [, pass] of PIPELINE) {
-    out = pass(out);
-    if (verify) propagateShapes(out);
+  for (const pass of PASSES) {
+    if (pass.on !== 'graph') continue;
+    const before = out;
+    out = pass.run(out);
+    if (verifying) verifyGraph(out, pass.name);
+    record(report, g.name, pass, () => `${opCount(before)} -> ${opCount(out)} ops`);
   }
   return out;
+}
+
+/** Runs the scheduler and the plan passes on an optimised graph; `report` collects a line per pass. */
+export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>, report?: string[]): Plan {
+  let plan: Plan | null = null;
+  for (const pass of PASSES) {
+    switch (pass.on) {
+      case 'graph': continue;
+      case 'schedule': {
+        const p = pass.run(g, leafViews);
+        plan = p;
+        record(report, g.name, pass, () => `${opCount(g)} ops -> ${p.steps.length} kernel(s)`);
+        break;
+      }
+      case 'plan': {
+        if (!plan) throw new Error(`pass ${pass.name} runs on a plan, but no pass before it scheduled one`);
+        const before = plan.steps.length;
+        const p = pass.run(plan);
+        plan = p;
+        record(report, g.name, pass, () => `${before} -> ${p.steps.length} kernel(s)`);
+        break;
+      }
+      default: assertNever(pass, 'pass');
+    }
+    if (verifying) verifyPlan(plan, pass.name);
+  }
+  if (!plan) throw new Error('the pass list has no scheduler');
+  return plan;
 }

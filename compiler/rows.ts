@@ -1,15 +1,13 @@
-// Row fusion, a pass over planned steps: a reduction and the later steps that read its result only
+// Row fusion, a plan pass (see PASSES in passes.ts): a reduction and the later steps that read its result only
 // broadcast along its rows (another reduction over the same rows, or a row-wise elementwise step)
 // become one reduce kernel with several reductions and 'full' outputs. softmax (max, sum of exp,
 // normalise) and layerNorm (mean, variance, normalise) each become a single kernel whose rows are
 // read from memory once.
 import type { Expr, ReduceKernel, View } from '../src/core/kernel.js';
-import { kernelExprs } from '../src/core/kernel.js';
+import { children, kernelExprs, localizeInputs, mapExpr } from '../src/core/kernel.js';
 import { contiguousStrides, shapesEqual } from '../src/core/shape.js';
-import type { Step } from './schedule.js';
-import { mapLoads } from './schedule.js';
+import type { Plan, Step } from './schedule.js';
 
-type Load = Extract<Expr, { kind: 'load' }>;
 type Out = ReduceKernel['outputs'][number];
 
 /** A merged row kernel under construction, with every load naming a global buffer id. */
@@ -34,48 +32,44 @@ function isRowBroadcast(v: View, outer: readonly number[], inner: readonly numbe
 
 /** Loads of a kernel's expressions rewritten to global buffer ids. */
 function globalize(e: Expr, inputs: readonly number[]): Expr {
-  const memo = new Map<Expr, Expr>();
-  const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: inputs[l.input], gather: l.gather && { ...l.gather, index: go(l.gather.index) } }), memo);
-  return go(e);
+  return mapExpr(e, (x) => (x.kind === 'load' ? { ...x, input: inputs[x.input] } : x));
 }
 
 /** Replaces loads of the group's per-row buffers by acc references; null if some load is not row-broadcast. */
 function toAccs(e: Expr, g: Group, accShift: number, scope: 'full' | 'outer' = 'full'): Expr | null {
   let ok = true;
-  const memo = new Map<Expr, Expr>();
-  const go = (x: Expr): Expr => {
-    const hit = memo.get(x);
-    if (hit) return hit;
-    let out: Expr;
+  const r = mapExpr(e, (x) => {
     switch (x.kind) {
       case 'load': {
         const acc = g.accOf.get(x.input);
-        if (acc !== undefined) {
-          if (x.gather || !isRowBroadcast(x.view, g.outer, scope === 'full' ? g.inner : [])) ok = false;
-          out = { kind: 'acc', index: acc, dtype: x.dtype };
-        } else out = x.gather ? { ...x, gather: { ...x.gather, index: go(x.gather.index) } } : x;
-        break;
+        if (acc === undefined) return x;
+        if (x.gather || !isRowBroadcast(x.view, g.outer, scope === 'full' ? g.inner : [])) ok = false;
+        return { kind: 'acc', index: acc, dtype: x.dtype };
       }
-      case 'op': out = { ...x, args: x.args.map(go) }; break;
-      case 'cast': out = { ...x, x: go(x.x) }; break;
-      case 'acc': out = { ...x, index: x.index + accShift }; break;
-      default: out = x;
+      case 'acc': return { ...x, index: x.index + accShift };
+      default: return x;
     }
-    memo.set(x, out);
-    return out;
-  };
-  const r = go(e);
+  });
   return ok ? r : null;
 }
 
+/** True when `e` loads one of `bufs` (gather indices aside). */
 function readsAny(e: Expr, bufs: ReadonlyMap<number, number>): boolean {
-  let found = false;
-  mapLoads(e, (l) => { if (bufs.has(l.input)) found = true; return l; });
-  return found;
+  const seen = new Set<Expr>();
+  const visit = (x: Expr): boolean => {
+    if (seen.has(x)) return false;
+    seen.add(x);
+    return x.kind === 'load' ? bufs.has(x.input) : children(x).some(visit);
+  };
+  return visit(e);
 }
 
-/** Merges row-wise steps into earlier reductions; `keep` lists buffers that must stay materialised. */
-export function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Step[] {
+/** The row-fusion pass: merges row-wise steps into earlier reductions (graph outputs stay materialised). */
+export function fuseRowSteps(plan: Plan): Plan {
+  return { ...plan, steps: fuseRows(plan.steps, new Set(plan.outputs.map((o) => o.buf))) };
+}
+
+function fuseRows(steps: readonly Step[], keep: ReadonlySet<number>): Step[] {
   const out: (Step | null)[] = [...steps];
   const producedAt = new Map<number, number>();
   steps.forEach((s, i) => s.outputs.forEach((o) => producedAt.set(o.buf, i)));
@@ -138,17 +132,12 @@ function emit(g: Group, steps: readonly (Step | null)[], keep: ReadonlySet<numbe
   const readLater = new Set<number>();
   steps.forEach((s, idx) => { if (s && idx > g.at) s.inputs.forEach((b) => readLater.add(b)); });
   const outputs = g.outputs.filter((o) => o.out.scope === 'full' || keep.has(o.buf) || readLater.has(o.buf));
-  const inputs: number[] = [];
-  const local = (b: number) => { let i = inputs.indexOf(b); if (i < 0) { i = inputs.length; inputs.push(b); } return i; };
-  const memo = new Map<Expr, Expr>();
-  const loc = (e: Expr): Expr => mapLoads(e, (l: Load) => ({ ...l, input: local(l.input), gather: l.gather && { ...l.gather, index: loc(l.gather.index) } }), memo);
-  const kernel: ReduceKernel = {
+  const { kernel, inputs } = localizeInputs({
     kind: 'reduce', outer: g.outer, inner: g.inner, nInputs: 0,
-    reductions: g.reductions.map((r) => ({ ...r, body: loc(r.body) })),
-    outputs: outputs.map((o) => ({ ...o.out, expr: loc(o.out.expr) })),
-  };
+    reductions: g.reductions, outputs: outputs.map((o) => o.out),
+  });
   return {
-    kernel: { ...kernel, nInputs: inputs.length }, inputs,
+    kernel, inputs,
     outputs: outputs.map((o) => ({ buf: o.buf, dtype: o.out.dtype, size: o.size })),
     nodes: [...new Set(g.nodes)].sort((a, b) => a - b), freeAfter: [],
   };

@@ -1,26 +1,27 @@
-// Fusion and scheduling: a graph becomes a list of kernels. Elementwise chains (with broadcasts and
-// views folded into load index arithmetic) grow as one expression until something needs a buffer:
-// a graph output, a reduction or matmul operand, a shared expensive value, a layout that index
-// arithmetic cannot express. Reductions take their input expression as a prologue; a matmul takes
-// the elementwise ops applied to its result as an epilogue (relu(x @ W + b) is one kernel).
+// Scheduling: a graph becomes a plan of kernel launches. How each op becomes kernel IR is
+// src/lower.ts's; this module decides what to materialise and which buffers hold what. Elementwise
+// chains (with broadcasts and views folded into load index arithmetic) grow as one expression until
+// something needs a buffer: a graph output, a shared expensive value, an op with a kernel of its own,
+// or a layout that index arithmetic cannot express (the lowering asks for its operand materialised).
+// A matmul takes the elementwise ops applied to its result as an epilogue (relu(x @ W + b) is one
+// kernel); the plan passes after this one (compiler/passes.ts) merge row-wise steps and free temps.
 import type { DType } from '../src/core/dtype.js';
-import type { Expr, Kernel, View } from '../src/core/kernel.js';
-import { contiguousView, someExpr } from '../src/core/kernel.js';
-import { reduction } from '../src/core/reductions.js';
-import { shapesEqual, sizeOf } from '../src/core/shape.js';
-import { expandView, permuteView, reshapeView } from '../src/core/view.js';
-import { castExpr, elementwiseExpr, loadExpr, matmulKernel, reduceSplit } from '../src/lower.js';
+import type { Expr, Kernel, MatmulKernel, View } from '../src/core/kernel.js';
+import { contiguousView, isContiguousView, localizeInputs } from '../src/core/kernel.js';
+import { assertNever } from '../src/core/errors.js';
+import { sizeOf } from '../src/core/shape.js';
+import { loadExpr, lowerOp } from '../src/lower.js';
 import { OPS } from '../src/ops/index.js';
-import type { ElementwiseDef, GatherAttrs, MovementDef } from '../src/ops/types.js';
 import type { Graph, GraphNode } from './graph.js';
-import { fuseRows } from './rows.js';
 
-/** A value during planning: a buffer seen through a view, or an expression not yet materialised. */
+type Buf = { readonly kind: 'buf'; readonly buf: number; readonly view: View; readonly dtype: DType };
+/**
+ * A value during scheduling: a buffer seen through a view, or an expression not yet materialised
+ * (`ops` counts its computation; `mm` is the matmul whose result it extends, an epilogue).
+ */
 type Val =
-  | { readonly kind: 'buf'; readonly buf: number; readonly view: View; readonly dtype: DType }
-  | { readonly kind: 'expr'; readonly expr: Expr; readonly shape: readonly number[]; readonly dtype: DType; readonly ops: number; readonly mm?: PendingMatmul; readonly nodes: readonly number[] };
-
-interface PendingMatmul { readonly a: Extract<Val, { kind: 'buf' }>; readonly b: Extract<Val, { kind: 'buf' }>; readonly shape: readonly number[] }
+  | Buf
+  | { readonly kind: 'expr'; readonly expr: Expr; readonly shape: readonly number[]; readonly dtype: DType; readonly ops: number; readonly mm?: MatmulKernel; readonly nodes: readonly number[] };
 
 /** One kernel launch: buffers are numbered leaves first (graph inputs, constants, random draws), then temps. */
 export interface Step {
@@ -31,7 +32,7 @@ export interface Step {
   /** Graph nodes computed by this kernel (its fusion group). */
   readonly nodes: readonly number[];
   /** Temps no later step reads (freed after this one). */
-  freeAfter: number[];
+  readonly freeAfter: readonly number[];
 }
 
 export interface Plan {
@@ -46,26 +47,8 @@ const SHARE_LIMIT = 3;
 /** Expressions are cut into separate kernels beyond this many ops. */
 const KERNEL_OP_LIMIT = 96;
 
-export function mapLoads(e: Expr, f: (l: Extract<Expr, { kind: 'load' }>) => Expr, memo = new Map<Expr, Expr>()): Expr {
-  const hit = memo.get(e);
-  if (hit) return hit;
-  let out: Expr;
-  switch (e.kind) {
-    case 'load': out = f(e); break;
-    case 'op': out = { ...e, args: e.args.map((a) => mapLoads(a, f, memo)) }; break;
-    case 'cast': out = { ...e, x: mapLoads(e.x, f, memo) }; break;
-    default: out = e;
-  }
-  memo.set(e, out);
-  return out;
-}
-
-function hasGather(e: Expr): boolean {
-  return someExpr(e, (x) => x.kind === 'load' && x.gather !== undefined);
-}
-
-/** Plans the kernels for a graph given each leaf's view (strides and offset matter for loads). */
-export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
+/** Schedules the kernels for a graph given each leaf's view (strides and offset matter for loads). */
+export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
   const leaves: number[] = [];
   const steps: Step[] = [];
   const vals = new Map<number, Val>();
@@ -104,44 +87,34 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
   const inlined = (n: GraphNode) => n.kind === 'const' && n.scalar !== undefined && n.shape.length === 0;
   for (const n of g.nodes) if (n.kind !== 'op' && !inlined(n)) { leafBufs.set(n.id, nextBuf++); leaves.push(n.id); }
 
-  /** Emits a kernel computing `v` into a fresh temp. */
-  const materialize = (v: Val): Extract<Val, { kind: 'buf' }> => {
-    if (v.kind === 'buf') return v;
-    const bufs: number[] = [];
-    const local = (b: number) => { let i = bufs.indexOf(b); if (i < 0) { i = bufs.length; bufs.push(b); } return i; };
-    const remap = (e: Expr): Expr => {
-      const memo = new Map<Expr, Expr>();
-      const go = (x: Expr): Expr => mapLoads(x, (l) => ({ ...l, input: local(l.input), gather: l.gather ? { ...l.gather, index: go(l.gather.index) } : undefined }), memo);
-      return go(e);
-    };
-    let kernel: Kernel;
-    if (v.mm) {
-      const a = local(v.mm.a.buf), b = local(v.mm.b.buf);
-      const expr = remap(v.expr);
-      kernel = matmulKernel(v.mm.a.view, v.mm.b.view, v, { a, b, count: bufs.length }, expr);
-    } else {
-      const expr = remap(v.expr);
-      kernel = { kind: 'elementwise', shape: v.shape, nInputs: bufs.length, outputs: [{ expr, dtype: v.dtype }] };
-    }
+  /** Emits a kernel (loads naming buffers) whose output 0, a value of `shape`, goes to a fresh temp. */
+  const launch = (k: Kernel, shape: readonly number[], nodes: readonly number[]): Buf => {
+    const { kernel, inputs } = localizeInputs(k);
     const out = nextBuf++;
-    steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: v.dtype, size: sizeOf(v.shape) }], nodes: [...new Set(v.nodes)].sort((a, b) => a - b), freeAfter: [] });
-    return { kind: 'buf', buf: out, view: contiguousView(v.shape), dtype: v.dtype };
+    const [o] = kernel.outputs;
+    steps.push({ kernel, inputs, outputs: [{ buf: out, dtype: o.dtype, size: sizeOf(shape) }], nodes: [...new Set(nodes)].sort((a, b) => a - b), freeAfter: [] });
+    return { kind: 'buf', buf: out, view: contiguousView(shape), dtype: o.dtype };
   };
 
-  /** The value as an expression over `shape` (broadcasting leaf views). */
-  const asExpr = (v: Val, shape: readonly number[]): Extract<Val, { kind: 'expr' }> => {
-    if (v.kind === 'buf') return { kind: 'expr', expr: loadExpr(v.buf, expandView(v.view, shape), v.dtype), shape, dtype: v.dtype, ops: 0, nodes: [] };
-    if (shapesEqual(v.shape, shape)) return v;
-    // A gathering load's index is laid out over the gather's own shape: re-viewing only the load would
-    // pair it with the wrong index rows, so a broadcast gather reads a materialised buffer instead.
-    if (hasGather(v.expr)) return asExpr(materialize(v), shape);
-    return { ...v, shape, expr: mapLoads(v.expr, (l) => ({ ...l, view: expandView(l.view, shape) })) };
+  /** Emits the kernel computing `v` into a fresh temp. */
+  const materialize = (v: Val): Buf => {
+    if (v.kind === 'buf') return v;
+    const output = { expr: v.expr, dtype: v.dtype };
+    const kernel: Kernel = v.mm ? { ...v.mm, outputs: [output] } : { kind: 'elementwise', shape: v.shape, nInputs: 0, outputs: [output] };
+    return launch(kernel, v.shape, v.nodes);
   };
 
-  const plainBuf = (v: Val): Extract<Val, { kind: 'buf' }> => {
-    const b = materialize(v);
-    return b.view.mask ? materialize(asExpr(b, b.view.shape)) : b;
+  /** `v` in a contiguous buffer of its own (what a lowering asks for when index arithmetic cannot read it). */
+  const contiguous = (v: Val): Buf => {
+    if (v.kind === 'expr') return materialize(v);
+    if (isContiguousView(v.view)) throw new Error('schedule: lowering asked to copy a contiguous buffer');
+    return materialize({ kind: 'expr', expr: loadExpr(v.buf, v.view, v.dtype), shape: v.view.shape, dtype: v.dtype, ops: 0, nodes: [] });
   };
+
+  const exprOf = (v: Val): Expr => (v.kind === 'buf' ? loadExpr(v.buf, v.view, v.dtype) : v.expr);
+  const opsOf = (v: Val) => (v.kind === 'buf' ? 0 : v.ops);
+  const nodesOf = (v: Val) => (v.kind === 'buf' ? [] : v.nodes);
+  const matmulOf = (v: Val) => (v.kind === 'buf' ? undefined : v.mm);
 
   for (const n of g.nodes) {
     if (n.kind === 'const' && inlined(n)) {
@@ -153,81 +126,45 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
       vals.set(n.id, { kind: 'buf', buf: leafBufs.get(n.id)!, view, dtype: n.dtype });
       continue;
     }
-    const def = OPS[n.op];
     const ins = n.inputs.map((x) => vals.get(x)!);
-    const metas = n.inputs.map((x) => g.nodes.find((m) => m.id === x)!) as GraphNode[];
-    let v: Val;
-    switch (def.kind) {
-      case 'elementwise': {
-        let mm: PendingMatmul | undefined;
-        const args = ins.map((iv) => {
-          let x = iv;
-          if (x.kind === 'expr' && x.mm && ((mm && mm !== x.mm) || !shapesEqual(x.shape, n.shape))) x = materialize(x);
-          const e = asExpr(x, n.shape);
-          if (e.mm) mm = e.mm;
-          return e;
-        });
-        const expr = elementwiseExpr(def as ElementwiseDef<any>, n.attrs, args.map((a) => a.expr), metas, n);
-        const ops = args.reduce((s, a) => s + a.ops, 1);
-        v = { kind: 'expr', expr, shape: n.shape, dtype: n.dtype, ops, mm, nodes: [...args.flatMap((a) => a.nodes), n.id] };
-        if (ops > KERNEL_OP_LIMIT) v = materialize(v);
-        break;
-      }
-      case 'movement': {
-        v = moveVal(ins[0], def, n.attrs, materialize, asExpr);
-        if (v.kind === 'expr') v = { ...v, nodes: [...v.nodes, n.id] };
-        break;
-      }
-      case 'reduce': {
-        let x = ins[0];
-        if (x.kind === 'expr' && (x.mm || hasGather(x.expr))) x = materialize(x);
-        const { order, outer, inner } = reduceSplit(metas[0].shape, (n.attrs as { dims: number[] }).dims);
-        const xe = asExpr(x, metas[0].shape);
-        const body0 = mapLoads(xe.expr, (l) => ({ ...l, view: permuteView(l.view, order) }));
-        const body = reduction(def.reduce).arg ? body0 : castExpr(body0, n.dtype);
-        const bufs: number[] = [];
-        const local = (b: number) => { let i = bufs.indexOf(b); if (i < 0) { i = bufs.length; bufs.push(b); } return i; };
-        const rb = mapLoads(body, (l) => ({ ...l, input: local(l.input) }));
-        const kernel: Kernel = {
-          kind: 'reduce', outer, inner, nInputs: bufs.length,
-          reductions: [{ op: def.reduce, body: rb, dtype: n.dtype }],
-          outputs: [{ expr: { kind: 'acc', index: 0, dtype: n.dtype }, dtype: n.dtype, scope: 'outer' }],
-        };
-        const out = nextBuf++;
-        steps.push({ kernel, inputs: bufs, outputs: [{ buf: out, dtype: n.dtype, size: sizeOf(outer) }], nodes: [...new Set([...xe.nodes, n.id])].sort((a, b) => a - b), freeAfter: [] });
-        v = { kind: 'buf', buf: out, view: contiguousView(n.shape), dtype: n.dtype };
-        break;
-      }
-      case 'matmul': {
-        const a = plainBuf(ins[0]), b = plainBuf(ins[1]);
-        v = { kind: 'expr', expr: { kind: 'acc', index: 0, dtype: 'float32' }, shape: n.shape, dtype: n.dtype, ops: 0, mm: { a, b, shape: n.shape }, nodes: [n.id] };
-        if (n.dtype !== 'float32') v = { ...v, expr: castExpr(v.expr, n.dtype) };
-        break;
-      }
-      case 'gather': {
-        const { axis, op } = n.attrs as GatherAttrs;
-        const x = plainBuf(ins[0]);
-        let idx = ins[1];
-        if (idx.kind === 'expr' && (idx.mm || hasGather(idx.expr))) idx = materialize(idx);
-        let ie = asExpr(idx, metas[1].shape);
-        if (def.select) {
-          // A 1-D index runs along `axis` of the output: lay each of its loads out that way.
-          const lay = (view: View) => {
-            const r = reshapeView(view, n.shape.map((d, i) => (i === axis ? d : 1)));
-            return r && expandView(r, n.shape);
-          };
-          let ok = true;
-          const laid = mapLoads(ie.expr, (l) => { const lv = lay(l.view); if (!lv) ok = false; return lv ? { ...l, view: lv } : l; });
-          if (!ok) {
-            const b = materialize(ie);
-            ie = asExpr({ ...b, view: lay(b.view)! }, n.shape);
-          } else ie = { ...ie, expr: laid, shape: n.shape };
+    const metas = n.inputs.map((x) => byId.get(x)!);
+    let v: Val | undefined;
+    while (!v) {
+      const r = lowerOp(OPS[n.op], n.attrs, ins.map(exprOf), metas, n);
+      switch (r.kind) {
+        case 'materialize':
+          for (const i of r.operands) ins[i] = contiguous(ins[i]);
+          break;
+        case 'moved': {
+          const x = ins[0];
+          if (x.kind === 'buf' && r.expr.kind === 'load') v = { ...x, view: r.expr.view };
+          else if (x.kind === 'expr') v = { ...x, expr: r.expr, shape: n.shape, nodes: [...x.nodes, n.id] };
+          else throw new Error(`schedule: ${n.op} moved a buffer into an expression`);
+          break;
         }
-        const view: View = { shape: n.shape, strides: n.shape.map((_, d) => x.view.strides[d] ?? 0), offset: x.view.offset };
-        const site = { size: metas[0].shape[axis] ?? 1, op: op ?? def.name };
-        const expr: Expr = { kind: 'load', input: x.buf, view, dtype: n.dtype, gather: { axis, index: ie.expr, ...site } };
-        v = { kind: 'expr', expr, shape: n.shape, dtype: n.dtype, ops: ie.ops + 1, nodes: [...ie.nodes, n.id] };
-        break;
+        case 'expr': {
+          // One kernel extends one matmul: a second one joining here is materialised first.
+          const mms = [...new Set(ins.map(matmulOf).filter((m) => m !== undefined))];
+          if (mms.length > 1) {
+            ins.forEach((x, i) => { if (matmulOf(x) !== undefined && matmulOf(x) !== mms[0]) ins[i] = materialize(x); });
+            break;
+          }
+          const ops = ins.reduce((s, x) => s + opsOf(x), 1);
+          v = { kind: 'expr', expr: r.expr, shape: n.shape, dtype: n.dtype, ops, mm: mms[0], nodes: [...ins.flatMap(nodesOf), n.id] };
+          if (ops > KERNEL_OP_LIMIT) v = materialize(v);
+          break;
+        }
+        case 'kernel': {
+          const k = r.kernel;
+          switch (k.kind) {
+            // A matmul stays pending: the elementwise ops applied to its result join it as an epilogue.
+            case 'matmul': v = { kind: 'expr', expr: k.outputs[0].expr, shape: n.shape, dtype: n.dtype, ops: 0, mm: k, nodes: [n.id] }; break;
+            case 'reduce': case 'elementwise': v = launch(k, n.shape, [...ins.flatMap(nodesOf), n.id]); break;
+            default: assertNever(k, 'kernel');
+          }
+          break;
+        }
+        default: assertNever(r, 'lowering');
       }
     }
     // A value read more than once is computed once unless it is trivially cheap.
@@ -239,40 +176,18 @@ export function planGraph(g: Graph, leafViews: ReadonlyMap<number, View>): Plan 
     const b = materialize(vals.get(o)!);
     return { buf: b.buf, view: b.view, dtype: b.dtype };
   });
-  const fused = fuseRows(steps, new Set(outputs.map((o) => o.buf)));
-  // Free each temp after its last reader (outputs are never freed).
-  const keep = new Set(outputs.map((o) => o.buf));
+  return { leaves, steps, outputs };
+}
+
+/** The free pass: each temp is freed after its last reader (leaves and outputs never are). */
+export function freeTemps(plan: Plan): Plan {
+  const keep = new Set(plan.outputs.map((o) => o.buf));
   const last = new Map<number, number>();
-  fused.forEach((s, i) => {
+  plan.steps.forEach((s, i) => {
     s.inputs.forEach((b) => last.set(b, i));
     s.outputs.forEach((o) => { if (!last.has(o.buf)) last.set(o.buf, i); });
   });
-  for (const [buf, i] of last) if (buf >= leaves.length && !keep.has(buf)) fused[i].freeAfter.push(buf);
-  return { leaves, steps: fused, outputs };
-}
-
-/** A movement op on a value: index arithmetic on every load when possible, else a copy first. */
-function moveVal(
-  v: Val, def: MovementDef<any>, attrs: unknown,
-  materialize: (v: Val) => Extract<Val, { kind: 'buf' }>,
-  asExpr: (v: Val, shape: readonly number[]) => Extract<Val, { kind: 'expr' }>,
-): Val {
-  if (v.kind === 'buf') {
-    const view = def.view(v.view, attrs);
-    if (view) return { ...v, view };
-    const copy = materialize(asExpr(v, v.view.shape));
-    return { ...copy, view: def.view(copy.view, attrs)! };
-  }
-  if (!v.mm && !hasGather(v.expr) && def.name !== 'pad') {
-    let ok = true;
-    const expr = mapLoads(v.expr, (l) => {
-      const nv = def.view(l.view, attrs);
-      if (!nv) ok = false;
-      return nv ? { ...l, view: nv } : l;
-    });
-    // An expression of constants alone has no loads to move: it is the same at every index.
-    if (ok) return { ...v, expr, shape: def.infer([{ shape: v.shape, dtype: v.dtype }], attrs as never).shape };
-  }
-  const b = materialize(v);
-  return moveVal(b, def, attrs, materialize, asExpr);
+  const free = plan.steps.map((): number[] => []);
+  for (const [buf, i] of last) if (buf >= plan.leaves.length && !keep.has(buf)) free[i].push(buf);
+  return { ...plan, steps: plan.steps.map((s, i) => ({ ...s, freeAfter: free[i] })) };
 }

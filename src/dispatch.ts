@@ -5,14 +5,14 @@ import type { Backend, BackendName } from './core/backend.js';
 import { getBackend } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { KilnError, ShapeError, assertNever, fmtShape } from './core/errors.js';
-import type { Kernel, View } from './core/kernel.js';
-import { contiguousView } from './core/kernel.js';
+import type { Expr, Kernel } from './core/kernel.js';
+import { contiguousView, isContiguousView } from './core/kernel.js';
 import { sizeOf } from './core/shape.js';
 import { expandView } from './core/view.js';
 import { checkAllocation } from './core/validate.js';
 import { Node, isGradEnabled } from './autograd.js';
-import { elementwiseExpr, gatherExpr, loadExpr, matmulKernel, reduceKernel } from './lower.js';
-import type { GatherAttrs, Meta, OpDef } from './ops/types.js';
+import { loadExpr, lowerOp } from './lower.js';
+import type { Meta, OpDef } from './ops/types.js';
 import { Tensor } from './tensor.js';
 import { allocate } from './memory.js';
 
@@ -90,46 +90,41 @@ export function runKernel(backend: Backend, kernel: Kernel, inputs: readonly Ten
   return Tensor._wrap(backend, buf, contiguousView(out.shape), out.dtype, op);
 }
 
-function elementwiseKernel(expr: import('./core/kernel.js').Expr, out: Meta, nInputs: number): Kernel {
+function elementwiseKernel(expr: Expr, out: Meta, nInputs: number): Kernel {
   return { kind: 'elementwise', shape: out.shape, nInputs, outputs: [{ expr, dtype: out.dtype }] };
 }
 
-/** Copies a view (possibly masked) into a fresh contiguous tensor. */
-function materialize(backend: Backend, x: Tensor, view: View, out: Meta, op: string): Tensor {
-  return runKernel(backend, elementwiseKernel(loadExpr(0, view, x.dtype), out, 1), [x], out, op);
+/** A fresh contiguous copy of a tensor. */
+function contiguousCopy(backend: Backend, x: Tensor, op: string): Tensor {
+  const meta = { shape: x.shape, dtype: x.dtype };
+  return runKernel(backend, elementwiseKernel(loadExpr(0, x._view, x.dtype), meta, 1), [x], meta, op);
 }
 
+/** Runs one op on real tensors: its lowering (src/lower.ts) as one kernel, or a view for a movement. */
 function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Meta): Tensor {
   inputs.forEach((t) => t._ensureReal(`${op.name} ran eagerly`));
   const backend = commonBackend(op.name, inputs);
-  switch (op.kind) {
-    case 'movement': {
-      const x = inputs[0];
-      const v = op.view(x._view, attrs);
-      if (v && !v.mask) return x._viewAs(v);
-      if (v) return materialize(backend, x, v, out, op.name);
-      // The layout forbids a view (e.g. reshape of a transposed tensor): copy, then view the copy.
-      const c = materialize(backend, x, x._view, { shape: x.shape, dtype: x.dtype }, op.name);
-      return c._viewAs(op.view(c._view, attrs)!);
+  let xs = inputs;
+  for (;;) {
+    const r = lowerOp(op, attrs, xs.map((t, i) => loadExpr(i, t._view, t.dtype)), xs, out);
+    switch (r.kind) {
+      case 'moved': {
+        // A tensor re-indexed is a view of it, unless the view masks (padding): that is copied out.
+        const e = r.expr;
+        if (e.kind === 'load' && !e.gather && !e.view.mask) return xs[e.input]._viewAs(e.view);
+        return runKernel(backend, elementwiseKernel(e, out, xs.length), xs, out, op.name);
+      }
+      case 'expr': return runKernel(backend, elementwiseKernel(r.expr, out, xs.length), xs, out, op.name);
+      case 'kernel': return runKernel(backend, r.kernel, xs, out, op.name);
+      case 'materialize': {
+        // The layout forbids index arithmetic (e.g. reshape of a transposed tensor): copy, then lower again.
+        if (r.operands.every((i) => isContiguousView(xs[i]._view))) throw new Error(`${op.name}: lowering asked to copy contiguous operands`);
+        const copies = xs.map((t, i) => (r.operands.includes(i) ? contiguousCopy(backend, t, op.name) : t));
+        xs = copies;
+        break;
+      }
+      default: return assertNever(r, 'lowering');
     }
-    case 'elementwise': {
-      const loads = inputs.map((t, i) => loadExpr(i, expandView(t._view, out.shape), t.dtype));
-      const expr = elementwiseExpr(op, attrs, loads, inputs, out);
-      return runKernel(backend, elementwiseKernel(expr, out, inputs.length), inputs, out, op.name);
-    }
-    case 'reduce': {
-      const k = reduceKernel(op, attrs as never, inputs[0]._view, inputs[0], out);
-      return runKernel(backend, k, inputs, out, op.name);
-    }
-    case 'matmul':
-      return runKernel(backend, matmulKernel(inputs[0]._view, inputs[1]._view, out), inputs, out, op.name);
-    case 'gather': {
-      // The kernel checks every index (src/core/index-check.ts) and the backend raises the error.
-      const [x, idx] = inputs;
-      const expr = gatherExpr(op, attrs as GatherAttrs, x._view, idx._view, 0, 1, x, out);
-      return runKernel(backend, elementwiseKernel(expr, out, 2), inputs, out, op.name);
-    }
-    default: return assertNever(op, 'op kind');
   }
 }
 

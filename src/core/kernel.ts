@@ -279,6 +279,34 @@ export function kernelExprs(k: Kernel): Expr[] {
   }
 }
 
+/** The kernel with every root expression rewritten by mapExpr(root, f), one memo for all (sharing stays). */
+export function mapKernelExprs(k: Kernel, f: (e: Expr) => Expr): Kernel {
+  const memo = new Map<Expr, Expr>();
+  const m = <O extends { readonly expr: Expr }>(o: O): O => ({ ...o, expr: mapExpr(o.expr, f, memo) });
+  switch (k.kind) {
+    case 'elementwise': return { ...k, outputs: k.outputs.map(m) };
+    case 'reduce': return { ...k, reductions: k.reductions.map((r) => ({ ...r, body: mapExpr(r.body, f, memo) })), outputs: k.outputs.map(m) };
+    case 'matmul': return { ...k, outputs: [m(k.outputs[0])] };
+    default: return assertNever(k, 'kernel');
+  }
+}
+
+/**
+ * A kernel whose loads name buffers by global ids, renumbered as its own inputs 0..n-1 in order of
+ * first use (a matmul's operands first), with the ids in that order.
+ */
+export function localizeInputs(k: Kernel): { kernel: Kernel; inputs: number[] } {
+  const local = new Map<number, number>();
+  const use = (b: number) => { if (!local.has(b)) local.set(b, local.size); };
+  if (k.kind === 'matmul') { use(k.a.input); use(k.b.input); }
+  for (const e of exprNodes(kernelExprs(k))) if (e.kind === 'load') use(e.input);
+  const renamed = mapKernelExprs(k, (e) => (e.kind === 'load' ? { ...e, input: local.get(e.input)! } : e));
+  const kernel: Kernel = renamed.kind === 'matmul'
+    ? { ...renamed, nInputs: local.size, a: { ...renamed.a, input: local.get(renamed.a.input)! }, b: { ...renamed.b, input: local.get(renamed.b.input)! } }
+    : { ...renamed, nInputs: local.size };
+  return { kernel, inputs: [...local.keys()] };
+}
+
 /** Flop and byte counts of a kernel, for GFLOP/s and GB/s figures. */
 export function kernelCost(k: Kernel, inputBytes: readonly number[]): { flops: number; bytes: number } {
   // Ops per point as the expression trees count them (a shared node once per use).

@@ -57,6 +57,12 @@ interface Common<A> {
   readonly vjp?: Vjp<A>;
   /** The op in ONNX, for kiln.onnx.export. */
   readonly onnx: OnnxRule<A>;
+  /**
+   * Dynamic shapes: the attrs for inputs that changed size from `from` to `to` (same ranks, same
+   * dtypes). Sizes the attrs copied from a dim that changed follow it; throws where the op bakes in
+   * a size that changed. Absent: the attrs hold no sizes and stay as they are.
+   */
+  readonly resize?: (attrs: A, from: readonly Meta[], to: readonly Meta[]) => A;
 }
 
 /** Pointwise op over broadcast inputs, lowered to a scalar expression. */
@@ -84,6 +90,11 @@ export interface ReduceAttrs {
 export interface MovementDef<A = unknown> extends Common<A> {
   readonly kind: 'movement';
   readonly view: (v: View, attrs: A) => View | null;
+  /**
+   * True when the view may read outside its source (pad: those points read 0). A computed operand
+   * is then materialised first: its loads would read 0 there, but the computation would give f(0).
+   */
+  readonly readsOutside?: boolean;
 }
 
 /** Batched matrix product (both operands at least 2-D, batch dims broadcast). */

@@ -2,7 +2,7 @@
 // graph breaks fall back to eager, training steps compile whole.
 import { describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
-import { optimize, propagateShapes } from '../../compiler/passes.js';
+import { PASSES, optimize, planGraph, propagateShapes, retypeGraph, setVerifyPasses, verifyGraph, verifyPlan } from '../../compiler/passes.js';
 
 // These tests are about the compiler: they run on the cpu reference backend (fusion.test.ts and
 // opinfo-compiled.test.ts cover every backend).
@@ -143,12 +143,49 @@ describe('compile on cpu', () => {
     close(seq.forward(x), ref);
   });
 
-  it('passes keep types: the verifier re-derives every node after optimisation', () => {
-    const e = k.explain((x: k.Tensor) => x.add(1).add(1).mul(x.add(1)).sum(0, true), k.randn([3, 3]));
+  it('passes keep types: the verifier re-derives every node after each pass and names what broke', () => {
+    const fn = (x: k.Tensor) => x.add(1).add(1).mul(x.add(1)).sum(0, true);
+    const e = k.explain(fn, k.randn([3, 3]));
     expect(e.graphs[0].optimized).toMatch(/sum/);
     // CSE merged the two x.add(1) nodes.
     expect((e.graphs[0].optimized.match(/= add/g) ?? []).length).toBe(2);
-    void optimize; void propagateShapes;
+    // explain() names every pass of the pipeline, in order, with what it did.
+    expect(e.graphs[0].passes.map((p) => p.split(':')[0])).toEqual(PASSES.map((p) => p.name));
+    expect(e.graphs[0].passes).toContain('cse: 5 -> 4 ops');
+    const f = k.compile(fn);
+    f(k.randn([3, 3]));
+    const g = f._state.entries[0].graph!;
+    setVerifyPasses(true);
+    try {
+      const plan = planGraph(optimize(g), new Map());
+      expect(plan.steps.length).toBe(1);
+    } finally { setVerifyPasses(false); }
+    expect(propagateShapes(g)).toBe(g);
+    // A node typed otherwise than its inputs give, a node reading a later one, a plan reading a buffer never written.
+    const sum = g.nodes.find((n) => n.kind === 'op' && n.op === 'sum')!;
+    expect(() => verifyGraph({ ...g, nodes: g.nodes.map((n) => (n === sum ? { ...n, shape: [7] } : n)) }, 'test'))
+      .toThrow(`verify: after pass 'test' in graph fn: verify: node %${sum.id} (sum at`);
+    expect(() => verifyGraph({ ...g, nodes: g.nodes.slice(1) }, 'test')).toThrow(/reads %0, which is not an earlier node/);
+    const plan = planGraph(optimize(g), new Map());
+    expect(() => verifyPlan(plan, 'test')).not.toThrow();
+    expect(() => verifyPlan({ ...plan, steps: [] }, 'test')).toThrow(/plan output buffer \d+ is not written/);
+    // Shape propagation with new input sizes re-types the graph (dynamic dims).
+    const re = retypeGraph(g, () => [5, 3]);
+    expect(re.nodes.find((n) => n.id === sum.id)!.shape).toEqual([1, 3]);
+    expect(re.nodes.find((n) => n.kind === 'op' && n.op === 'mul')!.shape).toEqual([5, 3]);
+  });
+
+  it('re-typing follows sizes a reshape copied and refuses a slice that baked one in', () => {
+    const f = k.compile((x: k.Tensor) => x.reshape([x.shape[0], 2, 2]).exp());
+    f(k.randn([3, 4, 1]));
+    const g = f._state.entries[0].graph!;
+    const re = retypeGraph(g, () => [6, 4, 1]);
+    expect(re.nodes.find((n) => n.kind === 'op' && n.op === 'reshape')!.shape).toEqual([6, 2, 2]);
+    expect(() => retypeGraph(g, () => [3, 8, 1])).toThrow(/reshape: cannot reshape \[3,8,1\]/);
+    const s = k.compile((x: k.Tensor) => x.slice([[0, 2]]).exp());
+    s(k.randn([3, 4]));
+    expect(() => retypeGraph(s._state.entries[0].graph!, () => [5, 4])).toThrow(/slice: dim 0 changed size \(3 -> 5\)/);
+    expect(retypeGraph(s._state.entries[0].graph!, () => [3, 6]).nodes.at(-1)!.shape).toEqual([2, 6]);
   });
 
   it('warns once and runs eagerly past cacheLimit', () => {

@@ -1,8 +1,10 @@
 // Every op-info row compiled: the compiled function's first call (trace) and second call (replay)
 // equal the eager result on every backend; on cpu and wasm, the gradients computed by a compiled
-// forward+backward equal eager autograd's.
-import { describe, expect, it } from 'vitest';
+// forward+backward equal eager autograd's. The verifier runs after every compiler pass, so a pass
+// that breaks a graph or a plan fails the row that shows it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
+import { setVerifyPasses } from '../../compiler/passes.js';
 import type { BackendName, Tensor } from '../../src/index.js';
 import { forEachBackend } from '../eager/backends.js';
 import { asList, gradInputs, toKiln } from '../eager/harness.js';
@@ -61,6 +63,9 @@ async function checkCompiledGrad(row: OpRow, sample: Sample, backend: BackendNam
     await expectSame(c[i]!, e[i]!, `gradient ${i}`);
   }
 }
+
+beforeAll(() => setVerifyPasses(true));
+afterAll(() => setVerifyPasses(false));
 
 forEachBackend((backend) => {
   for (const row of OPINFO) {

@@ -1,8 +1,12 @@
 // Property test: random op graphs (elementwise, broadcasts, views, reductions, matmul) compiled
-// agree with eager execution of the same program.
+// agree with eager execution of the same program, with the verifier checking every compiler pass.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
+import { setVerifyPasses } from '../../compiler/passes.js';
+
+beforeAll(() => setVerifyPasses(true));
+afterAll(() => setVerifyPasses(false));
 
 type Op =
   | { kind: 'unary'; op: 'exp' | 'tanh' | 'neg' | 'abs' | 'sigmoid' | 'relu' | 'sin' }

@@ -132,7 +132,7 @@ describe('KILN_LOGS and the CLI', () => {
   it('an unknown KILN_LOGS name is an error listing the valid names', async () => {
     const r = await kiln(['dump', 'examples/dump_gelu.ts', '--out', path.join(tmp, 'bad')], { KILN_LOGS: 'graph,bogus' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('KILN_LOGS: unknown log name(s) bogus; valid names: graph, breaks, recompiles, guards, fusion, kernels, all');
+    expect(r.stderr).toContain('KILN_LOGS: unknown log name(s) bogus; valid names: graph, breaks, recompiles, guards, fusion, kernels, passes, all');
     expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
   });
 
