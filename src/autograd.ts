@@ -1,8 +1,10 @@
 // Define-by-run autograd: every differentiable op leaves a Node; backward() walks them in reverse
 // topological order calling the registry's gradient rules, which are themselves tensor ops (so
 // backward traces and compiles like any other code).
+import type { BackendName } from './core/backend.js';
 import { AutogradError, KilnError, fmtShape } from './core/errors.js';
 import { describeValue } from './core/validate.js';
+import { arange } from './creation.js';
 import { shapesEqual } from './core/shape.js';
 import type { Meta, OpDef, VjpContext } from './ops/types.js';
 import type { Tensor } from './tensor.js';
@@ -49,6 +51,8 @@ export class Node {
   private out: Tensor | null;
   private readonly outVersion: number;
   readonly inputMeta: Meta[];
+  /** Where the op ran (tensors a gradient rule creates go there). */
+  private readonly backend: BackendName;
   /** Non-leaf tensor whose .grad should be kept (retainGrad). */
   retained: Tensor | null = null;
 
@@ -60,6 +64,7 @@ export class Node {
     this.outVersion = out._version.value;
     for (const t of inputs) t._saves++;
     out._saves++;
+    this.backend = out.backend;
   }
 
   /** The nodes this one feeds gradients to. */
@@ -93,6 +98,7 @@ export class Node {
       input: (i) => this.checkSaved(this.inputs![i], this.versions[i], `input ${i}`),
       output: () => this.checkSaved(this.out, this.outVersion, 'its output'),
       needs: (i) => this.inputs![i] !== null && this.inputs![i]!.requiresGrad,
+      arange: (n) => arange(n, undefined, 1, { backend: this.backend }),
     };
     return this.op.vjp!(g, ctx);
   }

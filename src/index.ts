@@ -3,8 +3,6 @@
 import { currentBackend, initBackend, registerBackend, registerBackendLoader, setBackend } from './core/backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
 import { createWasmBackendSync } from '../backends/wasm/index.js';
-import { setIdsFactory } from './ops/linalg.js';
-import { arange } from './creation.js';
 import { preloadSourceMaps } from '../compiler/location.js';
 
 // Two copies of kiln in one process (its sources and dist/, two installs, or one file loaded twice, as
@@ -24,8 +22,6 @@ registerBackend(createCpuBackend());
 registerBackend(createWasmBackendSync());
 setBackend('wasm');
 registerBackendLoader('webgpu', async () => (await import('../backends/webgpu/index.js')).createWebGpuBackend());
-// Gradient rules of gathers need class ids arange(k) laid along one axis.
-setIdsFactory((k, ndim, axis, like) => arange(k, undefined, 1, { backend: like.backend }).reshape(Array.from({ length: ndim }, (_, i) => (i === axis ? k : 1))));
 
 /**
  * Resolves when the default backend is fully loaded (wasm: binaryen compiles kernels to WebAssembly)

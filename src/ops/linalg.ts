@@ -40,7 +40,7 @@ export const LINALG = {
       if (xShape.length === 0) return [g.sum().reshape([]), null];
       const k = xShape[axis];
       const idx = c.input(1).unsqueeze(axis + 1);
-      const classes = idsAlong(k, idx.shape.length, axis + 1, idx);
+      const classes = c.arange(k).reshape(idx.shape.map((_, i) => (i === axis + 1 ? k : 1)));
       const oneHot = idx.eq(classes).to('float32');
       let dx = g.unsqueeze(axis + 1).mul(oneHot).sum(axis);
       const pads = dx.shape.map((d, i): [number, number] => [0, xShape[i] - d]);
@@ -65,7 +65,7 @@ export const LINALG = {
       // A 0-d input has one element: every (valid) index picks it.
       if (xShape.length === 0) return [g.sum().reshape([]), null];
       const idx = c.input(1);
-      const oneHot = idx.unsqueeze(1).eq(idsAlong(xShape[axis], 2, 1, idx)).to('float32'); // [L, K]
+      const oneHot = idx.unsqueeze(1).eq(c.arange(xShape[axis]).reshape([1, xShape[axis]])).to('float32'); // [L, K]
       const gm = g.movedim(axis, -1); // [..., L]
       const dx = gm.matmul(oneHot); // [..., K]
       return [dx.movedim(-1, axis), null];
@@ -77,9 +77,3 @@ export const LINALG = {
 function checkIndex(op: string, dtype: string): void {
   if (dtype !== 'int32') throw new DTypeError(`${op}: index must be int32, got ${dtype}`);
 }
-
-type T = import('../tensor.js').Tensor;
-/** arange(k) shaped to broadcast along `axis` of a rank-`ndim` tensor, on `like`'s backend (set by the wiring). */
-let makeIds: (k: number, ndim: number, axis: number, like: T) => T;
-export function setIdsFactory(f: typeof makeIds): void { makeIds = f; }
-function idsAlong(k: number, ndim: number, axis: number, like: T) { return makeIds(k, ndim, axis, like); }

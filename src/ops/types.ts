@@ -19,6 +19,8 @@ export interface VjpContext<A> {
   readonly inputMeta: readonly Meta[];
   /** Whether input i needs a gradient (skip computing, and touching saved tensors for, the others). */
   needs(i: number): boolean;
+  /** int32 [0, 1, ..., n-1] on the op's backend (class ids a one-hot gradient compares indices with). */
+  arange(n: number): Tensor;
 }
 
 /** Gradient rule: output cotangent -> one cotangent per input (null: no gradient flows there). */

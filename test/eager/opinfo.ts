@@ -719,9 +719,6 @@ function moveRow<A>(name: string, op: (xs: Tensor[], a: A) => Tensor | Tensor[],
   return row<A>({ name, op, ref, grad: true, samples: (rng) => samples((s) => R.uniform(rng, s), rng), knownGradBug });
 }
 
-// NOTE: src/index.ts's setIdsFactory builds the class ids with arange(k) on the *current* backend,
-// so gather/indexSelect gradients of tensors on another backend mix backends.
-
 const ints = (rng: Rng, s: number[]) => R.randint(rng, s, -50, 50);
 // NOTE: the gather load's axis 0 does not exist in a 0-d view; backends/cpu/codegen.ts multiplies the index by strides[0] (undefined).
 
