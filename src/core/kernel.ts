@@ -301,9 +301,13 @@ export function localizeInputs(k: Kernel): { kernel: Kernel; inputs: number[] } 
   if (k.kind === 'matmul') { use(k.a.input); use(k.b.input); }
   for (const e of exprNodes(kernelExprs(k))) if (e.kind === 'load') use(e.input);
   const renamed = mapKernelExprs(k, (e) => (e.kind === 'load' ? { ...e, input: local.get(e.input)! } : e));
-  const kernel: Kernel = renamed.kind === 'matmul'
-    ? { ...renamed, nInputs: local.size, a: { ...renamed.a, input: local.get(renamed.a.input)! }, b: { ...renamed.b, input: local.get(renamed.b.input)! } }
-    : { ...renamed, nInputs: local.size };
+  const nInputs = local.size;
+  let kernel: Kernel;
+  switch (renamed.kind) {
+    case 'elementwise': case 'reduce': kernel = { ...renamed, nInputs }; break;
+    case 'matmul': kernel = { ...renamed, nInputs, a: { ...renamed.a, input: local.get(renamed.a.input)! }, b: { ...renamed.b, input: local.get(renamed.b.input)! } }; break;
+    default: return assertNever(renamed, 'kernel');
+  }
   return { kernel, inputs: [...local.keys()] };
 }
 
