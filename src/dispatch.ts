@@ -6,7 +6,7 @@ import { getBackend } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { KilnError, ShapeError, assertNever, fmtShape } from './core/errors.js';
 import type { Expr, Kernel } from './core/kernel.js';
-import { contiguousView, isContiguousView } from './core/kernel.js';
+import { contiguousView } from './core/kernel.js';
 import { sizeOf } from './core/shape.js';
 import { expandView } from './core/view.js';
 import { checkAllocation } from './core/validate.js';
@@ -105,6 +105,7 @@ function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Met
   inputs.forEach((t) => t._ensureReal(`${op.name} ran eagerly`));
   const backend = commonBackend(op.name, inputs);
   let xs = inputs;
+  let copied = false;
   for (;;) {
     const r = lowerOp(op, attrs, xs.map((t, i) => loadExpr(i, t._view, t.dtype)), xs, out);
     switch (r.kind) {
@@ -116,13 +117,13 @@ function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Met
       }
       case 'expr': return runKernel(backend, elementwiseKernel(r.expr, out, xs.length), xs, out, op.name);
       case 'kernel': return runKernel(backend, r.kernel, xs, out, op.name);
-      case 'materialize': {
-        // The layout forbids index arithmetic (e.g. reshape of a transposed tensor): copy, then lower again.
-        if (r.operands.every((i) => isContiguousView(xs[i]._view))) throw new Error(`${op.name}: lowering asked to copy contiguous operands`);
-        const copies = xs.map((t, i) => (r.operands.includes(i) ? contiguousCopy(backend, t, op.name) : t));
-        xs = copies;
+      case 'materialize':
+        // The layout forbids index arithmetic (e.g. reshape of a transposed tensor): copy, then lower
+        // again. Contiguous copies always lower, so a second request is a bug in a rule.
+        if (copied) throw new Error(`${op.name}: lowering asked to copy operands that are already contiguous`);
+        copied = true;
+        xs = xs.map((t, i) => (r.operands.includes(i) ? contiguousCopy(backend, t, op.name) : t));
         break;
-      }
       default: return assertNever(r, 'lowering');
     }
   }

@@ -36,15 +36,14 @@ export type Rule<D extends OpDef> = (def: D, attrs: AttrsOf<D>, args: readonly E
 export const LOWER: { readonly [K in OpDef['kind']]: Rule<Extract<OpDef, { kind: K }>> } = {
   elementwise: (def, attrs, args, ins, out) => {
     const moved = args.map((a, i) => (shapesEqual(ins[i].shape, out.shape) ? a : moveExpr(a, (v) => expandView(v, out.shape))));
-    const stuck = indicesOf(moved, (e) => e === null);
-    if (stuck.length) return { kind: 'materialize', operands: stuck };
+    if (moved.includes(null)) return { kind: 'materialize', operands: indicesOf(moved, (e) => e === null) };
     return { kind: 'expr', expr: elementwiseExpr(def, attrs, moved as Expr[], ins, out) };
   },
 
   movement: (def, attrs, [x]) => {
     if (x.kind === 'load' && !x.gather) {
       const view = def.view(x.view, attrs);
-      return view ? { kind: 'moved', expr: { ...x, view } } : { kind: 'materialize', operands: [0] };
+      return view ? { kind: 'moved', expr: loadExpr(x.input, view, x.dtype) } : { kind: 'materialize', operands: [0] };
     }
     // A computed operand takes the movement into its loads (see readsOutside for why pad cannot).
     const expr = def.readsOutside ? null : moveExpr(x, (v) => def.view(v, attrs));
@@ -60,7 +59,7 @@ export const LOWER: { readonly [K in OpDef['kind']]: Rule<Extract<OpDef, { kind:
     return {
       kind: 'kernel',
       kernel: {
-        kind: 'reduce', outer, inner, nInputs: inputCount([body]),
+        kind: 'reduce', outer, inner, nInputs: inputCount(x),
         reductions: [{ op: def.reduce, body, dtype: out.dtype }],
         outputs: [{ expr: { kind: 'acc', index: 0, dtype: out.dtype }, dtype: out.dtype, scope: 'outer' }],
       },
@@ -69,8 +68,7 @@ export const LOWER: { readonly [K in OpDef['kind']]: Rule<Extract<OpDef, { kind:
 
   matmul: (_def, _attrs, [a, b], _ins, out) => {
     // Operands are read through plain views (float32, never masked: pad operands are materialised first).
-    const stuck = indicesOf([a, b], (e) => !isPlainLoad(e));
-    if (stuck.length || a.kind !== 'load' || b.kind !== 'load') return { kind: 'materialize', operands: stuck };
+    if (!isPlainLoad(a) || !isPlainLoad(b) || a.kind !== 'load' || b.kind !== 'load') return { kind: 'materialize', operands: indicesOf([a, b], (e) => !isPlainLoad(e)) };
     const batch = out.shape.slice(0, -2);
     const [m, n] = out.shape.slice(-2);
     const k = a.view.shape[a.view.shape.length - 1];
@@ -87,10 +85,9 @@ export const LOWER: { readonly [K in OpDef['kind']]: Rule<Extract<OpDef, { kind:
 
   gather: (def, attrs, [x, idx], ins, out) => {
     const { axis } = attrs;
-    const stuck = [...(isPlainLoad(x) ? [] : [0]), ...(isMovable(idx) ? [] : [1])];
-    if (stuck.length || x.kind !== 'load') return { kind: 'materialize', operands: stuck };
     // indexSelect's 1-D index runs along `axis` of the output.
-    const index = def.select ? mapExpr(idx, (e) => (e.kind === 'load' ? { ...e, view: layAlong(e.view, out.shape, axis) } : e)) : idx;
+    const index = def.select ? moveExpr(idx, (v) => layAlong(v, out.shape, axis)) : isMovable(idx) ? idx : null;
+    if (!isPlainLoad(x) || x.kind !== 'load' || !index) return { kind: 'materialize', operands: [...(isPlainLoad(x) ? [] : [0]), ...(index ? [] : [1])] };
     // A 0-d source has no stride along `axis`: it reads as one element (stride 0).
     const view: View = { shape: out.shape, strides: out.shape.map((_, d) => x.view.strides[d] ?? 0), offset: x.view.offset };
     return { kind: 'expr', expr: { kind: 'load', input: x.input, view, dtype: out.dtype, gather: { axis, index, size: ins[0].shape[axis] ?? 1, op: attrs.op ?? def.name } } };
@@ -147,7 +144,7 @@ export function reduceSplit(shape: readonly number[], dims: readonly number[]): 
 export function moveExpr(e: Expr, f: (v: View) => View | null): Expr | null {
   if (e.kind === 'load' && !e.gather) {
     const view = f(e.view);
-    return view && { ...e, view };
+    return view && loadExpr(e.input, view, e.dtype);
   }
   if (!isMovable(e)) return null;
   let ok = true;
@@ -162,6 +159,7 @@ export function moveExpr(e: Expr, f: (v: View) => View | null): Expr | null {
 
 /** True when no node under `e` is a gathering load or a kernel's running result (see moveExpr). */
 function isMovable(e: Expr): boolean {
+  if (e.kind === 'load') return !e.gather; // the common case, without a walk
   return !someExpr(e, (x) => x.kind === 'acc' || (x.kind === 'load' && x.gather !== undefined));
 }
 
@@ -176,10 +174,11 @@ function layAlong(v: View, shape: readonly number[], axis: number): View {
   return v.mask ? { ...laid, mask: shape.map((s, d): readonly [number, number] => (d === axis ? v.mask![0] : [0, s])) } : laid;
 }
 
-/** One more than the largest input a load under `roots` reads. */
-function inputCount(roots: readonly Expr[]): number {
+/** One more than the largest input a load under `e` reads. */
+function inputCount(e: Expr): number {
+  if (e.kind === 'load' && !e.gather) return e.input + 1; // eager mode's operands, without a walk
   let n = 0;
-  for (const e of exprNodes(roots)) if (e.kind === 'load') n = Math.max(n, e.input + 1);
+  for (const x of exprNodes([e])) if (x.kind === 'load') n = Math.max(n, x.input + 1);
   return n;
 }
 
