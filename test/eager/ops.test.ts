@@ -3,7 +3,9 @@
 // of Σ out·cotangent ≈ central finite differences of the reference. All reads are async so the same
 // code runs on webgpu.
 import { describe, expect, it } from 'vitest';
+import * as kiln from '../../src/index.js';
 import type { BackendName, Tensor } from '../../src/index.js';
+import { OP_NAMES, type OpName } from '../../src/ops/index.js';
 import { forEachBackend } from './backends.js';
 import { asList, cotangents, finiteDifferences, gradInputs, mismatches, toKiln } from './harness.js';
 import { OPINFO, knownOn, viewKiln, viewRef, type OpRow, type Sample } from './opinfo.js';
@@ -74,7 +76,29 @@ forEachBackend((backend) => {
   }
 });
 
+/**
+ * Registry primitives whose public names differ from the registry's: `cast` is torch's `Tensor.to`
+ * (torch has no function form of it). Every other primitive is a row, a function and a method of its own name.
+ */
+const PUBLIC_FORMS: Partial<Record<OpName, { row: string; method: string; fn: string | null }>> = {
+  cast: { row: 'to', method: 'to', fn: null },
+};
+
 describe('op-info table', () => {
+  it('covers every registry primitive with a row, a function form and a method form', () => {
+    const rows = new Set(OPINFO.map((r) => r.name));
+    const api = kiln as unknown as Record<string, unknown>;
+    const methods = kiln.Tensor.prototype as unknown as Record<string, unknown>;
+    const missing: string[] = [];
+    for (const op of OP_NAMES) {
+      const forms = PUBLIC_FORMS[op] ?? { row: op, method: op, fn: op };
+      if (!rows.has(forms.row)) missing.push(`${op}: no op-info row '${forms.row}'`);
+      if (typeof methods[forms.method] !== 'function') missing.push(`${op}: no method Tensor.${forms.method}`);
+      if (forms.fn !== null && typeof api[forms.fn] !== 'function') missing.push(`${op}: no function kiln.${forms.fn}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('has a row for every op the brief lists', () => {
     const names = new Set(OPINFO.map((r) => r.name));
     const listed = `add sub mul div pow neg abs exp log sqrt rsqrt sin cos tanh sigmoid relu gelu gelu(tanh) silu softplus maximum minimum
