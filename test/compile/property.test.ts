@@ -39,7 +39,7 @@ function run(prog: readonly Op[], inputs: readonly k.Tensor[]): k.Tensor[] {
         y = compatible ? x[op.op](o) : x[op.op](1);
         break;
       }
-      case 'reduce': y = x.ndim === 0 ? x : x[op.op](-1, op.keepdim); break;
+      case 'reduce': y = x.ndim === 0 ? x : op.op === 'max' ? x.amax(-1, op.keepdim) : x[op.op](-1, op.keepdim); break;
       case 'move':
         y = x.ndim < 2 ? x.flip(x.ndim ? [0] : []) : op.op === 'transpose' ? x.transpose(0, 1) : op.op === 'flip' ? x.flip([0]) : x.slice([[0, undefined, 2]]);
         break;

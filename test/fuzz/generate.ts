@@ -439,7 +439,8 @@ class Gen {
     switch (op) {
       case 'sum': return { code: `$0.sum(${args})`, refs: [x.id], exact: false, grid: g ? { bits: g.bits, mag: g.mag * count } : null };
       case 'mean': return { code: `$0.mean(${args})`, refs: [x.id], exact: !!g && gridOk({ bits: g.bits, mag: g.mag * count }) !== null && x.exact };
-      case 'max': case 'min': return { code: `$0.${op}(${args})`, refs: [x.id], exact: x.exact, grid: g };
+      // Over dims, the values-only forms are amax/amin (max(dim) returns values and indices, as torch's).
+      case 'max': case 'min': return { code: args ? `$0.a${op}(${args})` : `$0.${op}()`, refs: [x.id], exact: x.exact, grid: g };
       case 'prod': {
         if (count > 6) return null;
         return { code: `$0.prod(${args})`, refs: [x.id], exact: false, grid: g ? { bits: g.bits * count, mag: g.mag ** count } : null };
