@@ -2,12 +2,15 @@
 // `kiln`; the tensor methods of the same names call the same composites.
 import type { Tensor, TensorLike } from './tensor.js';
 import * as TO from './tensor-ops.js';
+import type { IndexAddOptions, IndexPutOptions } from './scatter.js';
 
 export {
   maskedFill, tril, triu, oneHot, repeat, tile, chunk, roll, diag, diagonal, outer, lerp, addmm, baddbmm,
   isnan, isinf, isfinite, isclose, allclose, allcloseAsync, nanToNum, norm,
 } from './tensor-ops.js';
 export type { ValuesIndices, ScaleOptions, CloseOptions, NanToNumOptions, VectorNormOptions } from './tensor-ops.js';
+export { scatter, scatterAdd, indexAdd, indexPut } from './scatter.js';
+export type { IndexAddOptions, IndexPutOptions } from './scatter.js';
 export { cumsum, cumprod } from './scan.js';
 export { sort, argsort, topk } from './sorting.js';
 export type { SortOptions, TopkOptions } from './sorting.js';
@@ -19,6 +22,12 @@ export type { MultinomialOptions, RandpermOptions, EmptyOptions } from './sampli
 
 /** torch.masked_fill's in-place form. */
 export const maskedFill_ = (x: Tensor, mask: Tensor, value: TensorLike): Tensor => x.maskedFill_(mask, value);
+
+/** The in-place forms of torch.scatter, scatter_add, index_add and index_put. */
+export const scatter_ = (x: Tensor, dim: number, index: Tensor, src: Tensor | number): Tensor => x.scatter_(dim, index, src);
+export const scatterAdd_ = (x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor => x.scatterAdd_(dim, index, src);
+export const indexAdd_ = (x: Tensor, dim: number, index: Tensor, source: Tensor, options?: IndexAddOptions): Tensor => x.indexAdd_(dim, index, source, options);
+export const indexPut_ = (x: Tensor, indices: readonly Tensor[], values: Tensor | number, options?: IndexPutOptions): Tensor => x.indexPut_(indices, values, options);
 
 /** torch.linalg: vector norms. */
 export const linalg = {

@@ -20,6 +20,7 @@ import { trackCreated } from './tidy.js';
 import * as F from './functional.js';
 import * as TO from './tensor-ops.js';
 import type { ValuesIndices } from './tensor-ops.js';
+import * as SC from './scatter.js';
 import { cumprod, cumsum } from './scan.js';
 import { argsort, sort, topk, type SortOptions, type TopkOptions } from './sorting.js';
 
@@ -590,6 +591,14 @@ export class Tensor {
 
   /** `value` where `mask` is true (mask broadcasts to this tensor). */
   maskedFill(mask: Tensor, value: TensorLike): Tensor { return TO.maskedFill(this, mask, value); }
+  /** torch.scatter along `dim` (duplicates: the last along dim wins). */
+  scatter(dim: number, index: Tensor, src: Tensor | number): Tensor { return SC.scatter(this, dim, index, src); }
+  /** torch.scatter_add along `dim` (duplicates accumulate). */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return SC.scatterAdd(this, dim, index, src); }
+  /** torch.index_add: adds alpha·source at the positions of the 1-D index along `dim`. */
+  indexAdd(dim: number, index: Tensor, source: Tensor, options?: SC.IndexAddOptions): Tensor { return SC.indexAdd(this, dim, index, source, options); }
+  /** torch.index_put: values at the positions the index tensors name (advanced indexing). */
+  indexPut(indices: readonly Tensor[], values: Tensor | number, options?: SC.IndexPutOptions): Tensor { return SC.indexPut(this, indices, values, options); }
   /** Lower triangle of the last two dims (j − i <= diagonal), zeros elsewhere. */
   tril(diagonal = 0): Tensor { return TO.tril(this, diagonal); }
   /** Upper triangle of the last two dims (j − i >= diagonal), zeros elsewhere. */
@@ -680,6 +689,10 @@ export class Tensor {
     return this._inplace('copy_', () => src.expand(this.shape).to(this.dtype));
   }
   maskedFill_(mask: Tensor, value: TensorLike): this { return this._inplace('maskedFill_', (x) => TO.maskedFill(x, mask, value)); }
+  scatter_(dim: number, index: Tensor, src: Tensor | number): this { return this._inplace('scatter_', (x) => SC.scatter(x, dim, index, src)); }
+  scatterAdd_(dim: number, index: Tensor, src: Tensor): this { return this._inplace('scatterAdd_', (x) => SC.scatterAdd(x, dim, index, src)); }
+  indexAdd_(dim: number, index: Tensor, source: Tensor, options?: SC.IndexAddOptions): this { return this._inplace('indexAdd_', (x) => SC.indexAdd(x, dim, index, source, options)); }
+  indexPut_(indices: readonly Tensor[], values: Tensor | number, options?: SC.IndexPutOptions): this { return this._inplace('indexPut_', (x) => SC.indexPut(x, indices, values, options)); }
   tril_(diagonal = 0): this { return this._inplace('tril_', (x) => TO.tril(x, diagonal)); }
   triu_(diagonal = 0): this { return this._inplace('triu_', (x) => TO.triu(x, diagonal)); }
   lerp_(end: Tensor, weight: TensorLike): this { return this._inplace('lerp_', (x) => TO.lerp(x, end, weight)); }

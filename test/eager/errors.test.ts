@@ -200,6 +200,26 @@ describe('out-of-range indices', () => {
     expectError(() => ones([2, 3]).gather(1, i32([[3], [0]], [2, 1])), ShapeError, 'gather: index 3 is out of range for dim 1 of size 3 (valid indices are 0..2)');
     expectError(() => k.embedding(i32([4]), ones([4, 2])), ShapeError, 'embedding: index 4 is out of range for dim 0 of size 4');
   });
+  it('scatter, scatterAdd, indexAdd and indexPut name the op and the bad index', () => {
+    expectError(() => zeros([2, 3]).scatter(1, i32([3], [1, 1]), 1), ShapeError, 'scatter: index 3 is out of range for dim 0 of size 3');
+    expectError(() => zeros([2, 3]).scatter(0, i32([-1], [1, 1]), ones([1, 1])), ShapeError, 'scatter: index -1 is out of range');
+    expectError(() => zeros([2, 3]).scatterAdd(0, i32([0, 2], [1, 2]), ones([1, 2])), ShapeError, 'scatterAdd: index 2 is out of range');
+    expectError(() => zeros([2, 3]).indexAdd(1, i32([0, 3]), ones([2, 2])), ShapeError, 'indexAdd: index 3 is out of range');
+    // Negative indices wrap as in torch; past -size they are out of range.
+    expectError(() => zeros([2, 3]).indexPut([i32([0]), i32([-4])], 1), ShapeError, 'indexPut: index -1 is out of range');
+    expectError(() => zeros([2, 3]).indexPut([i32([2])], ones([3])), ShapeError, 'indexPut: index 2 is out of range for dim 0 of size 2');
+  });
+  it('scatters check shapes and dtypes', () => {
+    expectError(() => zeros([2, 3]).scatter(0, i32([0, 1]), ones([2])), ShapeError, 'scatter: index [2] must have the rank of input [2,3]');
+    expectError(() => zeros([2, 3]).scatter(0, i32([0, 1], [1, 2]), ones([1, 1])), ShapeError, 'scatter: src [1,1] must have the rank of index [1,2]');
+    expectError(() => zeros([2, 3]).scatterAdd(0, i32([0, 1, 0, 1], [1, 4]), ones([1, 4])), ShapeError, 'scatterAdd: index [1,4] must be no larger than input [2,3] outside dim 0');
+    expectError(() => zeros([2, 3]).scatter(0, ones([1, 1]), 1), DTypeError, 'scatter: index must hold int32 indices, got float32');
+    expectError(() => zeros([2, 3]).indexAdd(0, i32([0]), ones([1, 2])), ShapeError, 'indexAdd: source [1,2] must be [1,3]');
+    expectError(() => zeros([2, 3]).indexPut([i32([0, 1])], ones([3, 3])), ShapeError, 'indexPut: cannot broadcast [3,3]');
+    expectError(() => zeros([2, 3]).indexPut([i32([0, 1])], ones([1, 2, 3])), ShapeError, 'indexPut: values [1,2,3] must broadcast to [2,3]');
+    expectError(() => zeros([2, 3]).indexPut([i32([0]), i32([0]), i32([0])], 1), ShapeError, 'indexPut: 3 index tensors for input [2,3] of rank 2');
+    expectError(() => zeros([2, 3]).indexPut([i32([0, 1]), i32([0, 1, 2])], 1), ShapeError, 'indexPut');
+  });
 });
 
 describe('losses', () => {

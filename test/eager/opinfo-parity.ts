@@ -101,6 +101,105 @@ const ONE_HOT = row<{ c: number }>({
   ],
 });
 
+// ----- scatters ------------------------------------------------------------------------------------
+
+const SCATTER = row<{ dim: number; value?: number; form?: 'fn' | 'inplace' }>({
+  name: 'scatter',
+  op: ([x, i, s], a) => {
+    const src = a.value ?? s;
+    if (a.form === 'fn') return k.scatter(x, a.dim, i, src);
+    if (a.form === 'inplace') return x.mul(1).scatter_(a.dim, i, src);
+    return x.scatter(a.dim, i, src);
+  },
+  ref: ([x, i, s], a) => RP.scatter(x, a.dim, i, a.value ?? s, false),
+  grad: true,
+  samples: (rng) => {
+    const u = (s: number[]) => R.uniform(rng, s);
+    return [
+      { desc: '[3,4] dim 0, a permutation per column', inputs: [C(u([3, 4])), C(I([2, 4], [0, 2, 1, 2, 2, 0, 0, 1])), C(u([2, 4]))], args: { dim: 0 } },
+      { desc: '[3,5] dim 1, src larger than index, function form', inputs: [C(u([3, 5])), C(I([2, 2], [4, 0, 1, 3])), C(u([3, 3]))], args: { dim: 1, form: 'fn' } },
+      { desc: 'dim -1, a number, in place', inputs: [C(u([2, 3])), C(I([2, 1], [2, 0]))], args: { dim: -1, value: 7.5, form: 'inplace' } },
+      { desc: 'duplicates: the last along dim wins', inputs: [C(u([3])), C(I([3], [1, 1, 0])), C(u([3]))], args: { dim: 0 } },
+      { desc: '0-d', inputs: [C(u([])), C(I([], [0])), C(u([]))], args: { dim: 0 } },
+      { desc: 'empty index', inputs: [C(u([2, 3])), C(I([0, 3], [])), C(u([0, 3]))], args: { dim: 0 } },
+      { desc: 'transposed input and src', inputs: [T(u([4, 3])), C(I([3, 2], [1, 2, 0, 2, 2, 1])), T(u([3, 2]))], args: { dim: 1 } },
+      { desc: 'int32', inputs: [C(R.randint(rng, [2, 3], -5, 5)), C(I([1, 3], [1, 0, 1])), C(R.randint(rng, [1, 3], -5, 5))], args: { dim: 0 } },
+    ];
+  },
+});
+
+const SCATTER_ADD = row<{ dim: number; form?: 'fn' | 'inplace' }>({
+  name: 'scatterAdd',
+  op: ([x, i, s], a) => (a.form === 'fn' ? k.scatterAdd(x, a.dim, i, s) : a.form === 'inplace' ? x.mul(1).scatterAdd_(a.dim, i, s) : x.scatterAdd(a.dim, i, s)),
+  ref: ([x, i, s], a) => RP.scatter(x, a.dim, i, s, true),
+  grad: true,
+  samples: (rng) => {
+    const u = (s: number[]) => R.uniform(rng, s);
+    return [
+      { desc: '[3,4] dim 0 with duplicates', inputs: [C(u([3, 4])), C(I([3, 4], [0, 2, 1, 2, 0, 0, 1, 2, 0, 2, 1, 1])), C(u([3, 4]))], args: { dim: 0 } },
+      { desc: 'dim 1, function form', inputs: [C(u([2, 5])), C(I([2, 3], [4, 4, 0, 1, 3, 1])), C(u([2, 4]))], args: { dim: 1, form: 'fn' } },
+      { desc: 'in place, 3-d dim 1', inputs: [C(u([2, 3, 2])), C(I([2, 4, 2], [0, 1, 2, 2, 1, 1, 0, 0, 2, 0, 1, 2, 2, 2, 0, 1])), C(u([2, 4, 2]))], args: { dim: 1, form: 'inplace' } },
+      { desc: '0-d', inputs: [C(u([])), C(I([], [0])), C(u([]))], args: { dim: 0 } },
+      { desc: 'empty index', inputs: [C(u([3])), C(I([0], [])), C(u([0]))], args: { dim: 0 } },
+      { desc: 'transposed input', inputs: [T(u([3, 4])), C(I([2, 4], [0, 1, 2, 0, 2, 2, 1, 0])), C(u([2, 4]))], args: { dim: 0 } },
+      { desc: 'int32', inputs: [C(R.randint(rng, [4], -5, 5)), C(I([5], [3, 0, 3, 3, 1])), C(R.randint(rng, [5], -5, 5))], args: { dim: 0 } },
+    ];
+  },
+});
+
+const INDEX_ADD = row<{ dim: number; alpha?: number; form?: 'fn' | 'inplace' }>({
+  name: 'indexAdd',
+  op: ([x, i, s], a) => {
+    const o = a.alpha === undefined ? undefined : { alpha: a.alpha };
+    return a.form === 'fn' ? k.indexAdd(x, a.dim, i, s, o) : a.form === 'inplace' ? x.mul(1).indexAdd_(a.dim, i, s, o) : x.indexAdd(a.dim, i, s, o);
+  },
+  ref: ([x, i, s], a) => RP.indexAdd(x, a.dim, i, s, a.alpha ?? 1),
+  grad: true,
+  samples: (rng) => {
+    const u = (s: number[]) => R.uniform(rng, s);
+    return [
+      { desc: '[5,3] dim 0 with duplicates', inputs: [C(u([5, 3])), C(I([4], [4, 0, 4, 2])), C(u([4, 3]))], args: { dim: 0 } },
+      { desc: 'dim 1, alpha 2, function form', inputs: [C(u([2, 4])), C(I([3], [3, 1, 3])), C(u([2, 3]))], args: { dim: 1, alpha: 2, form: 'fn' } },
+      { desc: 'dim -1 of [2,3,4], alpha -0.5, in place', inputs: [C(u([2, 3, 4])), C(I([2], [0, 3])), C(u([2, 3, 2]))], args: { dim: -1, alpha: -0.5, form: 'inplace' } },
+      { desc: '0-d', inputs: [C(u([])), C(I([1], [0])), C(u([1]))], args: { dim: 0 } },
+      { desc: 'empty index', inputs: [C(u([3, 2])), C(I([0], [])), C(u([0, 2]))], args: { dim: 0 } },
+      { desc: 'transposed input and source', inputs: [T(u([3, 4])), C(I([2], [2, 2])), T(u([2, 4]))], args: { dim: 0 } },
+      { desc: 'int32', inputs: [C(R.randint(rng, [3, 2], -5, 5)), C(I([3], [1, 1, 0])), C(R.randint(rng, [3, 2], -5, 5))], args: { dim: 0 } },
+    ];
+  },
+});
+
+const INDEX_PUT = row<{ n: number; accumulate?: boolean; value?: number; form?: 'fn' | 'inplace' }>({
+  name: 'indexPut',
+  op: (ins, a) => {
+    const [x, ...rest] = ins;
+    const idx = rest.slice(0, a.n);
+    const v = a.value ?? rest[a.n];
+    const o = { accumulate: a.accumulate };
+    return a.form === 'fn' ? k.indexPut(x, idx, v, o) : a.form === 'inplace' ? x.mul(1).indexPut_(idx, v, o) : x.indexPut(idx, v, o);
+  },
+  ref: (ins, a) => {
+    const [x, ...rest] = ins;
+    return RP.indexPut(x, rest.slice(0, a.n), a.value ?? rest[a.n], a.accumulate ?? false);
+  },
+  grad: true,
+  samples: (rng) => {
+    const u = (s: number[]) => R.uniform(rng, s);
+    return [
+      { desc: 'one index of rows [4,3]', inputs: [C(u([4, 3])), C(I([2], [3, 0])), C(u([2, 3]))], args: { n: 1 } },
+      { desc: 'two indices, negative wraps, function form', inputs: [C(u([3, 4])), C(I([3], [0, -1, 1])), C(I([3], [2, 0, -4])), C(u([3]))], args: { n: 2, form: 'fn' } },
+      { desc: 'broadcast indices [2,1] x [3], values broadcast', inputs: [C(u([3, 4, 2])), C(I([2, 1], [0, 2])), C(I([3], [1, 3, 0])), C(u([2]))], args: { n: 2 } },
+      { desc: 'accumulate with duplicates, in place', inputs: [C(u([4, 2])), C(I([4], [1, 3, 1, 1])), C(u([4, 2]))], args: { n: 1, accumulate: true, form: 'inplace' } },
+      { desc: 'a number', inputs: [C(u([3, 3])), C(I([2], [2, 0])), C(I([2], [1, 1]))], args: { n: 2, value: -2 } },
+      { desc: '0-d index tensors', inputs: [C(u([3, 2])), C(I([], [1])), C(u([2]))], args: { n: 1 } },
+      { desc: 'empty index', inputs: [C(u([3, 2])), C(I([0], [])), C(u([0, 2]))], args: { n: 1, accumulate: true } },
+      { desc: 'empty index, replacing', inputs: [C(u([3, 2])), C(I([0], [])), C(u([0, 2]))], args: { n: 1 } },
+      { desc: 'transposed input', inputs: [T(u([4, 3])), C(I([2], [1, 2])), C(u([3]))], args: { n: 1 } },
+      { desc: 'int32, accumulate', inputs: [C(R.randint(rng, [3, 2], -5, 5)), C(I([2], [0, 0])), C(R.randint(rng, [2, 2], -5, 5))], args: { n: 1, accumulate: true } },
+    ];
+  },
+});
+
 // ----- scans ---------------------------------------------------------------------------------------
 
 function scanRow(name: 'cumsum' | 'cumprod'): OpRow<{ dim: number; fn?: boolean }> {
@@ -632,7 +731,7 @@ const COSINE_EMBEDDING = row<Red & { margin?: number }>({
 
 /** Every row of this file. */
 export const PARITY_ROWS: readonly OpRow[] = [
-  MASKED_FILL, triRow('tril'), triRow('triu'), ONE_HOT, scanRow('cumsum'), scanRow('cumprod'),
+  MASKED_FILL, triRow('tril'), triRow('triu'), ONE_HOT, SCATTER, SCATTER_ADD, INDEX_ADD, INDEX_PUT, scanRow('cumsum'), scanRow('cumprod'),
   SORT, ARGSORT, TOPK, extremumRow('max'), extremumRow('min'), EINSUM, REPEAT, CHUNK, ROLL, DIAG, DIAGONAL, OUTER, LERP, ADDMM,
   classifyRow('isnan'), classifyRow('isinf'), classifyRow('isfinite'), ISCLOSE, NAN_TO_NUM, VECTOR_NORM, SDPA, RMS_NORM,
   classLossRow('crossEntropy (options)'), classLossRow('nllLoss'),

@@ -48,6 +48,61 @@ export function oneHot(x: RArray, c: number): RArray {
   return build([...x.shape, c], 'int32', (idx) => (x.data[R.ravel(idx.slice(0, -1), x.shape)] === idx[idx.length - 1] ? 1 : 0));
 }
 
+// ----- scatters ------------------------------------------------------------------------------------
+
+/** torch.scatter / scatter_add: every index position j (row-major) writes or adds src[j] at index[j] along dim. */
+export function scatter(x: RArray, dim: number, index: RArray, src: RArray | number, add: boolean): RArray {
+  const out = Float64Array.from(x.data);
+  const n = x.shape.length;
+  const d = n === 0 ? 0 : normDim(dim, n);
+  for (let i = 0; i < index.data.length; i++) {
+    const j = R.unravel(i, index.shape);
+    const v = typeof src === 'number' ? src : at(src, j);
+    const t = n === 0 ? 0 : R.ravel(j.map((c, a) => (a === d ? index.data[i] : c)), x.shape);
+    out[t] = add ? out[t] + v : v;
+  }
+  return { shape: [...x.shape], data: x.dtype === 'float32' ? out : out.map((v) => R.storeAs(v, x.dtype)), dtype: x.dtype };
+}
+
+/** torch.index_add: out[.., index[i], ..] += alpha·source[.., i, ..]. */
+export function indexAdd(x: RArray, dim: number, index: RArray, source: RArray, alpha: number): RArray {
+  const out = Float64Array.from(x.data);
+  const n = x.shape.length;
+  const d = n === 0 ? 0 : normDim(dim, n);
+  for (let i = 0; i < source.data.length; i++) {
+    const j = R.unravel(i, source.shape);
+    const t = n === 0 ? 0 : R.ravel(j.map((c, a) => (a === d ? index.data[c] : c)), x.shape);
+    out[t] += alpha * source.data[i];
+  }
+  return { shape: [...x.shape], data: x.dtype === 'float32' ? out : out.map((v) => R.storeAs(v, x.dtype)), dtype: x.dtype };
+}
+
+/** torch.index_put: indices broadcast together, negatives wrap, values broadcast to [...B, ...rest]. */
+export function indexPut(x: RArray, indices: readonly RArray[], values: RArray | number, accumulate: boolean): RArray {
+  const out = Float64Array.from(x.data);
+  const k = indices.length;
+  const b = R.broadcastShapes(...indices.map((t) => t.shape));
+  const rest = x.shape.slice(k);
+  const target = [...b, ...rest];
+  for (let i = 0; i < R.sizeOf(target); i++) {
+    const j = R.unravel(i, target);
+    const bj = j.slice(0, b.length);
+    const lead = indices.map((t, a) => {
+      const v = t.data[R.ravel(bj.slice(b.length - t.shape.length).map((c, q) => (t.shape[q] === 1 ? 0 : c)), t.shape)];
+      return v < 0 ? v + x.shape[a] : v;
+    });
+    let v: number;
+    if (typeof values === 'number') v = values;
+    else {
+      const vj = j.slice(j.length - values.shape.length).map((c, q) => (values.shape[q] === 1 ? 0 : c));
+      v = values.data[R.ravel(vj, values.shape)];
+    }
+    const t = R.ravel([...lead, ...j.slice(b.length)], x.shape);
+    out[t] = accumulate ? out[t] + v : v;
+  }
+  return { shape: [...x.shape], data: x.dtype === 'float32' ? out : out.map((v) => R.storeAs(v, x.dtype)), dtype: x.dtype };
+}
+
 // ----- scans ---------------------------------------------------------------------------------------
 
 export function scan(x: RArray, dim: number, op: 'sum' | 'prod'): RArray {

@@ -226,6 +226,10 @@ const COMPILE: Case[] = [
   err('compile', 'negative class id that is not ignoreIndex, compiled', 'crossEntropy', () => compile((a: Tensor, t: Tensor) => nn.crossEntropy(a, t))(x23(), i32([-100, -1])), ShapeError),
   err('compile', 'nllLoss class id out of range, compiled', 'nllLoss', () => compile((a: Tensor, t: Tensor) => nn.nllLoss(a, t))(x23(), i32([0, 3])), ShapeError),
   err('compile', 'oneHot of a computed class out of range, compiled', 'oneHot', () => compile((t: Tensor) => k.oneHot(t.add(1), 3))(i32([0, 2])), ShapeError),
+  err('compile', 'scatter index out of range, compiled', 'scatter', () => compile((a: Tensor, t: Tensor) => a.scatter(1, t.add(1), 2))(x23(), i32([0, 2]).reshape([1, 2])), ShapeError),
+  err('compile', 'scatterAdd index out of range, compiled', 'scatterAdd', () => compile((a: Tensor, t: Tensor) => a.scatterAdd(0, t, a.mul(2)))(x23(), i32([0, 1, 2, 1, 0, 0]).reshape([2, 3])), ShapeError),
+  err('compile', 'indexAdd index out of range on a replay', 'indexAdd', () => { const f = compile((a: Tensor, t: Tensor) => a.indexAdd(1, t, a)); f(x23(), i32([0, 1, 2])); return f(x23(), i32([0, 3, 2])); }, ShapeError),
+  err('compile', 'indexPut index out of range, compiled', 'indexPut', () => compile((a: Tensor, t: Tensor) => a.indexPut([t], 0, { accumulate: true }))(x23(), i32([1, -3])), ShapeError),
   err('compile', 'explain(5)', 'explain', () => k.explain(5 as never)),
   err('compile', 'a module whose parameters live on wasm, compiled for cpu', 'compile', () => {
     const m = new nn.Linear(3, 2).to('wasm');
