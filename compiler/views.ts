@@ -107,11 +107,6 @@ function pad(e: Emitter, x: number, pads: readonly (readonly [number, number])[]
   return e.op('pad', [x], { pads: pads.map(([a, b]) => [a, b]) });
 }
 
-/** True when movement ops can read and write `v` as a view of a flat buffer of `n` elements. */
-export function expressible(v: View, n: number): boolean {
-  return sizeOf(v.shape) === 0 || layoutOf(v, n) !== null;
-}
-
 /** Node reading view `v` out of `flat` (a node of shape [n]); null when the layout is not expressible. */
 export function readView(e: Emitter, flat: number, n: number, v: View): number | null {
   if (sizeOf(v.shape) === 0) return reshape(e, slice(e, flat, [0], [0]), v.shape);
