@@ -581,6 +581,9 @@ export class Trace implements Tracer {
       const w = this.written.get(s);
       if (w && w.node >= 0) commits.push({ storage: s, slot: slot(w.node) });
     }
+    // A gather whose result nothing uses still runs, as it does eagerly: its kernel checks the indices
+    // (webgpu raises a bad one at the next read, so the check cannot happen when the op is recorded).
+    for (const id of this.deadGathers(outputs)) slot(id);
     this.lastPending = { outputs, fills, commits };
     return this.lastPending;
   }
@@ -664,6 +667,20 @@ export class Trace implements Tracer {
   }
 
   /** The sub-graph computing `outputs` (a snapshot: nodes added later are not part of it). */
+  /** Gather nodes that no output depends on. */
+  private deadGathers(outputs: readonly number[]): number[] {
+    const live = new Set<number>();
+    const stack = [...outputs];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (live.has(id)) continue;
+      live.add(id);
+      const n = this.nodes[id];
+      if (n.kind === 'op') stack.push(...n.inputs);
+    }
+    return this.nodes.filter((n) => n.kind === 'op' && OPS[n.op].kind === 'gather' && !live.has(n.id)).map((n) => n.id);
+  }
+
   graphFor(outputs: readonly number[]): Graph {
     return { name: this.name, nodes: this.nodes.slice(), outputs };
   }

@@ -224,6 +224,15 @@ describe('found by the differential fuzzer', () => {
     expect(count).toBe(1);
   });
 
+  it('a gather whose result is unused still checks its (computed) indices, as eagerly', () => {
+    const fn = (x: k.Tensor, i: k.Tensor) => { x.indexSelect(0, i.add(1)); return x.sum(); };
+    const f = k.compile(fn);
+    const x = k.tensor([1, 2, 3]);
+    expect(vals(f(x, k.tensor([0], { dtype: 'int32' })))).toEqual([6]);
+    expect(() => fn(x, k.tensor([2], { dtype: 'int32' }))).toThrow(/indexSelect: index 3 is out of range/);
+    expect(() => f(x, k.tensor([2], { dtype: 'int32' }))).toThrow(/indexSelect: index 3 is out of range/);
+  });
+
   it('an in-place write into a view whose strides do not nest (every other column of a [2, 3])', () => {
     const fn = (a: k.Tensor) => { a.copy_(k.tensor([[-0.375]])); return a.mul(2); };
     const f = k.compile(fn);
