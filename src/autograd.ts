@@ -194,15 +194,12 @@ export class GradientOwnership {
   }
 }
 
-/**
- * Reverse-mode sweep from `root` with cotangent `grad`. `own.grad`: kiln made `grad` (the implicit
- * ones), so it is freed when dead; `own.temporaries`: free gradient intermediates as they die.
- */
-export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}, own = { grad: false, temporaries: true }): void {
+/** Nodes reachable from the roots in post-order (inputs before the ops that use them). */
+export function topoOrder(roots: readonly Tensor[]): Node[] {
   const order: Node[] = [];
   const seen = new Set<Node>();
-  // Iterative DFS post-order (deep graphs, e.g. long loops, would overflow recursion).
-  const stack: [Node, boolean][] = root._node ? [[root._node, false]] : [];
+  // Iterative DFS (deep graphs, e.g. long loops, would overflow recursion).
+  const stack: [Node, boolean][] = roots.flatMap((r) => (r._node ? [[r._node, false] as [Node, boolean]] : []));
   while (stack.length) {
     const [n, done] = stack.pop()!;
     if (done) { order.push(n); continue; }
@@ -211,6 +208,15 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
     stack.push([n, true]);
     for (const p of n.parents()) if (p._node && !seen.has(p._node)) stack.push([p._node, false]);
   }
+  return order;
+}
+
+/**
+ * Reverse-mode sweep from `root` with cotangent `grad`. `own.grad`: kiln made `grad` (the implicit
+ * ones), so it is freed when dead; `own.temporaries`: free gradient intermediates as they die.
+ */
+export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}, own = { grad: false, temporaries: true }): void {
+  const order = topoOrder([root]);
   const createGraph = opts.createGraph === true;
   const grads = new Map<Node, Tensor>();
   const owner = own.temporaries && !createGraph ? new GradientOwnership() : null;

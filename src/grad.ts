@@ -3,7 +3,7 @@
 // sweep serves both: gradients are either collected for the requested inputs (only the part of the
 // graph that leads to them is visited) or accumulated into the leaves' .grad.
 import { AutogradError, ShapeError, fmtShape } from './core/errors.js';
-import { GradientOwnership, Node, accumulateLeaf, checkImplicitGrad, handToHooks, hasNodeHooks as nodeHooks, runLeafHooks, runNodeHooks, sumToShape, withGradMode } from './autograd.js';
+import { GradientOwnership, Node, accumulateLeaf, topoOrder, checkImplicitGrad, handToHooks, hasNodeHooks as nodeHooks, runLeafHooks, runNodeHooks, sumToShape, withGradMode } from './autograd.js';
 import { activeTracer } from './dispatch.js';
 import { shapesEqual } from './core/shape.js';
 import { onesLike } from './creation.js';
@@ -39,22 +39,6 @@ function seeds(op: string, roots: Tensor[], given: GradOptions['gradOutputs']): 
     if (!shapesEqual(g.shape, t.shape)) throw new ShapeError(`${op}: gradient ${i} ${fmtShape(g.shape)} does not match output ${fmtShape(t.shape)}`);
     return [t, g, false];
   });
-}
-
-/** Nodes reachable from the roots in post-order (inputs before the ops that use them). */
-function topoOrder(roots: readonly Tensor[]): Node[] {
-  const order: Node[] = [];
-  const seen = new Set<Node>();
-  const stack: [Node, boolean][] = roots.flatMap((r) => (r._node ? [[r._node, false] as [Node, boolean]] : []));
-  while (stack.length) {
-    const [n, done] = stack.pop()!;
-    if (done) { order.push(n); continue; }
-    if (seen.has(n)) continue;
-    seen.add(n);
-    stack.push([n, true]);
-    for (const p of n.parents()) if (p._node && !seen.has(p._node)) stack.push([p._node, false]);
-  }
-  return order;
 }
 
 interface Sink {
