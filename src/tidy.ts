@@ -26,6 +26,17 @@ function collect(v: unknown, into: Set<Tensor>, isTensor: (x: unknown) => x is T
   else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach((x) => collect(x, into, isTensor));
 }
 
+/** Runs fn in a fresh creation scope; returns its result and the scope (what it created and kept). */
+function inScope<T>(fn: () => T): { result: T; scope: Scope } {
+  const scope: Scope = { created: [], kept: new Set() };
+  scopes.push(scope);
+  try {
+    return { result: fn(), scope };
+  } finally {
+    scopes.pop();
+  }
+}
+
 /**
  * Runs fn and disposes the tensors it created, except those in its result (arrays and plain objects
  * are searched), those assigned to a tensor's .grad, and those passed to keep(). A .grad replaced or
@@ -33,14 +44,7 @@ function collect(v: unknown, into: Set<Tensor>, isTensor: (x: unknown) => x is T
  * stays alive through the survivor.
  */
 export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
-  const scope: Scope = { created: [], kept: new Set() };
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    scopes.pop();
-  }
+  const { result, scope } = inScope(fn);
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     // The work after an await would run outside this scope, with its tensors already freed: keep
     // everything (the garbage collector frees it) and say so instead of corrupting the async body.
@@ -68,14 +72,7 @@ export function tidy<T>(fn: () => T, isTensor: (x: unknown) => x is Tensor): T {
  * enclosing scope, so an enclosing tidy() still frees it.
  */
 export function internalScope<T extends Tensor>(fn: () => T): T {
-  const scope: Scope = { created: [], kept: new Set() };
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    scopes.pop();
-  }
+  const { result, scope } = inScope(fn);
   for (const t of scope.created) {
     if (t !== result && !scope.kept.has(t) && t._constant === undefined && !t._lazy && !t._isGradOf) {
       t._internal = true;
