@@ -211,39 +211,81 @@ export function topoOrder(roots: readonly Tensor[]): Node[] {
   return order;
 }
 
+/** Where a sweep's gradients go: null leaves accumulate into .grad; otherwise they are collected. */
+export interface GradientSink {
+  /** Inputs whose gradient is collected (leaves by tensor, computed tensors by their node); null: accumulate into .grad. */
+  readonly leaves: ReadonlySet<Tensor> | null;
+  readonly nodes: ReadonlyMap<Node, readonly Tensor[]>;
+}
+
+export const ACCUMULATE: GradientSink = { leaves: null, nodes: new Map() };
+
+export interface SweepOptions {
+  readonly createGraph: boolean;
+  readonly retainGraph: boolean;
+  /** Free gradient intermediates as they die (off while compile() traces: compiled code plans its buffers). */
+  readonly ownTemporaries: boolean;
+}
+
 /**
- * Reverse-mode sweep from `root` with cotangent `grad`. `own.grad`: kiln made `grad` (the implicit
- * ones), so it is freed when dead; `own.temporaries`: free gradient intermediates as they die.
+ * The one reverse sweep, for Tensor.backward, autograd.backward and autograd.grad. `roots` pairs each
+ * output with its cotangent and whether kiln made it (an implicit 1, freed when dead). With the
+ * ACCUMULATE sink, gradients reach the leaves' .grad (a hooked leaf's contributions are summed first so
+ * its hooks see the whole gradient once); otherwise they are collected for the sink's inputs and only
+ * the part of the graph that leads to them is visited. Gradient intermediates are freed as they die
+ * (GradientOwnership) unless createGraph; what user code receives (collected gradients, what hooks
+ * see) is handed over, never freed.
  */
-export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}, own = { grad: false, temporaries: true }): void {
-  const order = topoOrder([root]);
-  const createGraph = opts.createGraph === true;
+export function sweep(roots: readonly (readonly [Tensor, Tensor, boolean])[], sink: GradientSink, opts: SweepOptions): Map<Tensor, Tensor> {
+  const { createGraph, retainGraph } = opts;
+  const owner = opts.ownTemporaries && !createGraph ? new GradientOwnership() : null;
+  const collect = sink.leaves !== null;
+  const out = new Map<Tensor, Tensor>();
+  const add = (t: Tensor, g: Tensor) => {
+    const prev = out.get(t);
+    const sum = prev ? prev.add(g) : g;
+    out.set(t, sum);
+    owner?.hand(sum);
+  };
+  const leafSums = new Map<Tensor, Tensor>();
+  const toLeaf = (t: Tensor, g: Tensor) => {
+    if (!collect && !(leafHooks.get(t)?.length)) { accumulateLeaf(t, g, createGraph); return; }
+    const prev = leafSums.get(t);
+    if (prev) owner?.unhold(prev);
+    const sum = prev ? prev.add(g) : g;
+    leafSums.set(t, sum);
+    owner?.hold(sum);
+  };
   const grads = new Map<Node, Tensor>();
-  const owner = own.temporaries && !createGraph ? new GradientOwnership() : null;
-  if (owner && own.grad) owner.adopt(grad);
   const setGrad = (n: Node, g: Tensor) => {
     const prev = grads.get(n);
     if (prev) owner?.unhold(prev);
-    grads.set(n, g);
-    owner?.hold(g);
-  };
-  // A leaf with hooks gets its contributions summed first, so its hooks see the whole gradient once.
-  const hooked = new Map<Tensor, Tensor>();
-  const toLeaf = (t: Tensor, g: Tensor) => {
-    if (!(leafHooks.get(t)?.length)) { accumulateLeaf(t, g, createGraph); return; }
-    const prev = hooked.get(t);
-    if (prev) owner?.unhold(prev);
     const sum = prev ? prev.add(g) : g;
-    hooked.set(t, sum);
+    grads.set(n, sum);
     owner?.hold(sum);
   };
-  const flushHooked = () => {
-    for (const [t, g] of hooked) { owner?.unhold(g); accumulateLeaf(t, handToHooks(owner, g, (x) => runLeafHooks(t, x)), createGraph); }
-  };
+  const order = topoOrder(roots.map(([t]) => t));
+  // Collecting, only nodes from which a requested input is reachable are worth a vjp.
+  const leads = new Set<Node>();
+  const wanted = (t: Tensor) => (t._node ? sink.nodes.has(t._node) || leads.has(t._node) : sink.leaves!.has(t));
+  if (collect) {
+    for (const n of order) {
+      // A freed node (its inputs dropped) cannot say where it leads: unless its own output is what is
+      // asked for, visit it so that its vjp reports the freed graph.
+      if (n.inputMeta.length > 0 && n.inputAt(0) === null) { if (!sink.nodes.has(n)) leads.add(n); continue; }
+      for (let k = 0; k < n.inputMeta.length; k++) {
+        const t = n.inputAt(k);
+        if (t && t.requiresGrad && wanted(t)) { leads.add(n); break; }
+      }
+    }
+  }
   try {
     withGradMode(createGraph, () => {
-      if (!root._node) { toLeaf(root, grad); flushHooked(); return; }
-      setGrad(root._node, grad);
+      for (const [t, g, owned] of roots) {
+        if (owned) owner?.adopt(g);
+        if (t._node) setGrad(t._node, g);
+        else if (!collect || sink.leaves!.has(t)) toLeaf(t, g);
+      }
       for (let i = order.length - 1; i >= 0; i--) {
         const node = order[i];
         const g0 = grads.get(node);
@@ -251,26 +293,42 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         if (!g0) continue;
         owner?.unhold(g0);
         const g = hasNodeHooks(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
-        if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
-        const ins = node.vjp(g);
-        ins.forEach((gi, k) => {
-          const t = node.inputAt(k);
-          if (!gi || !t || !t.requiresGrad) return;
-          const gs = sumToShape(gi, t.shape);
-          const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
-          if (t._node) {
-            const prev = grads.get(t._node);
-            setGrad(t._node, prev ? prev.add(gt) : gt);
-          } else toLeaf(t, gt);
-        });
-        if (!opts.retainGraph && !createGraph) node.free(); // createGraph implies retainGraph, as in torch
+        if (collect) for (const t of sink.nodes.get(node) ?? []) add(t, g);
+        else if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
+        if (!collect || leads.has(node)) {
+          node.vjp(g).forEach((gi, k) => {
+            const t = node.inputAt(k);
+            if (!gi || !t || !t.requiresGrad || (collect && !wanted(t))) return;
+            const gs = sumToShape(gi, t.shape);
+            const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
+            if (t._node) setGrad(t._node, gt);
+            else toLeaf(t, gt);
+          });
+        }
+        if (!retainGraph) node.free();
         owner?.sweep();
       }
-      flushHooked();
+      for (const [t, g] of leafSums) {
+        owner?.unhold(g);
+        const hooked = handToHooks(owner, g, (x) => runLeafHooks(t, x));
+        if (collect) add(t, hooked);
+        else accumulateLeaf(t, hooked, createGraph);
+      }
     });
   } finally {
     owner?.close();
   }
+  return out;
+}
+
+/**
+ * Tensor.backward: the sweep from `root` with cotangent `grad` into the leaves' .grad. `own.grad`:
+ * kiln made `grad` (the implicit ones), so it is freed when dead; `own.temporaries`: free gradient
+ * intermediates as they die. createGraph implies retainGraph, as in torch.
+ */
+export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}, own = { grad: false, temporaries: true }): void {
+  const createGraph = opts.createGraph === true;
+  sweep([[root, grad, own.grad]], ACCUMULATE, { createGraph, retainGraph: opts.retainGraph === true || createGraph, ownTemporaries: own.temporaries });
 }
 
 /** Checks the implicit-gradient rule: only single-element outputs get an implicit 1. */

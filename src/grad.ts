@@ -1,9 +1,8 @@
 // torch.autograd's functional API: grad(outputs, inputs) returns gradients without touching .grad,
-// backward(tensors, ...) runs one sweep from several roots; enableGrad and inferenceMode. One reverse
-// sweep serves both: gradients are either collected for the requested inputs (only the part of the
-// graph that leads to them is visited) or accumulated into the leaves' .grad.
+// backward(tensors, ...) runs one sweep from several roots; enableGrad and inferenceMode. Both run
+// autograd.ts's one reverse sweep, which Tensor.backward runs too.
 import { AutogradError, ShapeError, fmtShape } from './core/errors.js';
-import { GradientOwnership, Node, accumulateLeaf, topoOrder, checkImplicitGrad, handToHooks, hasNodeHooks as nodeHooks, runLeafHooks, runNodeHooks, sumToShape, withGradMode } from './autograd.js';
+import { ACCUMULATE, type GradientSink, type Node, checkImplicitGrad, sweep, withGradMode } from './autograd.js';
 import { activeTracer } from './dispatch.js';
 import { shapesEqual } from './core/shape.js';
 import { onesLike } from './creation.js';
@@ -41,102 +40,6 @@ function seeds(op: string, roots: Tensor[], given: GradOptions['gradOutputs']): 
   });
 }
 
-interface Sink {
-  /** Inputs whose gradient is collected (leaves by tensor, computed tensors by their node); null: accumulate into .grad. */
-  readonly leaves: Set<Tensor> | null;
-  readonly nodes: Map<Node, Tensor[]>;
-}
-
-/**
- * One reverse sweep; returns the collected gradients (collect mode). Gradient intermediates are freed
- * as they die (GradientOwnership, as backward() does) unless createGraph or compile() is tracing;
- * what user code receives (collected gradients, what hooks see) is handed over, never freed.
- */
-function sweep(roots: [Tensor, Tensor, boolean][], sink: Sink, createGraph: boolean, retainGraph: boolean): Map<Tensor, Tensor> {
-  const owner = !createGraph && activeTracer() === null ? new GradientOwnership() : null;
-  const out = new Map<Tensor, Tensor>();
-  const add = (t: Tensor, g: Tensor) => {
-    const prev = out.get(t);
-    const sum = prev ? prev.add(g) : g;
-    out.set(t, sum);
-    owner?.hand(sum);
-  };
-  // Leaves' contributions are summed before their hooks run (once per sweep, on the whole gradient).
-  const leafSums = new Map<Tensor, Tensor>();
-  const toLeaf = (t: Tensor, g: Tensor) => {
-    const prev = leafSums.get(t);
-    if (prev) owner?.unhold(prev);
-    const sum = prev ? prev.add(g) : g;
-    leafSums.set(t, sum);
-    owner?.hold(sum);
-  };
-  const grads = new Map<Node, Tensor>();
-  const setGrad = (n: Node, g: Tensor) => {
-    const prev = grads.get(n);
-    if (prev) owner?.unhold(prev);
-    const sum = prev ? prev.add(g) : g;
-    grads.set(n, sum);
-    owner?.hold(sum);
-  };
-  const collect = sink.leaves !== null;
-  const order = topoOrder(roots.map(([t]) => t));
-  // In collect mode only nodes from which a requested input is reachable are worth a vjp.
-  const leads = new Set<Node>();
-  if (collect) {
-    for (const n of order) {
-      // A freed node (its inputs dropped) cannot say where it leads: unless its own output is what is
-      // asked for, visit it so that its vjp reports the freed graph.
-      if (n.inputMeta.length > 0 && n.inputAt(0) === null) { if (!sink.nodes.has(n)) leads.add(n); continue; }
-      for (let k = 0; k < n.inputMeta.length; k++) {
-        const t = n.inputAt(k);
-        if (!t || !t.requiresGrad) continue;
-        if (t._node ? sink.nodes.has(t._node) || leads.has(t._node) : sink.leaves!.has(t)) { leads.add(n); break; }
-      }
-    }
-  }
-  try {
-    withGradMode(createGraph, () => {
-      for (const [t, g, implicit] of roots) {
-        if (implicit) owner?.adopt(g);
-        if (t._node) setGrad(t._node, g);
-        else if (!collect || sink.leaves!.has(t)) toLeaf(t, g);
-      }
-      for (let i = order.length - 1; i >= 0; i--) {
-        const node = order[i];
-        const g0 = grads.get(node);
-        grads.delete(node);
-        if (!g0) continue;
-        owner?.unhold(g0);
-        const g = nodeHooks(node) ? handToHooks(owner, g0, (x) => runNodeHooks(node, x)) : g0;
-        if (collect) for (const t of sink.nodes.get(node) ?? []) add(t, g);
-        else if (node.retained) node.retained.grad = node.retained.grad ? node.retained.grad.add(g) : g;
-        if (!collect || leads.has(node)) {
-          node.vjp(g).forEach((gi, k) => {
-            const t = node.inputAt(k);
-            if (!gi || !t || !t.requiresGrad) return;
-            if (collect && (t._node ? !(sink.nodes.has(t._node) || leads.has(t._node)) : !sink.leaves!.has(t))) return;
-            const gs = sumToShape(gi, t.shape);
-            const gt = gs.dtype === t.dtype ? gs : gs.to(t.dtype);
-            if (t._node) setGrad(t._node, gt);
-            else toLeaf(t, gt);
-          });
-        }
-        if (!retainGraph) node.free();
-        owner?.sweep();
-      }
-      for (const [t, g] of leafSums) {
-        owner?.unhold(g);
-        const hooked = handToHooks(owner, g, (x) => runLeafHooks(t, x));
-        if (collect) add(t, hooked);
-        else accumulateLeaf(t, hooked, createGraph);
-      }
-    });
-  } finally {
-    owner?.close();
-  }
-  return out;
-}
-
 /**
  * The gradients of `outputs` with respect to `inputs` (torch.autograd.grad), one per input, without
  * touching any .grad. Inputs may be leaves or intermediate tensors.
@@ -147,9 +50,10 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   if (opts.materializeGrads && !opts.allowUnused) throw new AutogradError('grad: materializeGrads requires allowUnused');
   ins.forEach((t, i) => { if (!t.requiresGrad) throw new AutogradError(`grad: input ${i} ${fmtShape(t.shape)} does not require grad`); });
   const createGraph = opts.createGraph ?? false;
-  const sink: Sink = { leaves: new Set(ins.filter((t) => !t._node)), nodes: new Map() };
-  for (const t of ins) if (t._node) sink.nodes.set(t._node, [...(sink.nodes.get(t._node) ?? []), t]);
-  const got = sweep(seeds('grad', outs, opts.gradOutputs), sink, createGraph, opts.retainGraph ?? createGraph);
+  const nodes = new Map<Node, Tensor[]>();
+  for (const t of ins) if (t._node) nodes.set(t._node, [...(nodes.get(t._node) ?? []), t]);
+  const sink: GradientSink = { leaves: new Set(ins.filter((t) => !t._node)), nodes };
+  const got = sweep(seeds('grad', outs, opts.gradOutputs), sink, { createGraph, retainGraph: opts.retainGraph ?? createGraph, ownTemporaries: activeTracer() === null });
   return ins.map((t, i) => {
     const g = got.get(t);
     if (g) return createGraph ? g : g.detach();
@@ -172,7 +76,7 @@ export function backward(tensors: Tensor | readonly Tensor[], opts: BackwardOpti
   const roots = seeds('backward', list(tensors, 'tensors', 'backward'), opts.gradTensors);
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
-  if (opts.inputs === undefined) { sweep(roots, { leaves: null, nodes: new Map() }, createGraph, retainGraph); return; }
+  if (opts.inputs === undefined) { sweep(roots, ACCUMULATE, { createGraph, retainGraph, ownTemporaries: activeTracer() === null }); return; }
   const ins = list(opts.inputs, 'inputs', 'backward');
   const got = grad(roots.map(([t]) => t), ins, { gradOutputs: roots.map(([, g]) => g), createGraph, retainGraph, allowUnused: true });
   // (Hooks already ran in the sweep.)
