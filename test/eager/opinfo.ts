@@ -1008,9 +1008,20 @@ const LOSSES: OpRow[] = [
   }),
 ];
 
+/** Looks rows of a table up by name, never by position: adding or reordering a row cannot shift another. */
+function byName(table: readonly OpRow[]): (...names: string[]) => OpRow[] {
+  return (...names) => names.map((n) => {
+    const r = table.find((x) => x.name === n);
+    if (!r) throw new Error(`op-info: no row named '${n}'`);
+    return r;
+  });
+}
+const binary = byName(BINARY);
+
 /** Every row, in the order the eager op list names them (elementwise, reductions, linear algebra, movement, casts, losses). */
 export const OPINFO: readonly OpRow[] = [
-  ...BINARY.slice(0, 4), BINARY[4], ...UNARY, ...BINARY.slice(5, 7), CLAMP, WHERE, ...BINARY.slice(8), LOGICAL_NOT, BINARY[7],
+  ...binary('add', 'sub', 'mul', 'div', 'pow'), ...UNARY, ...binary('maximum', 'minimum'), CLAMP, WHERE,
+  ...binary('eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'), LOGICAL_NOT, ...binary('remainder'),
   ...REDUCTIONS, MATMUL, softmaxRow('softmax', R.softmax), softmaxRow('logSoftmax', R.logSoftmax), LAYER_NORM,
   ...MOVEMENT, TO, ...LOSSES, ...CNN_ROWS, ...PARITY_ROWS,
 ];
