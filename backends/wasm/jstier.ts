@@ -17,6 +17,7 @@ import { renderDag } from '../../src/core/kernel.js';
 import { assertNever } from '../../src/core/errors.js';
 import { jsAddress, jsLoops, jsMaskTest } from '../../src/core/js-source.js';
 import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
+import { reduceIdentity, reduction } from '../../src/core/reductions.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { ScalarOp } from '../../src/ops/scalar.js';
 import type { JsMath } from './jsmath.js';
@@ -198,16 +199,18 @@ function reducePass(k: ReduceKernel, i: number, L: number, tmp: { n: number }): 
   const out: string[] = [];
   const isFloatPass = bodyDt === 'float32' || red.dtype === 'float32';
   const result = (tot: string) => (red.dtype === 'float32' ? `f32(${tot})` : red.dtype === 'int32' ? `W.f2i(f32(${tot}))` : `(f32(${tot})!==0?1:0)`);
-  switch (red.op) {
-    case 'sum': case 'prod': {
+  const sem = reduction(red.op);
+  switch (sem.combine) {
+    case 'add': case 'mul': {
+      const add = sem.combine === 'add';
       if (!isFloatPass) {
         // int32 wraps: the order does not matter.
-        const step = red.op === 'sum' ? `acc${i} = (acc${i} + v) | 0;` : `acc${i} = Math.imul(acc${i}, v);`;
-        out.push(`acc${i} = ${red.op === 'sum' ? 0 : 1};`, ...jsLoops(k.inner, nO, [...inner, `const v = ${asI(bodyDt, v0)};`, step]));
+        const step = add ? `acc${i} = (acc${i} + v) | 0;` : `acc${i} = Math.imul(acc${i}, v);`;
+        out.push(`acc${i} = ${sem.identity.int32};`, ...jsLoops(k.inner, nO, [...inner, `const v = ${asI(bodyDt, v0)};`, step]));
         break;
       }
-      const op = red.op === 'sum' ? '+' : '*';
-      const id = red.op === 'sum' ? 0 : 1;
+      const op = add ? '+' : '*';
+      const id = sem.identity.float32;
       const nv4 = Math.floor(L / 4) * 4;
       const iters = Math.floor(L / 4 / FLOAT_ACCS);
       const lanes = 4 * FLOAT_ACCS;
@@ -228,43 +231,43 @@ function reducePass(k: ReduceKernel, i: number, L: number, tmp: { n: number }): 
       break;
     }
     case 'max': case 'min': {
-      const isMax = red.op === 'max';
+      const which = sem.combine;
+      if (sem.arg) {
+        // The first index of the extreme (NaN counts as the extreme): the lanes' combine gives the same.
+        const f = bodyDt === 'float32';
+        const init = f ? sem.identity.float32 : sem.identity.int32;
+        const v = f ? v0 : asI(bodyDt, v0);
+        const beats = which === 'max' ? '>' : '<';
+        const better = f ? `(v ${beats} best || (v !== v && best === best))` : `v ${beats} best`;
+        out.push(`acc${i} = 0; let best = ${init}, r = 0;`,
+          ...jsLoops(k.inner, nO, [...inner, `const v = ${v};`, `if (${better}) { best = v; acc${i} = r; }`, 'r++;']));
+        if (red.dtype === 'float32') out.push(`acc${i} = f32(acc${i});`);
+        break;
+      }
+      // Any NaN in the row makes the result NaN ('propagate').
       if (bodyDt !== 'float32') {
-        const init = isMax ? -2147483648 : 2147483647;
-        out.push(`acc${i} = ${init};`, ...jsLoops(k.inner, nO, [...inner, `acc${i} = Math.${red.op}(acc${i}, ${asI(bodyDt, v0)});`]));
+        out.push(`acc${i} = ${sem.identity.int32};`, ...jsLoops(k.inner, nO, [...inner, `acc${i} = Math.${which}(acc${i}, ${asI(bodyDt, v0)});`]));
         if (red.dtype === 'float32') out.push(`acc${i} = f32(acc${i});`);
         break;
       }
       const nv4 = Math.floor(L / 4) * 4;
       const lanes = 4 * FLOAT_ACCS;
-      const init = isMax ? '-Infinity' : 'Infinity';
+      const init = sem.identity.float32;
       out.push(`A.fill(${init}); let tl = ${init}, nan = false, p = 0;`);
       const step = [
         ...inner,
         `const v = ${v0};`,
-        `if (p < ${nv4}) { if (v !== v) nan = true; else A[p & ${lanes - 1}] = H.p${red.op}(A[p & ${lanes - 1}], v); }`,
-        `else tl = Math.${red.op}(tl, v);`,
+        `if (p < ${nv4}) { if (v !== v) nan = true; else A[p & ${lanes - 1}] = H.p${which}(A[p & ${lanes - 1}], v); }`,
+        `else tl = Math.${which}(tl, v);`,
         `if (++p === ${L}) p = 0;`,
       ];
       out.push(...jsLoops(k.inner, nO, step));
-      const comb = [0, 1, 2, 3].map((l) => [1, 2, 3].reduce((x, u) => `Math.${red.op}(${x},A[${4 * u + l}])`, `A[${l}]`));
-      out.push(`acc${i} = tl;`, ...comb.map((c) => `acc${i} = Math.${red.op}(acc${i}, ${c});`), `if (nan) acc${i} = NaN;`);
+      const comb = [0, 1, 2, 3].map((l) => [1, 2, 3].reduce((x, u) => `Math.${which}(${x},A[${4 * u + l}])`, `A[${l}]`));
+      out.push(`acc${i} = tl;`, ...comb.map((c) => `acc${i} = Math.${which}(acc${i}, ${c});`), `if (nan) acc${i} = NaN;`);
       if (red.dtype !== 'float32') out.push(`acc${i} = W.f2i(acc${i});`);
       break;
     }
-    case 'argmax': case 'argmin': {
-      // The first index of the extreme (NaN counts as the extreme): the lanes' combine gives the same.
-      const isMax = red.op === 'argmax';
-      const f = bodyDt === 'float32';
-      const init = f ? (isMax ? '-Infinity' : 'Infinity') : isMax ? '-2147483648' : '2147483647';
-      const v = f ? v0 : asI(bodyDt, v0);
-      const better = f ? `(v ${isMax ? '>' : '<'} best || (v !== v && best === best))` : `v ${isMax ? '>' : '<'} best`;
-      out.push(`acc${i} = 0; let best = ${init}, r = 0;`,
-        ...jsLoops(k.inner, nO, [...inner, `const v = ${v};`, `if (${better}) { best = v; acc${i} = r; }`, 'r++;']));
-      if (red.dtype === 'float32') out.push(`acc${i} = f32(acc${i});`);
-      break;
-    }
-    default: assertNever(red.op, 'reduce op');
+    default: assertNever(sem, 'reduction');
   }
   // The pass's locals live in a block; its result in acc{i}, which outputs and later passes read.
   return [`let acc${i};`, '{', ...out.map((l) => '  ' + l), '}'];
@@ -280,9 +283,8 @@ function reduce(k: ReduceKernel, lines: string[], tmp: { n: number }): void {
   const perRow: string[] = [];
   k.reductions.forEach((red, i) => {
     if (innerSize === 0) {
-      const id = red.op === 'sum' ? 0 : red.op === 'prod' ? 1 : red.op === 'argmax' || red.op === 'argmin' ? 0
-        : red.dtype !== 'float32' ? (red.op === 'max' ? -2147483648 : 2147483647) : red.op === 'max' ? -Infinity : Infinity;
-      perRow.push(`const acc${i} = ${id};`);
+      // An empty row: the identity, or index 0 for arg reductions.
+      perRow.push(`const acc${i} = ${reduction(red.op).arg ? 0 : reduceIdentity(red.op, red.dtype === 'float32')};`);
       return;
     }
     perRow.push(...reducePass(k, i, L, tmp));
