@@ -86,43 +86,21 @@ export const constantFolding: Pass = (g) => {
   return { ...g, nodes };
 };
 
-type InputNode = Extract<GraphNode, { kind: 'input' }>;
-
-/**
- * Shape propagation: re-derives every op node's shape and dtype from its inputs by the registry's
- * rules. With `inputShape`, the graph is re-typed for new input sizes (dynamic dims): each op's
- * attrs follow the sizes they copied (the registry's `resize`), and an op that baked in a size that
- * changed throws. Without, it verifies: a node recorded with another type throws, naming it.
- */
-function propagate(g: Graph, inputShape?: (n: InputNode) => readonly number[]): Graph {
-  const old = new Map<number, GraphNode>(g.nodes.map((n) => [n.id, n]));
+/** Shape propagation as the verifier: throws where a node's recorded type differs from its inputs'. */
+export const propagateShapes: Pass = (g) => {
   const typed = new Map<number, GraphNode>();
-  const nodes = g.nodes.map((n): GraphNode => {
-    let out: GraphNode = n;
-    if (n.kind === 'input' && inputShape) out = { ...n, shape: inputShape(n) };
-    else if (n.kind === 'op') {
+  for (const n of g.nodes) {
+    if (n.kind === 'op') {
       const def: OpDef = OPS[n.op];
-      const ins = n.inputs.map((x) => typed.get(x)!);
-      const attrs = inputShape && def.resize ? def.resize(n.attrs as never, n.inputs.map((x) => old.get(x)!), ins) : n.attrs;
-      const meta = def.infer(ins, attrs as never);
-      if (inputShape) out = { ...n, shape: meta.shape, attrs };
-      else if (meta.dtype !== n.dtype || !shapesEqual(meta.shape, n.shape)) {
+      const meta = def.infer(n.inputs.map((x) => typed.get(x)!), n.attrs as never);
+      if (meta.dtype !== n.dtype || !shapesEqual(meta.shape, n.shape)) {
         throw new KilnError(`verify: node %${n.id} (${n.op}${n.loc ? ` at ${n.loc}` : ''}) is typed ${shortDType(n.dtype)}[${n.shape}] but its inputs give ${shortDType(meta.dtype)}[${meta.shape}]`);
       }
     }
-    typed.set(n.id, out);
-    return out;
-  });
-  return inputShape ? { ...g, nodes } : g;
-}
-
-/** Shape propagation as the verifier: throws where a node's recorded type differs from its inputs'. */
-export const propagateShapes: Pass = (g) => propagate(g);
-
-/** Re-types a graph for new input sizes (dynamic dims); throws where an op baked in a size that changed. */
-export function retypeGraph(g: Graph, inputShape: (n: InputNode) => readonly number[]): Graph {
-  return propagate(g, inputShape);
-}
+    typed.set(n.id, n);
+  }
+  return g;
+};
 
 /**
  * The graph verifier: node ids unique, every op reading earlier nodes and naming a registry op,
@@ -142,7 +120,7 @@ export function verifyGraph(g: Graph, after: string): void {
   }
   const lost = g.outputs.find((o) => !seen.has(o));
   if (lost !== undefined) fail(`output %${lost} is not a node`);
-  try { propagate(g); } catch (e) { fail((e as Error).message); }
+  try { propagateShapes(g); } catch (e) { fail((e as Error).message); }
 }
 
 /**

@@ -754,8 +754,8 @@ function compareNode(a: GraphNode | undefined, b: GraphNode, tolerant: boolean, 
 /** Movement ops whose output holds exactly the values of their input (an index known through them is known). */
 const VALUE_PRESERVING: ReadonlySet<string> = new Set(['reshape', 'permute', 'contiguous']);
 
-/** Ops whose attributes are sizes (a dynamic graph keys its programs by them). */
-export const SIZE_ATTR_OPS: ReadonlySet<string> = new Set(['reshape', 'expand', 'slice', 'pad']);
+/** Ops whose attributes are sizes (the registry's `sizeAttrs`; a dynamic graph keys its programs by them). */
+export const SIZE_ATTR_OPS: ReadonlySet<string> = new Set((Object.keys(OPS) as OpName[]).filter((n) => (OPS[n] as OpDef).sizeAttrs));
 
 /** The trace a lazy tensor belongs to (or null for real tensors). */
 export function lazyHandle(t: Tensor): { trace: Trace; id: number } | null {

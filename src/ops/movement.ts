@@ -27,8 +27,7 @@ export const MOVEMENT = {
     vjp: (g, c) => [g.reshape(c.inputMeta[0].shape)],
     // allowzero: a 0 in the shape is a size, not "copy the input's dim".
     onnx: (e, [x], a) => e.node('Reshape', [x, e.int64s(a.shape)], a.shape.includes(0) ? { allowzero: { int: 1 } } : {})[0],
-    // A same-rank reshape keeps the sizes it copied in step with the input (infer rejects the rest).
-    resize: (a, [from], [to]) => ({ shape: a.shape.length === from.shape.length ? followSizes(a.shape, from.shape, to.shape, 0) : a.shape }),
+    sizeAttrs: true,
   } satisfies MovementDef<{ shape: readonly number[] }>,
   permute: {
     kind: 'movement', name: 'permute',
@@ -61,7 +60,7 @@ export const MOVEMENT = {
       return { shape: [...a.shape], dtype: ins[0].dtype };
     },
     view: (v, a) => expandView(v, a.shape),
-    resize: (a, [from], [to]) => ({ shape: followSizes(a.shape, from.shape, to.shape, a.shape.length - from.shape.length) }),
+    sizeAttrs: true,
     // Un-broadcasting (sum back to the input's shape) is done once by the autograd core.
     vjp: (g) => [g],
     onnx: (e, [x], a) => e.node('Expand', [x, e.int64s(a.shape)])[0],
@@ -73,14 +72,7 @@ export const MOVEMENT = {
       dtype: ins[0].dtype,
     }),
     view: (v, a) => sliceView(v, a.starts, a.ends, a.steps),
-    // Only a whole dim may change size (its end follows); a part of one bakes in the old size.
-    resize: (a, [from], [to]) => {
-      const changed = from.shape.map((d, i) => d !== to.shape[i]);
-      const whole = (i: number) => a.starts[i] === 0 && a.ends[i] === from.shape[i] && a.steps[i] === 1;
-      const bad = changed.findIndex((c, i) => c && !whole(i));
-      if (bad >= 0) throw new ShapeError(`slice: dim ${bad} changed size (${from.shape[bad]} -> ${to.shape[bad]}) but the slice [${a.starts[bad]}:${a.ends[bad]}:${a.steps[bad]}] bakes in its old size`);
-      return { ...a, ends: a.ends.map((e, i) => (changed[i] ? to.shape[i] : e)) };
-    },
+    sizeAttrs: true,
     // Put the slice back in place: dilate by the step, then pad to the input's extent.
     vjp: (g, c) => [unslice(g, c.inputMeta[0].shape, c.attrs)],
     onnx: (e, [x], a) => e.node('Slice', [x, e.int64s(a.starts), e.int64s(a.ends), e.int64s(a.starts.map((_, i) => i)), e.int64s(a.steps)])[0],
@@ -96,6 +88,7 @@ export const MOVEMENT = {
   } satisfies MovementDef<{ dims: readonly number[] }>,
   pad: {
     kind: 'movement', name: 'pad',
+    sizeAttrs: true,
     infer: (ins, a: { pads: Pads }) => {
       if (a.pads.length !== ins[0].shape.length || a.pads.some(([l, r]) => l < 0 || r < 0 || !Number.isInteger(l) || !Number.isInteger(r))) {
         throw new ShapeError(`pad: expected one non-negative [before, after] pair per dim of ${fmtShape(ins[0].shape)}, got ${JSON.stringify(a.pads)}`);
@@ -208,17 +201,6 @@ function untile(g: T, inShape: readonly number[], a: UnfoldAttrs): T {
   if (x.shape.some((d, i) => d > inShape[i])) x = x.slice(inShape.map((d): [number, number] => [0, d]));
   const tail = inShape.map((d, i): [number, number] => [0, d - x.shape[i]]);
   return tail.some(([, r]) => r > 0) ? x.pad(tail) : x;
-}
-
-/**
- * A shape attr after its input changed size from `from` to `to`: a size at position i that copied
- * input dim i - lead, which changed, takes the new size.
- */
-function followSizes(shape: readonly number[], from: readonly number[], to: readonly number[], lead: number): number[] {
-  return shape.map((d, i) => {
-    const j = i - lead;
-    return j >= 0 && j < from.length && from[j] === d && to[j] !== d ? to[j] : d;
-  });
 }
 
 /** Scatters a slice's cotangent back to the input's shape with zeros elsewhere (no scatter primitive). */

@@ -60,11 +60,11 @@ interface Common<A> {
   /** The op in ONNX, for kiln.onnx.export. */
   readonly onnx: OnnxRule<A>;
   /**
-   * Dynamic shapes: the attrs for inputs that changed size from `from` to `to` (same ranks, same
-   * dtypes). Sizes the attrs copied from a dim that changed follow it; throws where the op bakes in
-   * a size that changed. Absent: the attrs hold no sizes and stay as they are.
+   * The attrs hold sizes of the input (a target shape, slice bounds, pads): with dynamic dims they
+   * may differ between calls of one compiled graph, so the tracer tolerates them changing and a
+   * dynamic graph keys its programs by them.
    */
-  readonly resize?: (attrs: A, from: readonly Meta[], to: readonly Meta[]) => A;
+  readonly sizeAttrs?: true;
 }
 
 /** Pointwise op over broadcast inputs, lowered to a scalar expression. */
