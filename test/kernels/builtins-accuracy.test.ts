@@ -7,43 +7,7 @@ import * as k from '../../src/index.js';
 import type { BackendName, Tensor } from '../../src/index.js';
 import { forEachBackend } from '../eager/backends.js';
 import { mulberry32 } from '../rng.js';
-
-/** erf in float64: Taylor series below 2.5, Lentz continued fraction for erfc above. */
-function erf64(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  const a = Math.abs(x);
-  let r: number;
-  if (a < 2.5) {
-    let term = a, sum = a;
-    for (let i = 1; i < 200; i++) {
-      term *= (-a * a) / i;
-      const t = term / (2 * i + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    r = (2 / Math.sqrt(Math.PI)) * sum;
-  } else if (a > 10) r = 1;
-  else {
-    let f = a, C = a, D = 0;
-    for (let i = 1; i < 300; i++) {
-      const an = i / 2;
-      D = a + an * D; D = D === 0 ? 1e-300 : 1 / D;
-      C = a + an / C; if (C === 0) C = 1e-300;
-      const delta = C * D;
-      f *= delta;
-      if (Math.abs(delta - 1) < 1e-16) break;
-    }
-    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
-  }
-  return x < 0 ? -r : r;
-}
-
-function ulpDiff(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  const i = new Int32Array(new Float32Array([a, b]).buffer);
-  const ord = (x: number) => (x < 0 ? -2147483648 - x : x);
-  return Math.abs(ord(i[0]) - ord(i[1]));
-}
+import { erf64, ulpDiff } from './helpers.js';
 
 const SAMPLES = (() => {
   const r = mulberry32(21);

@@ -3,7 +3,7 @@
 // same results, instead of every op throwing.
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createWasmBackendSync } from '../../backends/wasm/index.js';
-import { cpu, ew, ld, op, randF32, red, acc, runOn, view } from './helpers.js';
+import { cpu, ew, ld, op, randF32, red, acc, runSync, view } from '../kernels/helpers.js';
 
 // The backend loads binaryen through load-binaryen.ts (as a script in Node): stand in for what it returns.
 vi.mock('../../backends/wasm/load-binaryen.js', () => ({
@@ -24,15 +24,15 @@ describe('a binaryen that loads but fails', () => {
     const x = randF32(n, 1);
     const k1 = ew([n], 1, [op('tanh', [op('mul', [ld(0, view([n])), ld(0, view([n]))])])]);
     const k2 = red([1], [n], 1, [{ op: 'sum', body: ld(0, view([1, n])) }], [{ expr: acc(0), scope: 'outer' }]);
-    runOn(be, k1, [x]);
+    runSync(be, k1, [x]);
     await be.ready(); // resolves: the JS tier is a working backend
     expect(be.tier).toBe('js');
     for (let i = 0; i < 3; i++) {
-      const [a] = runOn(be, k1, [x]);
-      const [want] = runOn(cpu, k1, [x]);
+      const [a] = runSync(be, k1, [x]);
+      const [want] = runSync(cpu, k1, [x]);
       a.forEach((v, j) => expect(Math.abs(v - want[j])).toBeLessThanOrEqual(3e-7 * Math.abs(want[j]) + 1e-12));
-      const [s] = runOn(be, k2, [x]);
-      expect(s[0]).toBeCloseTo(runOn(cpu, k2, [x])[0][0], 5);
+      const [s] = runSync(be, k2, [x]);
+      expect(s[0]).toBeCloseTo(runSync(cpu, k2, [x])[0][0], 5);
     }
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0][0])).toMatch(/binaryen loaded but cannot build kernels here \(WebAssembly\.Module\(\): Wasm code generation disallowed.*JS tier/);

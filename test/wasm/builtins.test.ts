@@ -3,7 +3,7 @@
 // ulps against the correctly rounded float64 reference.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ScalarOp } from '../../src/ops/scalar.js';
-import { acc, ew, getWasm, ld, op, red, rng, runOn, ulpDiff, view } from './helpers.js';
+import { acc, erf64, ew, getWasm, ld, op, red, rng, runSync, ulpDiff, view } from '../kernels/helpers.js';
 
 /** Samples of every binade from 2^-149 to 2^127, both signs, plus specials. */
 function fullRange(perBinade: number, seed: number): Float32Array {
@@ -19,36 +19,6 @@ function fullRange(perBinade: number, seed: number): Float32Array {
   return Float32Array.from(out);
 }
 
-/** erf in float64: Taylor series below 2.5, Lentz continued fraction for erfc above. */
-function erf64(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  const a = Math.abs(x);
-  let r: number;
-  if (a < 2.5) {
-    let term = a, sum = a;
-    for (let k = 1; k < 200; k++) {
-      term *= (-a * a) / k;
-      const t = term / (2 * k + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    r = (2 / Math.sqrt(Math.PI)) * sum;
-  } else if (a > 10) r = 1;
-  else {
-    // erfc(a) = exp(-a^2)/sqrt(pi) * 1/(a + 1/2/(a + 1/(a + 3/2/(a + ...))))
-    let f = a, C = a, D = 0;
-    for (let k = 1; k < 300; k++) {
-      const an = k / 2;
-      D = a + an * D; D = D === 0 ? 1e-300 : 1 / D;
-      C = a + an / C; if (C === 0) C = 1e-300;
-      const delta = C * D;
-      f *= delta;
-      if (Math.abs(delta - 1) < 1e-16) break;
-    }
-    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
-  }
-  return x < 0 ? -r : r;
-}
 
 const REF: Partial<Record<ScalarOp, (x: number) => number>> = {
   exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, erf: erf64,
@@ -59,7 +29,7 @@ const BOUND: Partial<Record<ScalarOp, number>> = { exp: 2, log: 2, sin: 1, cos: 
 async function maxUlp(name: ScalarOp, xs: Float32Array): Promise<{ ulp: number; at: number }> {
   const w = await getWasm();
   const n = xs.length;
-  const [got] = runOn(w, ew([n], 1, [op(name, [ld(0, view([n]))])]), [xs]);
+  const [got] = runSync(w, ew([n], 1, [op(name, [ld(0, view([n]))])]), [xs]);
   let ulp = 0, at = NaN;
   for (let i = 0; i < n; i++) {
     const want = Math.fround(REF[name]!(xs[i]));
@@ -114,7 +84,7 @@ describe('builtin accuracy over the full float32 range', () => {
     const n = 4003;
     const a = Float32Array.from({ length: n }, () => Math.fround(2 ** (r() * 60 - 30) * (r() < 0.2 ? -1 : 1)));
     const b = Float32Array.from({ length: n }, (_, i) => Math.fround(i % 5 === 0 ? Math.round(r() * 20 - 10) : r() * 8 - 4));
-    const [got] = runOn(w, ew([n], 2, [op('pow', [ld(0, view([n])), ld(1, view([n]))])]), [a, b]);
+    const [got] = runSync(w, ew([n], 2, [op('pow', [ld(0, view([n])), ld(1, view([n]))])]), [a, b]);
     let ulp = 0;
     for (let i = 0; i < n; i++) ulp = Math.max(ulp, ulpDiff(got[i], Math.fround(Math.pow(a[i], b[i])))) // no 1 ** y or ±Inf cases here;
     console.log(`[wasm builtins] pow: max error ${ulp} ulp over ${n} samples`);
@@ -140,7 +110,7 @@ describe('exp where float32 underflows (masked attention scores)', () => {
     const { ulp, at } = await maxUlp('exp', x32);
     expect(ulp, `at x = ${at}`).toBeLessThanOrEqual(2);
     const w = await getWasm();
-    const [got] = runOn(w, ew([x32.length], 1, [op('exp', [ld(0, view([x32.length]))])]), [x32]);
+    const [got] = runSync(w, ew([x32.length], 1, [op('exp', [ld(0, view([x32.length]))])]), [x32]);
     const zeros = [...x32.keys()].filter((i) => Math.fround(Math.exp(x32[i])) === 0);
     expect(zeros.length).toBeGreaterThan(1000);
     expect(zeros.filter((i) => !Object.is(got[i], 0)).map((i) => x32[i])).toEqual([]);
@@ -161,7 +131,7 @@ describe('exp where float32 underflows (masked attention scores)', () => {
     const xl = ld(0, view([rows, n]));
     const e = op('exp', [xl]);
     const k = red([rows], [n], 1, [{ op: 'sum', body: e }], [{ expr: op('div', [e, acc(0)]), scope: 'full' }, { expr: acc(0), scope: 'outer' }]);
-    const [p, s] = runOn(w, k, [x]);
+    const [p, s] = runSync(w, k, [x]);
     for (let i = 0; i < rows; i++) {
       const row = [...x.subarray(i * n, (i + 1) * n)];
       const sum64 = row.reduce((a, v) => a + Math.exp(v), 0);

@@ -2,24 +2,24 @@
 // printing, equal kernels built separately hit the cache, and the generated source is available.
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend } from '../../backends/wasm/index.js';
-import { cst, ew, ld, op, randF32, runOn, view } from './helpers.js';
+import { cst, ew, ld, op, randF32, runSync, view } from '../kernels/helpers.js';
 
 describe('wasm kernel cache', () => {
   it('builds each kernel once and records compile time', async () => {
     const w = await createWasmBackend();
     const mk = () => ew([33], 1, [op('add', [op('exp', [ld(0, view([33]))]), cst(1)])]);
     const x = randF32(33, 1);
-    runOn(w, mk(), [x]);
+    runSync(w, mk(), [x]);
     const s1 = w.stats();
     expect(s1.compiled).toBe(1);
     expect(s1.compileMs).toBeGreaterThan(0);
     const k = mk();
-    for (let i = 0; i < 5; i++) runOn(w, k, [x]); // same object
-    runOn(w, mk(), [x]); // equal kernel, new object
+    for (let i = 0; i < 5; i++) runSync(w, k, [x]); // same object
+    runSync(w, mk(), [x]); // equal kernel, new object
     const s2 = w.stats();
     expect(s2.compiled).toBe(1);
     expect(s2.cacheHits).toBe(6);
-    runOn(w, ew([34], 1, [op('add', [op('exp', [ld(0, view([34]))]), cst(1)])]), [randF32(34, 2)]);
+    runSync(w, ew([34], 1, [op('add', [op('exp', [ld(0, view([34]))]), cst(1)])]), [randF32(34, 2)]);
     expect(w.stats().compiled).toBe(2);
     expect(w.unsupported?.(k)).toBeNull();
   });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend } from '../../backends/wasm/index.js';
 import { RELAXED_MADD_PROBE } from '../../backends/wasm/features.js';
 import type { Kernel } from '../../src/core/kernel.js';
-import { acc, ew, getWasm, ld, matmul, op, randF32, red, runOn, ulpDiff, view } from './helpers.js';
+import { acc, ew, getWasm, ld, matmul, op, randF32, red, runSync, ulpDiff, view } from '../kernels/helpers.js';
 
 const plainRun = process.env.KILN_WASM_FMA === '0';
 
@@ -22,17 +22,17 @@ describe('wasm relaxed-SIMD FMA', () => {
     const off = await createWasmBackend({ fma: false });
     expect(off.fma).toBe(false);
     // The flag is set only while kernel modules compile: afterwards the process is as it started.
-    runOn(w, ew([5], 1, [op('exp', [ld(0, view([5]))])]), [randF32(5, 1)]);
+    runSync(w, ew([5], 1, [op('exp', [ld(0, view([5]))])]), [randF32(5, 1)]);
     expect(WebAssembly.validate(RELAXED_MADD_PROBE)).toBe(process.execArgv.includes('--experimental-wasm-relaxed-simd') || Number(process.versions.node.split('.')[0]) >= 22);
   });
 
   it.skipIf(plainRun)('the wasm kernel tests pass on the plain SIMD path (child process with KILN_WASM_FMA=0)', () => {
     const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
-    const files = ['builtins', 'reduce', 'matmul', 'ops', 'fma'].map((f) => `test/wasm/${f}.test.ts`);
+    const files = ['wasm/builtins', 'kernels/reduce', 'kernels/matmul', 'kernels/scalar', 'wasm/fma'].map((f) => `test/${f}.test.ts`);
     // Run from the repository root, so the child reads vitest.config.ts like the suite does.
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const r = spawnSync(process.execPath, [vitest, 'run', ...files, '--maxWorkers=1', '--testTimeout=300000', '--hookTimeout=300000'], {
-      cwd: root, env: { ...process.env, KILN_WASM_FMA: '0', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
+      cwd: root, env: { ...process.env, KILN_WASM_FMA: '0', KILN_KERNEL_BACKENDS: 'wasm', CI: 'true' }, encoding: 'utf8', timeout: 600_000,
     });
     const out = `${r.stdout}\n${r.stderr}`;
     expect(r.status, out.slice(-4000)).toBe(0);
@@ -43,7 +43,7 @@ describe('wasm relaxed-SIMD FMA', () => {
     let plain: WasmBackend;
     const both = async (k: Kernel, inputs: Float32Array[]) => {
       plain ??= await createWasmBackend({ fma: false });
-      return { fused: runOn(await getWasm(), k, inputs), plain: runOn(plain, k, inputs) };
+      return { fused: runSync(await getWasm(), k, inputs), plain: runSync(plain, k, inputs) };
     };
 
     it('exp, log, tanh and erf differ by at most an ulp or two', async () => {

@@ -2,7 +2,7 @@
 // cycles, data intact across memory growth, and the Backend buffer API on top of it.
 import { describe, expect, it } from 'vitest';
 import { WasmHeap, _test } from '../../backends/wasm/memory.js';
-import { getWasm, randF32 } from './helpers.js';
+import { getWasm, randF32 } from '../kernels/helpers.js';
 
 describe('wasm heap', () => {
   it('size classes round up by at most 25% and stay 16-byte multiples', () => {

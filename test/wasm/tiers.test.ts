@@ -15,7 +15,7 @@ import { createWasmBackendSync, type WasmBackend } from '../../backends/wasm/ind
 import { asList, cotangents, gradInputs, toKiln } from '../eager/harness.js';
 import { OPINFO, viewKiln, viewRef, type OpRow, type Sample } from '../eager/opinfo.js';
 import * as R from '../eager/reference.js';
-import { acc, cast, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runOn, view } from './helpers.js';
+import { acc, cast, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runSync, view } from '../kernels/helpers.js';
 
 /** Bitwise equality of two arrays (NaN equals NaN; +0 and -0 differ). */
 function diffs(a: ArrayLike<number>, b: ArrayLike<number>, limit = 6): string[] {
@@ -31,9 +31,9 @@ let w: WasmBackend;
 /** Runs a kernel on each tier of the test backend and returns both outputs. */
 function onTiers(kernel: Kernel, inputs: readonly TypedArray[]): { js: TypedArray[]; wasm: TypedArray[] } {
   w.forceTier('js');
-  const js = runOn(w, kernel, inputs);
+  const js = runSync(w, kernel, inputs);
   w.forceTier('wasm');
-  const wasm = runOn(w, kernel, inputs);
+  const wasm = runSync(w, kernel, inputs);
   w.forceTier(null);
   return { js, wasm };
 }
@@ -295,11 +295,11 @@ describe('switching tiers', () => {
     const n = 1000;
     const kernel = ew([n], 1, [op('exp', [ld(0, view([n]))])]);
     const x = randF32(n, 2);
-    const before = runOn(be, kernel, [x]);
+    const before = runSync(be, kernel, [x]);
     expect(be.stats().compiled).toBe(0);
     await be.ready();
     expect(be.tier).toBe('wasm');
-    const after = runOn(be, kernel, [x]);
+    const after = runSync(be, kernel, [x]);
     expect(be.stats().compiled).toBe(1);
     expect(diffs(before[0], after[0])).toEqual([]);
   });

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startWebGpu } from './helpers.js';
+import { startWebGpu } from '../kernels/helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { gpu, reason } = await startWebGpu('adapter.test.ts');

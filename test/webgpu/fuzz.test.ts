@@ -3,13 +3,13 @@
 // outputs, plus random reductions. Values are small integers and halves and the ops are exact on
 // them, so any difference is a codegen bug, not rounding. KILN_FUZZ_SEED / KILN_FUZZ_RUNS override.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DType } from '../../src/core/dtype.js';
+import type { DType, TypedArray } from '../../src/core/dtype.js';
 import type { Expr, Kernel, ReduceKernel, ReduceOp, View } from '../../src/core/kernel.js';
 import { printKernel } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { ScalarOp } from '../../src/ops/scalar.js';
 import { SERIAL_ROW_MAX } from '../../backends/webgpu/codegen.js';
-import { acc, cast, compareKernel, cst, host, op, rng, startWebGpu, type HostArray } from './helpers.js';
+import { acc, cast, check, cst, host, op, rng, startWebGpu } from '../kernels/helpers.js';
 
 const { gpu, reason } = await startWebGpu('fuzz.test.ts');
 afterAll(() => gpu?.destroy());
@@ -58,7 +58,7 @@ function randomView(r: Rand, shape: readonly number[], allowPad: boolean): { vie
   return { view: { shape: [...shape], strides, offset, ...(mask ? { mask } : {}) }, size: size + Math.max(0, -offset) };
 }
 
-function data(r: Rand, dtype: DType, n: number): HostArray {
+function data(r: Rand, dtype: DType, n: number): TypedArray {
   return host(dtype, Array.from({ length: n }, () => (dtype === 'bool' ? int(r, 0, 1) : dtype === 'int32' ? int(r, -20, 20) : int(r, -12, 12) / 2)));
 }
 
@@ -109,11 +109,11 @@ class ExprGen {
 }
 
 /** A random elementwise kernel and its inputs. */
-function elementwiseCase(seed: number): { kernel: Kernel; inputs: HostArray[] } {
+function elementwiseCase(seed: number): { kernel: Kernel; inputs: TypedArray[] } {
   const r = rng(seed);
   const shape = Array.from({ length: int(r, 0, 3) }, () => int(r, 1, 4));
   const nIn = int(r, 1, 3);
-  const inputs: HostArray[] = [];
+  const inputs: TypedArray[] = [];
   const leaves: Expr[] = [];
   for (let i = 0; i < nIn; i++) {
     const dtype = pick(r, ['float32', 'float32', 'int32', 'bool'] as DType[]);
@@ -148,13 +148,13 @@ function shapeStrides(shape: readonly number[]): number[] {
 }
 
 /** A random reduce kernel: one or two reductions, a per-row output and sometimes a full-scope one. */
-function reduceCase(seed: number): { kernel: Kernel; inputs: HostArray[] } {
+function reduceCase(seed: number): { kernel: Kernel; inputs: TypedArray[] } {
   const r = rng(seed);
   const rank = int(r, 1, 3);
   const shape = Array.from({ length: rank }, () => int(r, 1, pick(r, [4, 4, 40])));
   const split = int(r, 0, rank - 1);
   const outer = shape.slice(0, split), inner = shape.slice(split);
-  const inputs: HostArray[] = [];
+  const inputs: TypedArray[] = [];
   const leaves: Expr[] = [];
   for (let i = 0; i < int(r, 1, 2); i++) {
     const dtype = pick(r, ['float32', 'int32'] as DType[]);
@@ -189,7 +189,7 @@ describe.skipIf(!gpu)(`webgpu fuzz (seed ${SEED}, ${RUNS} runs each) ${gpu ? '' 
         const { kernel, inputs } = make(seed);
         if (kernel.kind === 'reduce' && sizeOf(kernel.inner) > SERIAL_ROW_MAX) treeRows++;
         try {
-          await compareKernel(gpu!, kernel, inputs, { tol: { rtol: 0, atol: 0 } });
+          await check(gpu!, kernel, inputs, { tol: { rtol: 0, atol: 0 } });
         } catch (e) {
           throw new Error(`fuzz ${name} seed ${seed} (KILN_FUZZ_SEED=${seed} KILN_FUZZ_RUNS=1):\n${printKernel(kernel)}\n${(e as Error).message}`);
         }

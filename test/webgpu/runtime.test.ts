@@ -2,7 +2,7 @@
 // (binding sizes, storage-buffer counts, dispatch grids), batching, and errors that surface instead of hanging.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Expr, Kernel } from '../../src/core/kernel.js';
-import { acc, compareKernel, cst, host, ld, op, random, runOn, startWebGpu, view } from './helpers.js';
+import { acc, check, cst, host, ld, op, random, runOn, startWebGpu, view } from '../kernels/helpers.js';
 
 const { gpu, reason } = await startWebGpu('runtime.test.ts');
 afterAll(() => gpu?.destroy());
@@ -50,17 +50,17 @@ describe.skipIf(!gpu)(`webgpu runtime ${gpu ? `on ${gpu.adapterDescription}` : `
       reductions: [{ op: 'max', body: ld(0, [rows, cols]), dtype: 'float32' }],
       outputs: [{ expr: op('sub', [ld(0, [rows, cols]), acc(0)]), dtype: 'float32', scope: 'full' }],
     });
-    await compareKernel(gpu!, softmaxLike(3, 300), [random('float32', 900, 3)]);
+    await check(gpu!, softmaxLike(3, 300), [random('float32', 900, 3)], { tol: { rtol: 1e-5, atol: 1e-6 } });
     const s0 = gpu!.stats().compiled;
-    await compareKernel(gpu!, softmaxLike(7, 1000), [random('float32', 7000, 4)]);
+    await check(gpu!, softmaxLike(7, 1000), [random('float32', 7000, 4)], { tol: { rtol: 1e-5, atol: 1e-6 } });
     expect(gpu!.stats().compiled).toBe(s0);
     const mm = (m: number, n: number, k: number): Kernel => ({
       kind: 'matmul', batch: [], m, n, k, nInputs: 2,
       a: { input: 0, view: view([m, k]) }, b: { input: 1, view: view([k, n]) }, outputs: [{ expr: acc(0), dtype: 'float32' }],
     });
-    await compareKernel(gpu!, mm(5, 6, 7), [random('float32', 35, 5), random('float32', 42, 6)], { tol: { rtol: 1e-5, atol: 1e-5 } });
+    await check(gpu!, mm(5, 6, 7), [random('float32', 35, 5), random('float32', 42, 6)], { tol: { rtol: 1e-5, atol: 1e-5 } });
     const s1 = gpu!.stats().compiled;
-    await compareKernel(gpu!, mm(70, 3, 100), [random('float32', 7000, 7), random('float32', 300, 8)], { tol: { rtol: 1e-4, atol: 1e-4 } });
+    await check(gpu!, mm(70, 3, 100), [random('float32', 7000, 7), random('float32', 300, 8)], { tol: { rtol: 1e-4, atol: 1e-4 } });
     expect(gpu!.stats().compiled).toBe(s1);
   });
 
@@ -99,7 +99,7 @@ describe.skipIf(!gpu)(`webgpu runtime ${gpu ? `on ${gpu.adapterDescription}` : `
     const sum = loads.reduce((s: Expr, l) => op('add', [s, l]));
     const k: Kernel = { kind: 'elementwise', shape: [16], nInputs: nIn, outputs: [{ expr: sum, dtype: 'float32' }, { expr: op('mul', [sum, loads[0]]), dtype: 'float32' }] };
     expect(gpu!.unsupported!(k)).toBeNull();
-    await compareKernel(gpu!, k, loads.map((_, i) => random('float32', 16, 100 + i)), { tol: { rtol: 1e-5, atol: 1e-5 } });
+    await check(gpu!, k, loads.map((_, i) => random('float32', 16, 100 + i)), { tol: { rtol: 1e-5, atol: 1e-5 } });
 
     const tooMany: Kernel = {
       kind: 'elementwise', shape: [4], nInputs: max,
@@ -119,7 +119,7 @@ describe.skipIf(!gpu)(`webgpu runtime ${gpu ? `on ${gpu.adapterDescription}` : `
     const sum = loads.reduce((s: Expr, l) => op('add', [s, l]));
     // out0 overwrites input 0 in place; out1 reads input 0 as it was
     const k: Kernel = { kind: 'elementwise', shape: [8], nInputs: nIn, outputs: [{ expr: sum, dtype: 'float32', view: view([8]) }, { expr: op('mul', [loads[0], cst(3)]), dtype: 'float32' }] };
-    await compareKernel(gpu!, k, loads.map((_, i) => random('float32', 8, 200 + i)), { outputs: [{ alias: 0 }], tol: { rtol: 1e-5, atol: 1e-5 } });
+    await check(gpu!, k, loads.map((_, i) => random('float32', 8, 200 + i)), { outputs: [{ alias: 0 }], tol: { rtol: 1e-5, atol: 1e-5 } });
   });
 
   it('dispatches past 65535 workgroups run on a 2-D grid at the real limit', async () => {
@@ -128,7 +128,7 @@ describe.skipIf(!gpu)(`webgpu runtime ${gpu ? `on ${gpu.adapterDescription}` : `
       kind: 'elementwise', shape: [rows, cols], nInputs: 2,
       outputs: [{ expr: op('add', [ld(0, view([rows, cols], [0, 1])), ld(1, view([rows, cols], [1, 0]))]), dtype: 'float32' }],
     };
-    await compareKernel(gpu!, k, [random('float32', cols, 9), host('float32', Float32Array.from({ length: rows }, (_, i) => i))]);
+    await check(gpu!, k, [random('float32', cols, 9), host('float32', Float32Array.from({ length: rows }, (_, i) => i))], { tol: { rtol: 1e-5, atol: 1e-6 } });
   });
 
   it('many small dispatches batch into few submits and stay in order', async () => {

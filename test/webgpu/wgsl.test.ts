@@ -5,7 +5,7 @@ import type { Kernel } from '../../src/core/kernel.js';
 import { SCALAR_OP_NAMES } from '../../src/ops/scalar.js';
 import { WGSL_OPS } from '../../backends/webgpu/wgsl-ops.js';
 import { kernelWgsl } from '../../backends/webgpu/codegen.js';
-import { acc, cast, cst, ld, op, view } from './helpers.js';
+import { acc, cast, cst, ld, op, view } from '../kernels/helpers.js';
 
 const addScaled = (shape: number[], c: number, bStrides?: number[]): Kernel => ({
   kind: 'elementwise', shape, nInputs: 2,

@@ -1,0 +1,338 @@
+// The kernel-level test helpers, one set for every backend: build kernels directly in kernel IR,
+// start each backend once per test file (one that cannot start is reported skipped by name), run a
+// kernel on a backend and on the cpu reference with the same inputs, and compare (NaN/Inf aware).
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend, Buffer } from '../../src/core/backend.js';
+import type { DType, TypedArray } from '../../src/core/dtype.js';
+import { typedArrayFor } from '../../src/core/dtype.js';
+import type { ElementwiseKernel, Expr, Kernel, KernelOutput, MatmulKernel, ReduceKernel, ReduceOp, View } from '../../src/core/kernel.js';
+import { contiguousView, outputShape } from '../../src/core/kernel.js';
+import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
+import { SCALAR_OPS, type ScalarOp, type ScalarOpDef } from '../../src/ops/scalar.js';
+import { createCpuBackend } from '../../backends/cpu/index.js';
+import { createWasmBackend, type WasmBackend } from '../../backends/wasm/index.js';
+import { createWebGpuBackend, type WebGpuBackend, type WebGpuOptions } from '../../backends/webgpu/index.js';
+import { mulberry32 } from '../rng.js';
+
+export { contiguousView };
+
+// ---- backends -----------------------------------------------------------------------------------
+
+/** The reference every backend is compared against. */
+export const cpu: Backend = createCpuBackend();
+
+let wasmPromise: Promise<WasmBackend> | null = null;
+/** One wasm backend per test file (binaryen loads once). */
+export function getWasm(): Promise<WasmBackend> {
+  wasmPromise ??= createWasmBackend().then((w) => {
+    // fma.test.ts runs the wasm kernel tests again with KILN_WASM_FMA=0: make sure the setting took.
+    if (process.env.KILN_WASM_FMA === '0' && w.fma) throw new Error('KILN_WASM_FMA=0 but the wasm backend uses FMA');
+    return w;
+  });
+  return wasmPromise;
+}
+
+/** The webgpu backend under test, or the reason it could not start. */
+export interface GpuStart {
+  readonly gpu: WebGpuBackend | null;
+  readonly reason: string;
+}
+
+/**
+ * Starts webgpu, warning by name when it cannot. With KILN_REQUIRE_WEBGPU=1 a missing adapter is a
+ * failure rather than a skip (for CI machines that are set up for it).
+ */
+export async function startWebGpu(file: string, opts: WebGpuOptions = {}): Promise<GpuStart> {
+  try {
+    const gpu = await createWebGpuBackend(opts);
+    return { gpu, reason: '' };
+  } catch (e) {
+    const reason = `${(e as Error).name}: ${(e as Error).message}`;
+    if (process.env.KILN_REQUIRE_WEBGPU === '1') throw e;
+    console.warn(`[${file}] SKIPPING webgpu tests: no WebGPU adapter could start: ${reason}`);
+    return { gpu: null, reason };
+  }
+}
+
+export type KernelBackendName = 'cpu' | 'wasm' | 'webgpu';
+export const KERNEL_BACKENDS: readonly KernelBackendName[] = ['cpu', 'wasm', 'webgpu'];
+
+/** A backend the kernel suites run on, or why it does not run. */
+export interface BackendUnderTest {
+  readonly name: KernelBackendName;
+  readonly backend: Backend | null;
+  readonly reason: string;
+}
+
+/**
+ * Starts every backend once for a test file (webgpu: one device for the whole file, destroyed after
+ * it). KILN_KERNEL_BACKENDS=wasm,cpu limits the set (fma.test.ts reruns the wasm kernels alone); a
+ * backend left out that way is reported skipped like one that cannot start.
+ */
+export async function startBackends(file: string): Promise<readonly BackendUnderTest[]> {
+  const only = process.env.KILN_KERNEL_BACKENDS?.split(',').map((s) => s.trim());
+  return Promise.all(KERNEL_BACKENDS.map(async (name): Promise<BackendUnderTest> => {
+    if (only && !only.includes(name)) return { name, backend: null, reason: `not selected (KILN_KERNEL_BACKENDS=${only.join(',')})` };
+    switch (name) {
+      case 'cpu': return { name, backend: cpu, reason: '' };
+      case 'wasm': return { name, backend: await getWasm(), reason: '' };
+      case 'webgpu': {
+        const { gpu, reason } = await startWebGpu(file);
+        if (gpu) afterAll(() => gpu.destroy());
+        return { name, backend: gpu, reason };
+      }
+    }
+  }));
+}
+
+/**
+ * Runs `body` inside a describe per backend that started; one that did not becomes a skipped
+ * describe naming the backend and the reason. On cpu, the reference itself, comparisons with the
+ * reference only check that the kernel runs; each test's own expectations still apply.
+ */
+export function forEachKernelBackend(backends: readonly BackendUnderTest[], body: (be: Backend, name: KernelBackendName) => void): void {
+  for (const b of backends) {
+    if (!b.backend) {
+      describe.skip(`backend ${b.name} skipped: ${b.reason}`, () => { it('runs the suite', () => {}); });
+      continue;
+    }
+    const be = b.backend;
+    describe(`backend ${b.name}`, () => body(be, b.name));
+  }
+}
+
+/**
+ * Kernels whose meaning the IR leaves open on some backend, which kiln's ops never emit: test name
+ * -> backend -> what that backend does instead. Such a test is reported skipped there, by name.
+ */
+export type UndefinedOn = Readonly<Record<string, Partial<Record<KernelBackendName, string>>>>;
+
+/** `it`, or a named skip where `undefinedOn` says the kernel's meaning is left open on this backend. */
+export function itWhereDefined(backend: KernelBackendName, undefinedOn: UndefinedOn, name: string, fn: () => Promise<void>): void {
+  const why = undefinedOn[name]?.[backend];
+  if (why) it.skip(`${name} (left open on ${backend}, never emitted by kiln's ops: ${why})`, fn);
+  else it(name, fn);
+}
+
+// ---- expression builders ------------------------------------------------------------------------
+
+/** A view of `shape` with optional strides/offset/mask (default contiguous). */
+export function view(shape: readonly number[], strides?: readonly number[], offset = 0, mask?: readonly (readonly [number, number])[]): View {
+  return { shape: [...shape], strides: [...(strides ?? contiguousStrides(shape))], offset, ...(mask ? { mask } : {}) };
+}
+
+/** A load of a view (or a contiguous shape); a gathering one checks its index against `size` (default: no bound that matters here). */
+export function ld(input: number, v: View | readonly number[], dtype: DType = 'float32', gather?: { axis: number; index: Expr; size?: number; op?: string }): Expr {
+  const vv = Array.isArray(v) ? contiguousView(v as number[]) : (v as View);
+  return { kind: 'load', input, view: vv, dtype, ...(gather ? { gather: { size: 2 ** 31 - 1, op: 'gather', ...gather } } : {}) };
+}
+
+export const cst = (value: number, dtype: DType = 'float32'): Expr => ({ kind: 'const', value, dtype });
+export const cast = (x: Expr, dtype: DType): Expr => ({ kind: 'cast', x, dtype });
+export const acc = (index: number, dtype: DType = 'float32'): Expr => ({ kind: 'acc', index, dtype });
+
+/** An op node; its dtype defaults to bool for predicates, else the value arguments' dtype. */
+export function op(name: ScalarOp, args: readonly Expr[], dtype?: DType): Expr {
+  const def: ScalarOpDef = SCALAR_OPS[name];
+  const dt = dtype ?? (def.predicate ? 'bool' : name === 'where' ? args[1].dtype : args[0].dtype);
+  return { kind: 'op', op: name, args, dtype: dt };
+}
+
+/** An elementwise kernel; a bare expression is an output of its own dtype. */
+export function ew(shape: number[], nInputs: number, outs: readonly (Expr | KernelOutput)[]): ElementwiseKernel {
+  return { kind: 'elementwise', shape, nInputs, outputs: outs.map((o) => ('expr' in o ? o : { expr: o, dtype: o.dtype })) };
+}
+
+/** A reduce kernel; arg reductions give int32, others their body's dtype, unless told. */
+export function red(outer: number[], inner: number[], nInputs: number,
+  reductions: readonly { op: ReduceOp; body: Expr; dtype?: DType }[],
+  outputs: readonly { expr: Expr; scope: 'outer' | 'full'; dtype?: DType; view?: View }[]): ReduceKernel {
+  return {
+    kind: 'reduce', outer, inner, nInputs,
+    reductions: reductions.map((r) => ({ op: r.op, body: r.body, dtype: r.dtype ?? (r.op === 'argmax' || r.op === 'argmin' ? 'int32' : r.body.dtype) })),
+    outputs: outputs.map((o) => ({ expr: o.expr, scope: o.scope, dtype: o.dtype ?? o.expr.dtype, ...(o.view ? { view: o.view } : {}) })),
+  };
+}
+
+/** A matmul kernel of inputs 0 (a) and 1 (b), its output `epilogue` (default the product). */
+export function matmul(batch: number[], M: number, N: number, K: number, a: View, b: View, epilogue?: Expr, nInputs = 2, outView?: View, dtype: DType = 'float32'): MatmulKernel {
+  return {
+    kind: 'matmul', batch, m: M, n: N, k: K, nInputs,
+    a: { input: 0, view: a }, b: { input: 1, view: b },
+    outputs: [{ expr: epilogue ?? acc(0), dtype, ...(outView ? { view: outView } : {}) }],
+  };
+}
+
+// ---- data ---------------------------------------------------------------------------------------
+
+/** The tests' seeded generator (test/rng.ts). */
+export const rng = mulberry32;
+
+/** `n` floats in [lo, hi). */
+export function randF32(n: number, seed = 1, lo = -2, hi = 2): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+/** `n` integers in [lo, hi] (both ends included). */
+export function randI32(n: number, seed = 1, lo = -100, hi = 100): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(lo + (hi - lo + 1) * r()));
+}
+export function randBool(n: number, seed = 1): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0));
+}
+
+/** `n` random values of a dtype: floats in [lo, hi), ints floor of that, bools 0/1. */
+export function random(dtype: DType, n: number, seed = 1, lo = -3, hi = 3): TypedArray {
+  const r = rng(seed);
+  return host(dtype, Array.from({ length: n }, () => {
+    if (dtype === 'bool') return r() < 0.5 ? 1 : 0;
+    const v = lo + (hi - lo) * r();
+    return dtype === 'int32' ? Math.floor(v) : v;
+  }));
+}
+
+/** Host data of a dtype as its typed array. */
+export function host(dtype: DType, data: ArrayLike<number>): TypedArray {
+  const t = typedArrayFor(dtype, data.length);
+  for (let i = 0; i < data.length; i++) t[i] = data[i];
+  return t;
+}
+
+export function dtypeOf(a: TypedArray): DType {
+  return a instanceof Float32Array ? 'float32' : a instanceof Int32Array ? 'int32' : 'bool';
+}
+
+// ---- running ------------------------------------------------------------------------------------
+
+/** How an output buffer starts: fresh (zeros), with given contents, or as input buffer `alias` (in-place). */
+export type OutSpec = { readonly init: TypedArray } | { readonly alias: number } | Record<string, never> | undefined;
+
+function launch(be: Backend, k: Kernel, inputs: readonly TypedArray[], outs: readonly OutSpec[]): { bufs: Buffer[]; outBufs: Buffer[] } {
+  const bufs: Buffer[] = [];
+  const inBufs = inputs.map((a) => {
+    const b = be.alloc(dtypeOf(a), a.length);
+    if (a.length) be.write(b, a);
+    bufs.push(b);
+    return b;
+  });
+  const outBufs = k.outputs.map((o, i) => {
+    const spec = outs[i];
+    if (spec && 'alias' in spec) return inBufs[spec.alias];
+    const init = spec && 'init' in spec ? spec.init : undefined;
+    const b = be.alloc(init ? dtypeOf(init) : o.dtype, init ? init.length : sizeOf(outputShape(k, i)));
+    if (init && init.length) be.write(b, init);
+    bufs.push(b);
+    return b;
+  });
+  be.run(k, inBufs, outBufs);
+  return { bufs, outBufs };
+}
+
+/** Runs a kernel on a backend from host data and reads every output back. */
+export async function runOn(be: Backend, k: Kernel, inputs: readonly TypedArray[], outs: readonly OutSpec[] = []): Promise<TypedArray[]> {
+  const { bufs, outBufs } = launch(be, k, inputs, outs);
+  try {
+    return await Promise.all(outBufs.map((o) => be.readAsync(o)));
+  } finally {
+    bufs.forEach((b) => be.free(b));
+  }
+}
+
+/** The same on a backend with synchronous reads (cpu, wasm). */
+export function runSync(be: Backend, k: Kernel, inputs: readonly TypedArray[], outs: readonly OutSpec[] = []): TypedArray[] {
+  const { bufs, outBufs } = launch(be, k, inputs, outs);
+  try {
+    return outBufs.map((o) => be.read(o));
+  } finally {
+    bufs.forEach((b) => be.free(b));
+  }
+}
+
+/** Tolerances of a float comparison: |got - want| <= atol + rtol * |want|. */
+export interface Tol {
+  readonly rtol?: number;
+  readonly atol?: number;
+}
+
+/** Element-wise comparison: exact for ints/bools; for floats NaN with NaN, the same infinities, |a-b| <= atol + rtol|b|. */
+export function expectClose(got: TypedArray, want: TypedArray, tol: Tol = {}, what = 'output', subnormals?: { readonly flushed: TypedArray }): void {
+  const { rtol = 2e-6, atol = 1e-6 } = tol;
+  expect(got.length, `${what}: length`).toBe(want.length);
+  const close = (g: number, w: number) => (Number.isNaN(w) ? Number.isNaN(g) : !Number.isFinite(w) ? g === w : Math.abs(g - w) <= atol + rtol * Math.abs(w));
+  const bad: string[] = [];
+  for (let i = 0; i < want.length && bad.length < 8; i++) {
+    const g = got[i], w = want[i];
+    let ok = !(want instanceof Float32Array) ? g === w : close(g, w);
+    // A backend that flushes subnormals matches the reference of flushed inputs, any subnormal read as zero.
+    if (!ok && subnormals) ok = [w, subnormals.flushed[i]].some((x) => close(flush(g), flush(x)));
+    if (!ok) bad.push(`[${i}] got ${g}, want ${w}`);
+  }
+  expect(bad, `${what}: mismatches (first 8)`).toEqual([]);
+}
+
+/** Whether a float32 is subnormal (nonzero, below 2^-126 in magnitude). */
+export const isSubnormal = (v: number): boolean => v !== 0 && Math.abs(v) < 2 ** -126;
+/** A value with a subnormal flushed to zero of its sign. */
+const flush = (v: number): number => (isSubnormal(v) ? (v < 0 ? -0 : 0) : v);
+
+/**
+ * Backends that may flush subnormal operands and results to zero: WGSL allows it (SwiftShader does);
+ * cpu and wasm compute them exactly.
+ */
+export const FLUSHES_SUBNORMALS: ReadonlySet<string> = new Set(['webgpu']);
+
+/** Runs a kernel on `be` and on the cpu reference and asserts every output agrees. Returns both. */
+export async function check(be: Backend, k: Kernel, inputs: readonly TypedArray[], opts: { tol?: Tol; outputs?: readonly OutSpec[]; label?: string } = {}): Promise<{ got: TypedArray[]; want: TypedArray[] }> {
+  const outs = opts.outputs ?? [];
+  const want = await runOn(cpu, k, inputs, outs);
+  const got = await runOn(be, k, inputs, outs);
+  const flushedIns = FLUSHES_SUBNORMALS.has(be.name) && inputs.some((a) => a instanceof Float32Array && a.some(isSubnormal))
+    ? inputs.map((a) => (a instanceof Float32Array ? a.map(flush) : a)) : null;
+  const flushedOuts = outs.map((o) => (flushedIns && o && 'init' in o && o.init instanceof Float32Array ? { init: o.init.map(flush) } : o));
+  const alt = flushedIns ? await runOn(cpu, k, flushedIns, flushedOuts) : null;
+  want.forEach((w, i) => expectClose(got[i], w, opts.tol, `${be.name} ${opts.label ?? k.kind} out${i}`, FLUSHES_SUBNORMALS.has(be.name) ? { flushed: (alt ?? want)[i] } : undefined));
+  return { got, want };
+}
+
+// ---- float accuracy -----------------------------------------------------------------------------
+
+/** Distance in units in the last place between two float32 values (0 when both NaN). */
+export function ulpDiff(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
+  const i = new Int32Array(new Float32Array([a, b]).buffer);
+  const ord = (x: number) => (x < 0 ? -2147483648 - x : x);
+  return Math.abs(ord(i[0]) - ord(i[1]));
+}
+
+/** erf in float64: Taylor series below 2.5, Lentz continued fraction for erfc above. */
+export function erf64(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const a = Math.abs(x);
+  let r: number;
+  if (a < 2.5) {
+    let term = a, sum = a;
+    for (let k = 1; k < 200; k++) {
+      term *= (-a * a) / k;
+      const t = term / (2 * k + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else if (a > 10) r = 1;
+  else {
+    // erfc(a) = exp(-a^2)/sqrt(pi) * 1/(a + 1/2/(a + 1/(a + 3/2/(a + ...))))
+    let f = a, C = a, D = 0;
+    for (let k = 1; k < 300; k++) {
+      const an = k / 2;
+      D = a + an * D; D = D === 0 ? 1e-300 : 1 / D;
+      C = a + an / C; if (C === 0) C = 1e-300;
+      const delta = C * D;
+      f *= delta;
+      if (Math.abs(delta - 1) < 1e-16) break;
+    }
+    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -r : r;
+}
