@@ -7,5 +7,9 @@ export default defineConfig({
   test: {
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Kernels are built to WebAssembly on first use, so each test checks the wasm kernels themselves
+    // (by default a small kernel's first run is on the JS tier; test/wasm/kernel-disk-cache.test.ts
+    // checks that policy).
+    env: { KILN_WASM_JS_RUNS: '0' },
   },
 });

@@ -11,7 +11,7 @@ import { buildMatmul } from './matmul.js';
 import { buildReduce } from './reduce.js';
 import { INV_PIO2_TABLE_ADDR, invPio2Table } from './mathlib.js';
 import { WasmHeap, type HeapStats } from './memory.js';
-import type { CompiledModule, Launch, LaunchEnv } from './module.js';
+import type { CompiledModule, Launch, LaunchEnv, ModuleStore } from './module.js';
 import { INDEX_ERROR_ADDR, KernelModule, instantiate, optimizedText } from './module.js';
 import { indexError, opName, runChecked } from '../../src/core/index-check.js';
 import type { Binaryen } from './emit.js';
@@ -19,7 +19,8 @@ import { compileModule, initV8Flags, relaxedSimdAvailable } from './v8flags.js';
 import { relaxedMaddFuses } from './features.js';
 import { makeJsMath, type JsMath } from './jsmath.js';
 import { compileJsTier, renderJsTier, type JsTierKernel } from './jstier.js';
-import { loadBinaryen } from './load-binaryen.js';
+import { loadBinaryen, withBinaryenTiering } from './load-binaryen.js';
+import { openKernelCache, type KernelCache } from './kernel-cache.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -52,12 +53,48 @@ export interface WasmBackendOptions {
    * would take about four times as long to build each kernel. KILN_WASM_OPTIMIZE=1 turns it on.
    */
   readonly optimize?: boolean;
+  /**
+   * How many times a small kernel (JS_TIER_WORK_LIMIT) runs on the JS tier before its module is
+   * built (default 1, or KILN_WASM_JS_RUNS; 0 builds on first use). A kernel that runs once (set-up,
+   * a one-off inspection) then costs no module build, and the first step of a loop does not wait for
+   * hundreds of them. Larger kernels, and kernels whose module is in the disk cache, use WebAssembly
+   * at once. Both tiers compute the same bits.
+   */
+  readonly jsRunsBeforeBuild?: number;
+  /**
+   * The disk cache of kernel modules across runs (kernel-cache.ts; Node only): false turns it off, a
+   * string puts it in that folder. Default on, unless KILN_CACHE=0.
+   */
+  readonly diskCache?: boolean | string;
 }
 
 /** KILN_WASM_FMA=0 or =1 (Node), else undefined. */
 function fmaFromEnv(): boolean | undefined {
   const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_FMA;
   return v === '0' ? false : v === '1' ? true : undefined;
+}
+
+/** KILN_WASM_JS_RUNS=N (Node), else undefined. */
+function jsRunsFromEnv(): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_JS_RUNS;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Work units (elements, or multiply-adds) up to which a kernel's first runs stay on the JS tier:
+ * about as long as building its module takes (a few ms); a larger kernel is built at once.
+ */
+export const JS_TIER_WORK_LIMIT = 1 << 16;
+
+/** A kernel's work units: output elements (times reductions), or multiply-adds of a matmul. */
+function kernelWork(kernel: Kernel): number {
+  const prod = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
+  switch (kernel.kind) {
+    case 'elementwise': return prod(kernel.shape) * kernel.outputs.length;
+    case 'reduce': return prod(kernel.outer) * prod(kernel.inner) * Math.max(1, kernel.reductions.length);
+    case 'matmul': return prod(kernel.batch) * kernel.m * kernel.n * kernel.k;
+    default: return assertNever(kernel, 'kernel');
+  }
 }
 
 /** Which tier runs kernels: JavaScript (jstier.ts) or WebAssembly. */
@@ -94,6 +131,8 @@ export interface WasmBackend extends Backend {
   forceTier(tier: WasmTier | null): void;
   /** The JS-tier source of a kernel (what runs before binaryen has loaded). */
   jsSource(kernel: Kernel): string;
+  /** The disk cache of kernel modules: its folder, and modules read from it or written to it in this backend; null when off. */
+  diskCacheInfo(): { readonly dir: string; readonly hits: number; readonly writes: number } | null;
 }
 
 interface Entry {
@@ -168,7 +207,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       throw new KilnError('wasm: fma: true needs WebAssembly relaxed SIMD, which this runtime lacks and cannot enable (Chrome >= 114, Node >= 20.16)');
     }
     const b = await loadBinaryen();
-    broken = selfTest(b, fma, math);
+    broken = withBinaryenTiering(() => selfTest(b, fma, math));
     if (broken) {
       console.warn(`[kiln] wasm: binaryen loaded but cannot build kernels here (${broken}); kernels keep running on the JS tier, which computes the same results more slowly`);
       return;
@@ -178,6 +217,14 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
   const cache = new Map<string, Entry>();
+  const jsRunsBeforeBuild = Math.max(0, Math.floor(options.jsRunsBeforeBuild ?? jsRunsFromEnv() ?? 1));
+  /** JS-tier runs of each kernel (by its JS-tier function, one per printed kernel). */
+  let jsRuns = new WeakMap<JsTierKernel, number>();
+  let disk: KernelCache | null | undefined = options.diskCache === false ? null : undefined;
+  const diskCounts = { hits: 0, writes: 0 };
+  const diskCache = (): KernelCache | null => (disk === undefined
+    ? (disk = openKernelCache(typeof options.diskCache === 'string' ? { dir: options.diskCache } : {}))
+    : disk);
   /** Live buffers by address (releaseMemory() moves them). */
   const buffers = new Map<number, WasmBuffer>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
@@ -228,10 +275,24 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     }
   };
 
+  /** The disk cache's view of one kernel's module, for instantiate(). */
+  const storeFor = (key: string): ModuleStore | null => {
+    const dc = diskCache();
+    if (!dc) return null;
+    const diskKey = dc.key(key, { fma: decide().fma, optimize });
+    return {
+      get: () => { const bytes = dc.get(diskKey); if (bytes) diskCounts.hits++; return bytes; },
+      put: (bytes) => { dc.put(diskKey, bytes); diskCounts.writes++; },
+      drop: () => { diskCounts.hits--; dc.drop(diskKey); },
+    };
+  };
+
   const compile = (kernel: Kernel, key: string): Entry => {
     const t0 = performance.now();
-    const { km, launch } = build(kernel);
-    const compiled = instantiate(km, heap.memory, options.keepWat === true, optimize);
+    const { compiled, launch } = withBinaryenTiering(() => {
+      const { km, launch } = build(kernel);
+      return { compiled: instantiate(km, heap.memory, options.keepWat === true, optimize, storeFor(key)), launch };
+    });
     stats.compileMs += performance.now() - t0;
     stats.compiled++;
     const entry = { compiled, launch };
@@ -243,10 +304,10 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
 
   const jsCache = new Map<string, JsTierKernel>();
   let jsByObject = new WeakMap<Kernel, JsTierKernel>();
-  const jsKernel = (kernel: Kernel): JsTierKernel => {
+  const jsKernel = (kernel: Kernel, printed?: string): JsTierKernel => {
     let fn = jsByObject.get(kernel);
     if (!fn) {
-      const key = printKernel(kernel);
+      const key = printed ?? printKernel(kernel);
       fn = jsCache.get(key);
       if (!fn) jsCache.set(key, (fn = compileJsTier(kernel, decide().math)));
       jsByObject.set(kernel, fn);
@@ -256,15 +317,32 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const tier = (): WasmTier => forced ?? (binaryen ? 'wasm' : 'js');
   // Compiled programs replay the same kernel objects: those skip printing the key.
   let byObject = new WeakMap<Kernel, Entry>();
-  const entryFor = (kernel: Kernel): Entry => {
+  /**
+   * A kernel's module, built if need be; or, with `orJsTier`, its printed form while it should still
+   * run on the JS tier (fewer than jsRunsBeforeBuild runs there, and not in the disk cache).
+   */
+  function entryFor(kernel: Kernel): Entry;
+  function entryFor(kernel: Kernel, orJsTier: true): Entry | string;
+  function entryFor(kernel: Kernel, orJsTier = false): Entry | string {
     let entry = byObject.get(kernel);
     if (entry) { stats.cacheHits++; return entry; }
     const key = printKernel(kernel);
     entry = cache.get(key);
     if (entry) { stats.cacheHits++; cache.delete(key); cache.set(key, entry); }
-    else entry = compile(kernel, key);
+    else {
+      if (orJsTier && jsRunsOf(key) < jsRunsBeforeBuild && kernelWork(kernel) <= JS_TIER_WORK_LIMIT && !onDisk(key)) return key;
+      entry = compile(kernel, key);
+    }
     byObject.set(kernel, entry);
     return entry;
+  }
+  const onDisk = (key: string): boolean => {
+    const dc = diskCache();
+    return dc !== null && dc.has(dc.key(key, { fma: decide().fma, optimize }));
+  };
+  const jsRunsOf = (key: string): number => {
+    const fn = jsCache.get(key);
+    return fn ? jsRuns.get(fn) ?? 0 : 0;
   };
 
   const backend: WasmBackend = {
@@ -278,6 +356,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       forced = t;
     },
     jsSource: (kernel: Kernel) => renderJsTier(kernel),
+    diskCacheInfo: () => { const dc = diskCache(); return dc && { dir: dc.dir, ...diskCounts }; },
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);
       const bytes = size * bytesPer(dtype);
@@ -313,15 +392,18 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       return backend.read(b, offset, size);
     },
     run(kernel: Kernel, inputs: readonly Buffer[], outputs: readonly Buffer[]): void {
-      if (tier() === 'js') {
-        // Until binaryen has loaded (fetched in the background on first use), and wherever it
-        // cannot build modules: JS computing the same bits on views of the same memory.
+      const entry = tier() === 'js' ? null : entryFor(kernel, true);
+      if (entry === null || typeof entry === 'string') {
+        // Until binaryen has loaded (fetched in the background on first use), wherever it cannot
+        // build modules, and for a kernel's first runs: JS computing the same bits on views of the
+        // same memory.
         if (!binaryen && !forced) ready().catch(() => { /* stays on the JS tier; ready() reports the error when awaited */ });
         const ins = inputs.map((b) => view(live(b))), outs = outputs.map((b) => view(live(b)));
-        runChecked((err) => jsKernel(kernel)(ins, outs, err));
+        const fn = jsKernel(kernel, entry ?? undefined);
+        jsRuns.set(fn, (jsRuns.get(fn) ?? 0) + 1);
+        runChecked((err) => fn(ins, outs, err));
         return;
       }
-      const entry = entryFor(kernel);
       const ptrs = [...inputs.map((b) => live(b).ptr), ...outputs.map((b) => live(b).ptr)];
       env.inputs = inputs.map((b) => ({ dtype: b.dtype, size: b.size }));
       entry.launch(entry.compiled.exports, ptrs, env);
@@ -341,8 +423,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       }
     },
     source(kernel: Kernel): string {
-      const { km } = build(kernel);
-      return optimizedText(km);
+      return withBinaryenTiering(() => optimizedText(build(kernel).km));
     },
     stats: () => ({ ...stats }),
     allocatedBytes: () => liveBytes,
@@ -363,6 +444,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       byObject = new WeakMap();
       jsCache.clear();
       jsByObject = new WeakMap();
+      jsRuns = new WeakMap();
       if (scratchPtr) { heap.release(scratchPtr); scratchPtr = 0; scratchBytes = 0; }
       const moved = new Map<number, WasmBuffer>();
       heap.compact((from, to) => { const b = buffers.get(from)!; b.ptr = to; moved.set(to, b); buffers.delete(from); });

@@ -54,6 +54,7 @@ export function binaryenAsScript(text: string): string | null {
 }
 
 type NodeBuiltins = {
+  v8: typeof import('node:v8');
   fs: typeof import('node:fs');
   module: typeof import('node:module');
   url: typeof import('node:url');
@@ -64,7 +65,29 @@ type NodeBuiltins = {
 function nodeBuiltins(): NodeBuiltins | null {
   const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
   if (!get) return null;
-  return { fs: get('node:fs'), module: get('node:module'), url: get('node:url'), vm: get('node:vm') } as NodeBuiltins;
+  return { v8: get('node:v8'), fs: get('node:fs'), module: get('node:module'), url: get('node:url'), vm: get('node:vm') } as NodeBuiltins;
+}
+
+let flagsV8: NodeBuiltins['v8'] | null | undefined;
+
+/**
+ * Runs `f`, which calls into binaryen, with V8's wasm tier-up off (Node; elsewhere, or where flags
+ * are frozen, it just runs `f`).
+ * NOTE: V8 recompiles a wasm function that has run a while with its optimising compiler, in the
+ * background. For binaryen, whose functions run briefly for each kernel, that work does not pay: in
+ * a small GPT's first steps it took ~1.5 s of CPU and ~55 MB of RSS (peak ~315 MB against ~258 MB
+ * under tsx), and the kernel builds themselves were slower while it ran. V8 checks the flag when a
+ * function is due for tier-up, so every call into binaryen (loading it, kernel builds) runs inside
+ * this; kernel modules themselves are compiled straight to optimised code (v8flags.ts).
+ */
+export function withBinaryenTiering<T>(f: () => T): T {
+  if (flagsV8 === undefined) flagsV8 = nodeBuiltins()?.v8 ?? null;
+  const off = flagsV8 !== null && setFlag(flagsV8, '--no-wasm-tier-up');
+  try {
+    return f();
+  } finally {
+    if (off) setFlag(flagsV8!, '--wasm-tier-up');
+  }
 }
 
 /** Node: binaryen evaluated as a script (see the top of this file); null if that does not apply. */
@@ -80,6 +103,23 @@ async function loadAsScript(): Promise<Binaryen | null> {
   const script = binaryenAsScript(node.fs.readFileSync(file, 'utf8'));
   if (!script) return null;
   const factory = node.vm.runInThisContext(script, { filename: file }) as (url: string, load: (s: string) => Promise<unknown>) => Promise<Binaryen>;
-  const b = await factory(node.url.pathToFileURL(file).href, (s) => import(s));
-  return typeof b?.Module === 'function' ? b : null;
+  // Tier-up off while binaryen initialises too (withBinaryenTiering; this spans its asynchronous
+  // instantiation, so other wasm that runs meanwhile does not tier up either, until it runs again).
+  const noTierUp = setFlag(node.v8, '--no-wasm-tier-up');
+  try {
+    const b = await factory(node.url.pathToFileURL(file).href, (s) => import(s));
+    return typeof b?.Module === 'function' ? b : null;
+  } finally {
+    if (noTierUp) setFlag(node.v8, '--wasm-tier-up');
+  }
+}
+
+/** Sets a V8 flag; false where this host refuses flags. */
+function setFlag(v8: NodeBuiltins['v8'], flag: string): boolean {
+  try {
+    v8.setFlagsFromString(flag);
+    return true;
+  } catch {
+    return false; // flags frozen in this host
+  }
 }

@@ -65,32 +65,65 @@ function configure(b: KernelModule['b']): void {
   b.addPassToSkip('inlining-optimizing');
 }
 
+/** Where instantiate() may find a module's bytes from an earlier run, and store them (kernel-cache.ts). */
+export interface ModuleStore {
+  get(): Uint8Array | null;
+  put(bytes: Uint8Array): void;
+  /** Forgets stored bytes that proved unusable. */
+  drop(): void;
+}
+
 /**
  * Validates a module, runs binaryen's optimiser on it when `optimize`, and instantiates it against
- * `memory`; disposes the binaryen module.
+ * `memory`; disposes the binaryen module. With a `store`, bytes stored by an earlier run replace the
+ * validate/optimise/emit work when V8 compiles them and they export what this module exports;
+ * otherwise the module is built here and its bytes stored.
  * NOTE: the backend skips the optimiser by default. It was about three quarters of a kernel's build
  * time (the ~200 kernels of a small GPT's first eager step took seconds), and V8 compiles every
  * kernel module with TurboFan (v8flags.ts), which does the same work: the kernels run as fast
  * without it (bench/wasm-optimize.ts builds and runs the same kernels both ways, side by side).
  * Either way the values are the same: binaryen's passes preserve wasm semantics.
  */
-export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepText = false, optimize = false): CompiledModule {
+export function instantiate(km: KernelModule, memory: WebAssembly.Memory, keepText = false, optimize = false, store: ModuleStore | null = null): CompiledModule {
   const { b, m } = km;
-  if (!m.validate()) {
-    const text = m.emitText();
+  let mod: WebAssembly.Module | null = null;
+  let text = '';
+  try {
+    const stored = keepText ? null : store?.get() ?? null;
+    if (stored) {
+      mod = compileStored(km, stored);
+      if (!mod) store!.drop();
+    }
+    if (!mod) {
+      if (!m.validate()) throw new Error(`wasm backend: generated module failed validation\n${m.emitText().slice(0, 4000)}`);
+      if (optimize) {
+        configure(b);
+        m.optimize();
+      }
+      const bytes = m.emitBinary();
+      if (keepText) text = m.emitText();
+      mod = compileModule(bytes as Uint8Array<ArrayBuffer>, km.fma);
+      store?.put(bytes);
+    }
+  } finally {
     m.dispose();
-    throw new Error(`wasm backend: generated module failed validation\n${text.slice(0, 4000)}`);
   }
-  if (optimize) {
-    configure(b);
-    m.optimize();
-  }
-  const bytes = m.emitBinary();
-  const text = keepText ? m.emitText() : '';
-  m.dispose();
-  const mod = compileModule(bytes as Uint8Array<ArrayBuffer>, km.fma);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   return { exports: inst.exports as unknown as CompiledModule['exports'], wat: () => text };
+}
+
+/** Stored bytes compiled by V8 (which validates them), or null when V8 refuses them or their exports differ from `km`'s. */
+function compileStored(km: KernelModule, bytes: Uint8Array): WebAssembly.Module | null {
+  let mod: WebAssembly.Module;
+  try {
+    mod = compileModule(bytes as Uint8Array<ArrayBuffer>, km.fma);
+  } catch {
+    return null;
+  }
+  const want: string[] = [];
+  for (let i = 0; i < km.m.getNumExports(); i++) want.push(km.b.getExportInfo(km.m.getExportByIndex(i)).name);
+  const got = WebAssembly.Module.exports(mod).map((e) => e.name);
+  return want.sort().join('\0') === got.sort().join('\0') ? mod : null;
 }
 
 /** What a launch may ask of the backend at run time. */

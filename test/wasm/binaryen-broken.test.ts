@@ -12,6 +12,7 @@ vi.mock('../../backends/wasm/load-binaryen.js', () => ({
     Module: class { constructor() { throw new Error('WebAssembly.Module(): Wasm code generation disallowed by embedder'); } },
     Features: {},
   }),
+  withBinaryenTiering: <T>(f: () => T): T => f(),
 }));
 
 describe('a binaryen that loads but fails', () => {

@@ -6,7 +6,7 @@ import { cst, ew, ld, op, randF32, runSync, view } from '../kernels/helpers.js';
 
 describe('wasm kernel cache', () => {
   it('builds each kernel once and records compile time', async () => {
-    const w = await createWasmBackend();
+    const w = await createWasmBackend({ jsRunsBeforeBuild: 0, diskCache: false });
     const mk = () => ew([33], 1, [op('add', [op('exp', [ld(0, view([33]))]), cst(1)])]);
     const x = randF32(33, 1);
     runSync(w, mk(), [x]);

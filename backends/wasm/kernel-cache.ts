@@ -1,0 +1,151 @@
+// wasm backend: a disk cache of kernel module bytes across runs (Node only; browsers have none).
+// A kernel's module bytes are determined by the printed kernel, the code that emits them (this
+// directory and src/core, fingerprinted by content: a checkout's emitters change without a version
+// bump), binaryen's version and the build options (relaxed SIMD, optimiser). The key hashes all of
+// them. An entry is the key, a hash of the bytes and the bytes; one whose key or hash differs, or
+// whose bytes V8 will not compile, is ignored and rebuilt (never trusted as it is). Entries are
+// written to a temporary file and renamed, so a reader never sees half of one.
+// Where: KILN_CACHE_DIR, else node_modules/.cache/kiln under the working directory when that
+// node_modules exists, else the OS temp dir. KILN_CACHE=0 turns it off.
+
+type NodeBuiltins = {
+  fs: typeof import('node:fs');
+  path: typeof import('node:path');
+  os: typeof import('node:os');
+  crypto: typeof import('node:crypto');
+  url: typeof import('node:url');
+  module: typeof import('node:module');
+};
+
+type Env = Record<string, string | undefined>;
+
+/** Bumped when the entry layout changes. */
+const FORMAT = 'kiln-wasm-kernel-1';
+const MAGIC = 'KILNWK1\n';
+const HEX = 64; // sha-256, hex
+
+/** A store of kernel module bytes by key. */
+export interface KernelCache {
+  /** Where entries live. */
+  readonly dir: string;
+  /** The key of a kernel's module: its printed kernel plus what else decides the bytes. */
+  key(kernelText: string, options: { readonly fma: boolean; readonly optimize: boolean }): string;
+  /** Whether an entry exists under `key` (not yet checked). */
+  has(key: string): boolean;
+  /** The bytes stored under `key`, or null (absent, unreadable, another key's, or damaged). */
+  get(key: string): Uint8Array | null;
+  /** Stores bytes under `key` (best effort: a failed write is dropped). */
+  put(key: string, bytes: Uint8Array): void;
+  /** Forgets an entry that proved unusable (e.g. V8 refused its bytes). */
+  drop(key: string): void;
+}
+
+function nodeBuiltins(): NodeBuiltins | null {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
+  const get = proc.getBuiltinModule.bind(proc);
+  return {
+    fs: get('node:fs'), path: get('node:path'), os: get('node:os'), crypto: get('node:crypto'), url: get('node:url'), module: get('node:module'),
+  } as NodeBuiltins;
+}
+
+function processEnv(): Env {
+  return (globalThis as { process?: { env?: Env } }).process?.env ?? {};
+}
+
+/** The default cache folder (see the top of this file). */
+function defaultDir(node: NodeBuiltins, env: Env): string {
+  if (env.KILN_CACHE_DIR) return node.path.resolve(env.KILN_CACHE_DIR);
+  const modules = node.path.resolve('node_modules');
+  try {
+    if (node.fs.statSync(modules).isDirectory()) return node.path.join(modules, '.cache', 'kiln');
+  } catch { /* no node_modules here */ }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return node.path.join(node.os.tmpdir(), `kiln-cache-${uid}`);
+}
+
+/**
+ * A hash of the code that decides a module's bytes: the files of this folder (the emitters) and of
+ * src/core (the kernel IR and its printed form), by content, plus binaryen's version.
+ */
+function codeFingerprint(node: NodeBuiltins): string {
+  const { fs, path, crypto } = node;
+  const here = path.dirname(node.url.fileURLToPath(import.meta.url));
+  const h = crypto.createHash('sha256').update(FORMAT);
+  for (const dir of [here, path.join(here, '..', '..', 'src', 'core')]) {
+    const files = fs.readdirSync(dir).filter((f) => /\.(?:[cm]?[jt]s)$/.test(f) && !f.endsWith('.d.ts')).sort();
+    if (files.length === 0) throw new Error(`no sources in ${dir}`);
+    for (const f of files) h.update(`\0${f}\0`).update(fs.readFileSync(path.join(dir, f)));
+  }
+  h.update(`\0binaryen ${binaryenVersion(node)}`);
+  return h.digest('hex');
+}
+
+function binaryenVersion(node: NodeBuiltins): string {
+  const { fs, path } = node;
+  let dir = path.dirname(node.module.createRequire(import.meta.url).resolve('binaryen'));
+  for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'binaryen' && pkg.version) return pkg.version;
+    } catch { /* keep looking upwards */ }
+  }
+  throw new Error('binaryen version not found');
+}
+
+/**
+ * The kernel cache of this process, or null: not Node, KILN_CACHE=0, or the folder or the code
+ * fingerprint cannot be had (then kernels are built every run, as without a cache).
+ */
+export function openKernelCache(options: { readonly dir?: string; readonly env?: Env } = {}): KernelCache | null {
+  const env = options.env ?? processEnv();
+  if (env.KILN_CACHE === '0') return null;
+  const node = nodeBuiltins();
+  if (!node) return null;
+  const { fs, path, crypto } = node;
+  let dir: string, fingerprint: string;
+  try {
+    dir = path.join(options.dir ?? defaultDir(node, env), 'wasm');
+    fingerprint = codeFingerprint(node);
+  } catch {
+    return null;
+  }
+  let usable: boolean | null = null;
+  const ensureDir = (): boolean => {
+    if (usable === null) {
+      try { fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); usable = true; } catch { usable = false; }
+    }
+    return usable;
+  };
+  const sha = (data: Uint8Array | string): string => crypto.createHash('sha256').update(data).digest('hex');
+  const file = (key: string): string => path.join(dir, `${key}.kwasm`);
+  return {
+    dir,
+    key: (kernelText, o) => sha(`${fingerprint}\0fma=${o.fma}\0optimize=${o.optimize}\0${kernelText}`),
+    has: (key) => fs.existsSync(file(key)),
+    get(key) {
+      let data: Buffer;
+      try { data = fs.readFileSync(file(key)); } catch { return null; }
+      const head = MAGIC.length + 2 * (HEX + 1);
+      if (data.length <= head || data.toString('latin1', 0, MAGIC.length) !== MAGIC) return null;
+      const storedKey = data.toString('latin1', MAGIC.length, MAGIC.length + HEX);
+      const storedHash = data.toString('latin1', MAGIC.length + HEX + 1, MAGIC.length + 2 * HEX + 1);
+      const bytes = new Uint8Array(data.buffer, data.byteOffset + head, data.length - head).slice();
+      if (storedKey !== key || storedHash !== sha(bytes)) return null;
+      return bytes;
+    },
+    put(key, bytes) {
+      if (!ensureDir()) return;
+      const tmp = `${file(key)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+      try {
+        fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC}${key}\n${sha(bytes)}\n`, 'latin1'), bytes]), { mode: 0o600 });
+        fs.renameSync(tmp, file(key));
+      } catch {
+        try { fs.unlinkSync(tmp); } catch { /* never written */ }
+      }
+    },
+    drop(key) {
+      try { fs.unlinkSync(file(key)); } catch { /* already gone */ }
+    },
+  };
+}
