@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as kiln from '../src/index.js';
 import { data, nn, optim, type Tensor } from '../src/index.js';
+import { progress } from './progress.js';
 
 const S = optim.lrScheduler;
 
@@ -160,14 +161,6 @@ function setup(totalSteps: number, warmup: number, compiled: boolean) {
 
 type Setup = ReturnType<typeof setup>;
 
-/** A one-line progress bar on stderr (redrawn in a terminal, every 25% otherwise). */
-function progress(label: string, done: number, total: number, text: string): void {
-  const width = 24, filled = Math.round((width * done) / total);
-  const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(String(total).length)}/${total}  ${text}`;
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}${done === total ? '\n' : ''}`);
-  else if (done === total || done % Math.ceil(total / 4) === 0) process.stderr.write(`${line}\n`);
-}
-
 /** Greedy continuation of `prompt` by `n` characters. */
 export function sample(model: GPT, prompt: string, n: number): string {
   const out = Array.from(prompt, (c) => chars.indexOf(c));
@@ -215,7 +208,7 @@ export async function trainGPT(opts: { epochs?: number; saveAt?: number; log?: (
         loss.dispose();
         xb.dispose();
         yb.dispose();
-        if (bar) progress(label, from * loader.length + losses.length, total, `loss ${losses[losses.length - 1].toFixed(3)}  lr ${s.sched.getLastLr()[0].toExponential(2)}`);
+        if (bar) progress(from * loader.length + losses.length, total, `loss ${losses[losses.length - 1].toFixed(3)}  lr ${s.sched.getLastLr()[0].toExponential(2)}`, label);
       }
       if (save && epoch + 1 === saveAt) {
         await kiln.save({ model: s.model.stateDict(), optimizer: s.opt.stateDict(), scheduler: s.sched.stateDict(), epoch: epoch + 1 }, path);
