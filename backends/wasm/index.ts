@@ -282,7 +282,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     const diskKey = dc.key(key, { fma: decide().fma, optimize });
     return {
       get: () => { const bytes = dc.get(diskKey); if (bytes) diskCounts.hits++; return bytes; },
-      put: (bytes) => { dc.put(diskKey, bytes); diskCounts.writes++; },
+      put: (bytes) => { if (dc.put(diskKey, bytes)) diskCounts.writes++; },
       drop: () => { diskCounts.hits--; dc.drop(diskKey); },
     };
   };

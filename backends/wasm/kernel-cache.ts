@@ -6,7 +6,8 @@
 // whose bytes V8 will not compile, is ignored and rebuilt (never trusted as it is). Entries are
 // written to a temporary file and renamed, so a reader never sees half of one.
 // Where: KILN_CACHE_DIR, else node_modules/.cache/kiln under the working directory when that
-// node_modules exists, else the OS temp dir. KILN_CACHE=0 turns it off.
+// node_modules exists, else the OS temp dir; a folder owned by another user is not used.
+// KILN_CACHE=0 turns it off.
 
 type NodeBuiltins = {
   fs: typeof import('node:fs');
@@ -34,8 +35,8 @@ export interface KernelCache {
   has(key: string): boolean;
   /** The bytes stored under `key`, or null (absent, unreadable, another key's, or damaged). */
   get(key: string): Uint8Array | null;
-  /** Stores bytes under `key` (best effort: a failed write is dropped). */
-  put(key: string, bytes: Uint8Array): void;
+  /** Stores bytes under `key`; false when that failed (best effort: the cache is only an optimisation). */
+  put(key: string, bytes: Uint8Array): boolean;
   /** Forgets an entry that proved unusable (e.g. V8 refused its bytes). */
   drop(key: string): void;
 }
@@ -110,10 +111,20 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
   } catch {
     return null;
   }
+  // The folder is used only if it is this user's: in a shared temp dir another user could have
+  // made it, and planted entries with keys computed as this file computes them.
   let usable: boolean | null = null;
-  const ensureDir = (): boolean => {
+  const ours = (create: boolean): boolean => {
     if (usable === null) {
-      try { fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); usable = true; } catch { usable = false; }
+      try {
+        if (create) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const st = fs.statSync(dir);
+        const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+        usable = st.isDirectory() && (uid === undefined || st.uid === uid);
+      } catch {
+        if (create) usable = false;
+        return false; // not there yet: nothing to read
+      }
     }
     return usable;
   };
@@ -122,8 +133,9 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
   return {
     dir,
     key: (kernelText, o) => sha(`${fingerprint}\0fma=${o.fma}\0optimize=${o.optimize}\0${kernelText}`),
-    has: (key) => fs.existsSync(file(key)),
+    has: (key) => ours(false) && fs.existsSync(file(key)),
     get(key) {
+      if (!ours(false)) return null;
       let data: Buffer;
       try { data = fs.readFileSync(file(key)); } catch { return null; }
       const head = MAGIC.length + 2 * (HEX + 1);
@@ -135,13 +147,15 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
       return bytes;
     },
     put(key, bytes) {
-      if (!ensureDir()) return;
+      if (!ours(true)) return false;
       const tmp = `${file(key)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
       try {
         fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC}${key}\n${sha(bytes)}\n`, 'latin1'), bytes]), { mode: 0o600 });
         fs.renameSync(tmp, file(key));
+        return true;
       } catch {
         try { fs.unlinkSync(tmp); } catch { /* never written */ }
+        return false;
       }
     },
     drop(key) {

@@ -118,6 +118,23 @@ describe('kernel modules cached on disk', () => {
   });
 });
 
+describe('a cache folder of another user', () => {
+  // Making a folder another user's needs root (chown); elsewhere this is reported as skipped.
+  it.skipIf(process.getuid?.() !== 0)('is neither read nor written (its entries could have been planted)', async () => {
+    const dir = tempDir();
+    await runAll({ diskCache: dir });
+    const sub = path.join(dir, 'wasm');
+    fs.chownSync(sub, 65534, 65534);
+    const run = await runAll({ diskCache: dir });
+    expect(run.info).toMatchObject({ hits: 0, writes: 0 });
+    const cache = openKernelCache({ dir })!;
+    expect(cache.get(cache.key(printKernel(kernels[0]), { fma: run.w.fma, optimize: false }))).toBeNull();
+    const before = fs.readdirSync(sub).length;
+    expect(cache.put('0'.repeat(64), new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).toBe(false);
+    expect(fs.readdirSync(sub).length).toBe(before);
+  });
+});
+
 describe('small kernels run on the JS tier first', () => {
   it('a small kernel is built on its second run, a large one at once; the bits are the same', async () => {
     const w = await createWasmBackend({ diskCache: false, jsRunsBeforeBuild: 1 });
