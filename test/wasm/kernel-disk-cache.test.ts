@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, JS_TIER_WORK_LIMIT } from '../../backends/wasm/index.js';
 import { openKernelCache } from '../../backends/wasm/kernel-cache.js';
 import { printKernel, type Kernel } from '../../src/core/kernel.js';
-import { acc, cst, ew, ld, matmul, op, randF32, red, runOn, view } from './helpers.js';
+import { acc, cst, ew, ld, matmul, op, randF32, red, runSync, view } from '../kernels/helpers.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -36,7 +36,7 @@ const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 /** The backend's outputs for every test kernel, built or read as its options say. */
 async function runAll(opts: Parameters<typeof createWasmBackend>[0]) {
   const w = await createWasmBackend({ jsRunsBeforeBuild: 0, ...opts });
-  const outs = kernels.map((k, i) => runOn(w, k, inputs[i])[0]);
+  const outs = kernels.map((k, i) => runSync(w, k, inputs[i])[0]);
   return { w, outs, info: w.diskCacheInfo() };
 }
 
@@ -139,15 +139,15 @@ describe('small kernels run on the JS tier first', () => {
   it('a small kernel is built on its second run, a large one at once; the bits are the same', async () => {
     const w = await createWasmBackend({ diskCache: false, jsRunsBeforeBuild: 1 });
     const small = kernels[0];
-    const first = runOn(w, small, inputs[0]);
+    const first = runSync(w, small, inputs[0]);
     expect(w.stats().compiled).toBe(0);
-    const second = runOn(w, ew([n], 1, [op('add', [op('exp', [ld(0, view([n]))]), cst(1)])]), inputs[0]); // an equal kernel, new object
+    const second = runSync(w, ew([n], 1, [op('add', [op('exp', [ld(0, view([n]))]), cst(1)])]), inputs[0]); // an equal kernel, new object
     expect(w.stats().compiled).toBe(1);
     same(first[0], second[0]);
 
     const big = 1 << 17;
     expect(big).toBeGreaterThan(JS_TIER_WORK_LIMIT);
-    runOn(w, ew([big], 1, [op('exp', [ld(0, view([big]))])]), [randF32(big, 5)]);
+    runSync(w, ew([big], 1, [op('exp', [ld(0, view([big]))])]), [randF32(big, 5)]);
     expect(w.stats().compiled).toBe(2);
   });
 
@@ -155,7 +155,7 @@ describe('small kernels run on the JS tier first', () => {
     const dir = tempDir();
     await runAll({ diskCache: dir });
     const w = await createWasmBackend({ diskCache: dir, jsRunsBeforeBuild: 1 });
-    runOn(w, kernels[0], inputs[0]);
+    runSync(w, kernels[0], inputs[0]);
     expect(w.stats().compiled).toBe(1);
     expect(w.diskCacheInfo()).toMatchObject({ hits: 1 });
   });
