@@ -7,7 +7,8 @@
 // written to a temporary file and renamed, so a reader never sees half of one.
 // Where: KILN_CACHE_DIR, else node_modules/.cache/kiln under the working directory when that
 // node_modules exists, else the OS temp dir; a folder owned by another user is not used.
-// KILN_CACHE=0 turns it off.
+// KILN_CACHE=0 turns the default cache off (an explicit folder from code is still used). It keeps
+// at most MAX_ENTRIES modules: past that, the least recently used quarter is removed.
 
 type NodeBuiltins = {
   fs: typeof import('node:fs');
@@ -24,6 +25,8 @@ type Env = Record<string, string | undefined>;
 const FORMAT = 'kiln-wasm-kernel-1';
 const MAGIC = 'KILNWK1\n';
 const HEX = 64; // sha-256, hex
+/** Entries kept (kernel modules are a few kB: some tens of MB at most). */
+export const MAX_ENTRIES = 4096;
 
 /** A store of kernel module bytes by key. */
 export interface KernelCache {
@@ -98,9 +101,10 @@ function binaryenVersion(node: NodeBuiltins): string {
  * The kernel cache of this process, or null: not Node, KILN_CACHE=0, or the folder or the code
  * fingerprint cannot be had (then kernels are built every run, as without a cache).
  */
-export function openKernelCache(options: { readonly dir?: string; readonly env?: Env } = {}): KernelCache | null {
+export function openKernelCache(options: { readonly dir?: string; readonly env?: Env; readonly maxEntries?: number } = {}): KernelCache | null {
   const env = options.env ?? processEnv();
-  if (env.KILN_CACHE === '0') return null;
+  if (options.dir === undefined && env.KILN_CACHE === '0') return null;
+  const maxEntries = Math.max(1, options.maxEntries ?? MAX_ENTRIES);
   const node = nodeBuiltins();
   if (!node) return null;
   const { fs, path, crypto } = node;
@@ -130,6 +134,24 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
   };
   const sha = (data: Uint8Array | string): string => crypto.createHash('sha256').update(data).digest('hex');
   const file = (key: string): string => path.join(dir, `${key}.kwasm`);
+  // Checked at the first write and every eighth of the limit after: reads touch an entry's mtime,
+  // so the oldest are the least recently used.
+  let writes = 0;
+  const pruneEvery = Math.max(1, Math.floor(maxEntries / 8));
+  const prune = (): void => {
+    try {
+      const names = fs.readdirSync(dir).filter((f) => f.endsWith('.kwasm'));
+      if (names.length < maxEntries) return;
+      const aged: [number, string][] = [];
+      for (const f of names) {
+        try { aged.push([fs.statSync(path.join(dir, f)).mtimeMs, f]); } catch { /* removed meanwhile */ }
+      }
+      aged.sort((a, b) => a[0] - b[0]);
+      for (const [, f] of aged.slice(0, aged.length - Math.floor((maxEntries * 3) / 4))) {
+        try { fs.unlinkSync(path.join(dir, f)); } catch { /* removed meanwhile */ }
+      }
+    } catch { /* the cache is only an optimisation */ }
+  };
   return {
     dir,
     key: (kernelText, o) => sha(`${fingerprint}\0fma=${o.fma}\0optimize=${o.optimize}\0${kernelText}`),
@@ -144,10 +166,13 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
       const storedHash = data.toString('latin1', MAGIC.length + HEX + 1, MAGIC.length + 2 * HEX + 1);
       const bytes = new Uint8Array(data.buffer, data.byteOffset + head, data.length - head).slice();
       if (storedKey !== key || storedHash !== sha(bytes)) return null;
+      const now = new Date();
+      try { fs.utimesSync(file(key), now, now); } catch { /* only its place in the eviction order */ }
       return bytes;
     },
     put(key, bytes) {
       if (!ours(true)) return false;
+      if (writes++ % pruneEvery === 0) prune();
       const tmp = `${file(key)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
       try {
         fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC}${key}\n${sha(bytes)}\n`, 'latin1'), bytes]), { mode: 0o600 });

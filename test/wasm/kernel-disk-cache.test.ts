@@ -109,12 +109,32 @@ describe('kernel modules cached on disk', () => {
     ]);
     expect(keys.size).toBe(4);
     expect(openKernelCache({ dir })!.key(text, { fma: false, optimize: false })).toBe(cache.key(text, { fma: false, optimize: false }));
-    expect(openKernelCache({ dir, env: { KILN_CACHE: '0' } })).toBeNull();
+    expect(openKernelCache({ env: { KILN_CACHE: '0' } })).toBeNull();
+    expect(openKernelCache({ dir, env: { KILN_CACHE: '0' } })).not.toBeNull(); // a folder asked for by code
 
     // The optimiser changes the bytes: a backend that runs it does not read the other's entries.
     await runAll({ diskCache: dir });
     const optimized = await runAll({ diskCache: dir, optimize: true });
     expect(optimized.info).toMatchObject({ hits: 0, writes: kernels.length });
+  });
+});
+
+describe('the cache stays bounded', () => {
+  it('past its limit it removes the least recently used entries', () => {
+    const dir = tempDir();
+    const cache = openKernelCache({ dir, maxEntries: 8 })!;
+    const bytes = (i: number) => new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, i]);
+    const keys = Array.from({ length: 30 }, (_, i) => cache.key(`kernel ${i}`, { fma: false, optimize: false }));
+    const old = new Date(Date.now() - 3_600_000);
+    for (let i = 0; i < keys.length; i++) {
+      expect(cache.put(keys[i], bytes(i))).toBe(true);
+      fs.utimesSync(path.join(dir, 'wasm', `${keys[i]}.kwasm`), old, old); // all written long ago...
+      if (i === 0) expect(cache.get(keys[0])).toEqual(bytes(0)); // ...but the first is read again now
+      else if (cache.has(keys[0])) cache.get(keys[0]);
+    }
+    expect(entries(dir).length).toBeLessThanOrEqual(8);
+    expect(cache.get(keys[0])).toEqual(bytes(0));
+    expect(cache.get(keys[keys.length - 1])).toEqual(bytes(keys.length - 1));
   });
 });
 
