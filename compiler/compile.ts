@@ -276,7 +276,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     let p = cachedProgram(e, key);
     if (!p) {
       const g = liftScalars(trace.graphFor(outputs), e.lifted);
-      p = prepare(g, trace.leaf, options.backend).program;
+      p = prepare(g, trace.leaf, options.backend, e.dynamicDims.size > 0).program;
       keepProgram(e, key, p);
     }
     return p;

@@ -58,13 +58,21 @@ export function bindLeaves(p: Program, leafOf: LeafOf): Tensor[] {
   return p.plan.leaves.map((id) => leafOf(byId.get(id)!));
 }
 
-/** The key of a graph's plan: its optimised text plus each leaf's layout. */
-function planKey(backendName: string, opt: Graph, views: ReadonlyMap<number, View>): string {
-  return `${backendName}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
+/** The key of a graph's plan: its optimised text plus each leaf's layout (and whether sizes are dynamic). */
+function planKey(backendName: string, opt: Graph, views: ReadonlyMap<number, View>, dynamic: boolean): string {
+  return `${backendName}${dynamic ? ' dynamic' : ''}\n${printGraph(opt)}\n${[...views].map(([id, v]) => `${id}:${viewKey(v)}`).join(';')}`;
 }
 
-/** Optimises and plans a graph for these leaves' layouts (plans are shared through a cache). */
-export function prepare(graph: Graph, leafOf: LeafOf, backendName: Backend['name']): { program: Program; leaves: Tensor[] } {
+/** The plan with every kernel marked `dynamicOuter` (src/core/kernel.ts): its backend may share code across sizes. */
+function markDynamic(plan: Plan): Plan {
+  return { ...plan, steps: plan.steps.map((st) => ({ ...st, kernel: { ...st.kernel, dynamicOuter: true } })) };
+}
+
+/**
+ * Optimises and plans a graph for these leaves' layouts (plans are shared through a cache).
+ * `dynamic`: the graph has dynamic dims, so its kernels are marked for code shared across sizes.
+ */
+export function prepare(graph: Graph, leafOf: LeafOf, backendName: Backend['name'], dynamic = false): { program: Program; leaves: Tensor[] } {
   const t0 = observers.size ? performance.now() : 0;
   const opt = optimize(graph);
   const backend = getBackend(backendName);
@@ -75,14 +83,15 @@ export function prepare(graph: Graph, leafOf: LeafOf, backendName: Backend['name
     leafNodes.set(n.id, n);
     views.set(n.id, (n.kind === 'const' && n.value ? n.value : leafOf(n))._view);
   }
-  const key = planKey(backendName, opt, views);
+  const key = planKey(backendName, opt, views, dynamic);
   // A hit shares the plan (it depends on structure and layouts only) but keeps this graph's own
   // nodes: their bindings are what each call resolves.
   const hit = plans.get(key);
   let program: Program | undefined = hit && { ...hit, graph, optimized: opt, leafNodes };
   const cached = program !== undefined;
   if (!program) {
-    const plan = planGraph(opt, views);
+    const planned = planGraph(opt, views);
+    const plan = dynamic ? markDynamic(planned) : planned;
     const reasons = plan.steps.map((st) => backend.unsupported?.(st.kernel) ?? null).filter((r): r is string => r !== null);
     program = { graph, optimized: opt, plan, backend, unsupported: reasons[0] ?? null, leafNodes };
     if (plans.size >= PLAN_CACHE_LIMIT) plans.clear();

@@ -90,7 +90,14 @@ export interface MatmulKernel {
   readonly outputs: readonly [KernelOutput];
 }
 
-export type Kernel = ElementwiseKernel | ReduceKernel | MatmulKernel;
+/**
+ * A kernel is marked `dynamicOuter` where compile() planned it for dynamic dims: the size of the
+ * outermost dim of its iteration space (elementwise shape[0], reduce outer[0], matmul batch[0], or m
+ * when there is no batch) may change from call to call. A backend may then build code that takes
+ * that size at run time and share it among kernels that differ in nothing else (the wasm backend
+ * does, backends/wasm/shared.ts). It never changes what the kernel computes.
+ */
+export type Kernel = (ElementwiseKernel | ReduceKernel | MatmulKernel) & { readonly dynamicOuter?: boolean };
 
 /** The shape a kernel output occupies. */
 export function outputShape(kernel: Kernel, i: number): number[] {
@@ -241,6 +248,10 @@ export function printExpr(e: Expr, names: ReadonlyMap<Expr, string> = new Map(),
 
 /** Prints a kernel on a few lines; identical kernels print identically, so this is also the cache key. */
 export function printKernel(k: Kernel): string {
+  return k.dynamicOuter ? printKernelBody(k).replace('\n', ' dynamic-outer\n') : printKernelBody(k);
+}
+
+function printKernelBody(k: Kernel): string {
   const shared = sharedExprs(kernelExprs(k));
   const names = new Map(shared.map((e, i) => [e, `t${i}`] as const));
   const lets = shared.map((e, i) => `  let t${i} = ${printExpr(e, names)}\n`).join('');
