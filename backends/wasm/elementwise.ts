@@ -11,7 +11,7 @@ import type { Value } from './expr.js';
 import { Lowerer, hoist, variantNodes } from './expr.js';
 import type { RowSite } from './loops.js';
 import { RowSite as Site, addConst, rowLoop, walkRow } from './loops.js';
-import type { KernelModule, Launch } from './module.js';
+import type { KernelModule, Launcher } from './module.js';
 import { CHUNK_ELEMENTS, chunked } from './module.js';
 import type { Stream } from './views.js';
 import { StreamSet, collapseDims, collectLoads, elemBytes, pinnedDims } from './views.js';
@@ -40,24 +40,46 @@ export function exprCost(roots: readonly Expr[]): number {
 
 const noAcc = (): Value => { throw new Error('wasm: acc in an elementwise kernel'); };
 
-/** Builds the elementwise kernel into `km` (export `run`) and returns how to launch it. */
-export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch {
-  const total = sizeOf(k.shape);
-  if (total === 0) return () => {};
+/**
+ * The loop nest of an elementwise kernel: dims merged into groups, one stream per distinct access,
+ * and whether every access moves in step (`flat`: one SIMD stream over [start, end)).
+ */
+function elementwiseNest(k: ElementwiseKernel) {
   const roots = k.outputs.map((o) => o.expr);
   const loads = collectLoads(roots);
-  const nIn = k.nInputs;
-  const nOut = k.outputs.length;
-  const START = nIn + nOut;
   const outViews = k.outputs.map((o) => o.view ?? contiguousView(k.shape));
   const pinned = pinnedDims(loads);
   const [collapsed] = collapseDims(k.shape, [k.shape.length], [...loads.map((l) => l.view.strides), ...outViews.map((v) => v.strides)], pinned);
   const groups = collapsed.length ? collapsed : [{ size: 1, dims: [] }];
   const ss = new StreamSet(groups);
   for (const e of loads) ss.addLoad(e, e.input);
-  const outStreams = outViews.map((v, i) => ss.stream(nIn + i, elemBytes(k.outputs[i].dtype), v));
-  const vg = groups.length - 1;
+  const outStreams = outViews.map((v, i) => ss.stream(k.nInputs + i, elemBytes(k.outputs[i].dtype), v));
   const flat = groups.length === 1 && pinned.size === 0 && ss.streams.every((s) => s.strides[0] === 0 || s.strides[0] === 1);
+  return { roots, groups, ss, outStreams, flat };
+}
+
+/**
+ * True when the module of `k` does not depend on the size of its first group (the one holding dim 0),
+ * so that kernels differing only in shape[0] can share it (shared.ts): a flat stream (the bounds are
+ * parameters) or rows (the odometer never reads the first group's size; the walked group is another).
+ */
+export function elementwiseSizeGeneric(k: ElementwiseKernel): boolean {
+  if (sizeOf(k.shape) === 0) return true;
+  const { groups, flat } = elementwiseNest(k);
+  return flat || groups.length >= 2;
+}
+
+/**
+ * Builds the elementwise kernel into `km` (export `run`) and returns how to launch it for `k` or for
+ * a kernel differing from it only where elementwiseSizeGeneric allows (shape[0]).
+ */
+export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launcher<ElementwiseKernel> {
+  if (sizeOf(k.shape) === 0) return () => () => {};
+  const { roots, groups, ss, outStreams, flat } = elementwiseNest(k);
+  const nIn = k.nInputs;
+  const nOut = k.outputs.length;
+  const START = nIn + nOut;
+  const vg = groups.length - 1;
 
   const fn = km.fn(nIn + nOut + 2);
   const c1 = new Lanes(fn, 1);
@@ -106,9 +128,12 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
     loopWhile(4, () => emitOutputs(c4, mk(0), vector));
     loopWhile(1, () => emitOutputs(c1, mk(0), scalar));
     fn.finish('run');
-    return (ex, ptrs) => {
-      const args = [...ptrs, 0, 0];
-      chunked(total, CHUNK_ELEMENTS, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+    return (kk) => {
+      const total = sizeOf(kk.shape);
+      return (ex, ptrs) => {
+        const args = [...ptrs, 0, 0];
+        chunked(total, CHUNK_ELEMENTS, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+      };
     };
   }
 
@@ -129,10 +154,12 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
     }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies));
   });
   fn.finish('run');
-  const rows = total / L;
   const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / L));
-  return (ex, ptrs) => {
-    const args = [...ptrs, 0, 0];
-    chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+  return (kk) => {
+    const rows = sizeOf(kk.shape) / L;
+    return (ex, ptrs) => {
+      const args = [...ptrs, 0, 0];
+      chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+    };
   };
 }

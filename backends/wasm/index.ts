@@ -9,9 +9,10 @@ import { KilnError, assertNever } from '../../src/core/errors.js';
 import { buildElementwise } from './elementwise.js';
 import { buildMatmul } from './matmul.js';
 import { buildReduce } from './reduce.js';
+import { sharedModuleKey } from './shared.js';
 import { INV_PIO2_TABLE_ADDR, invPio2Table } from './mathlib.js';
 import { WasmHeap, type HeapStats } from './memory.js';
-import type { CompiledModule, Launch, LaunchEnv, ModuleStore } from './module.js';
+import type { CompiledModule, Launch, LaunchEnv, Launcher, ModuleStore } from './module.js';
 import { INDEX_ERROR_ADDR, KernelModule, instantiate, optimizedText } from './module.js';
 import { indexError, opName, runChecked } from '../../src/core/index-check.js';
 import type { Binaryen } from './emit.js';
@@ -135,13 +136,30 @@ export interface WasmBackend extends Backend {
   diskCacheInfo(): { readonly dir: string; readonly hits: number; readonly writes: number } | null;
 }
 
+/** A kernel ready to run: its module and its launch. */
 interface Entry {
   readonly compiled: CompiledModule;
   readonly launch: Launch;
 }
 
-/** Kernel modules kept by their printed kernel (compiled programs also hold theirs by kernel object). */
+/** A built module: how to launch it for each kernel it serves (one, or several sizes: shared.ts). */
+interface ModuleEntry {
+  readonly compiled: CompiledModule;
+  readonly launcher: Launcher<Kernel>;
+  /** The binary of a fresh build (kept only under KILN_WASM_CHECK_SHARED=1, to compare reuses with). */
+  readonly binary?: Uint8Array;
+}
+
+/**
+ * Kernel modules kept by their module key: the printed kernel, or for kernels that share a module
+ * across sizes the printed kernel without that size (compiled programs also hold theirs by kernel object).
+ */
 const KERNEL_CACHE_LIMIT = 1024;
+
+/** KILN_WASM_CHECK_SHARED=1 (Node): every reuse of a shared module for another size is checked against a fresh build. */
+function checkSharedFromEnv(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_CHECK_SHARED === '1';
+}
 
 function bytesPer(dtype: DType): number {
   return dtype === 'bool' ? 1 : 4;
@@ -157,7 +175,7 @@ function selfTest(b: Binaryen, fma: boolean, math: JsMath): string | null {
     const x: Expr = { kind: 'load', input: 0, view: contiguousView([5]), dtype: 'float32' };
     const kernel: ElementwiseKernel = { kind: 'elementwise', shape: [5], nInputs: 1, outputs: [{ expr: { kind: 'op', op: 'exp', args: [x], dtype: 'float32' }, dtype: 'float32' }] };
     const km = new KernelModule(b, fma);
-    const launch = buildElementwise(km, kernel);
+    const launch = buildElementwise(km, kernel)(kernel);
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     const compiled = instantiate(km, memory);
     const xs = [0, 1, -2.5, 10.25, -87.5];
@@ -216,7 +234,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   })());
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
-  const cache = new Map<string, Entry>();
+  const cache = new Map<string, ModuleEntry>();
   const jsRunsBeforeBuild = Math.max(0, Math.floor(options.jsRunsBeforeBuild ?? jsRunsFromEnv() ?? 1));
   /** JS-tier runs of each kernel (by its JS-tier function, one per printed kernel). */
   let jsRuns = new WeakMap<JsTierKernel, number>();
@@ -259,14 +277,16 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     }
   };
 
-  const build = (kernel: Kernel): { km: KernelModule; launch: Launch } => {
+  /** Emits a kernel's module; `sizeGeneric`: one that serves every outer size (shared.ts). */
+  const build = (kernel: Kernel, sizeGeneric: boolean): { km: KernelModule; launcher: Launcher<Kernel> } => {
     if (!binaryen) throw new KilnError(broken ? `wasm: binaryen cannot build kernels here (${broken})` : "wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
     const km = new KernelModule(binaryen, decide().fma);
     try {
+      // The module key says which kind a launcher serves, so each template gets kernels of its own kind.
       switch (kernel.kind) {
-        case 'elementwise': return { km, launch: buildElementwise(km, kernel) };
-        case 'reduce': return { km, launch: buildReduce(km, kernel) };
-        case 'matmul': return { km, launch: buildMatmul(km, kernel) };
+        case 'elementwise': { const l = buildElementwise(km, kernel); return { km, launcher: (k) => l(k as typeof kernel) }; }
+        case 'reduce': { const l = buildReduce(km, kernel, sizeGeneric); return { km, launcher: (k) => l(k as typeof kernel) }; }
+        case 'matmul': { const l = buildMatmul(km, kernel, sizeGeneric); return { km, launcher: (k) => l(k as typeof kernel) }; }
         default: return assertNever(kernel, 'kernel');
       }
     } catch (err) {
@@ -287,19 +307,42 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     };
   };
 
-  const compile = (kernel: Kernel, key: string): Entry => {
+  /** The binary a fresh build of `kernel` emits (before any optimisation), for KILN_WASM_CHECK_SHARED. */
+  const freshBinary = (kernel: Kernel, sizeGeneric: boolean): Uint8Array => withBinaryenTiering(() => {
+    const { km } = build(kernel, sizeGeneric);
+    try {
+      if (!km.m.validate()) throw new Error('wasm backend: generated module failed validation');
+      return km.m.emitBinary();
+    } finally {
+      km.m.dispose();
+    }
+  });
+
+  /** Builds and instantiates the module of `kernel` under its module key (the disk cache's key too). */
+  const compile = (kernel: Kernel, key: string, sizeGeneric: boolean): ModuleEntry => {
     const t0 = performance.now();
-    const { compiled, launch } = withBinaryenTiering(() => {
-      const { km, launch } = build(kernel);
-      return { compiled: instantiate(km, heap.memory, options.keepWat === true, optimize, storeFor(key)), launch };
+    // Checking shared modules compares fresh builds: no module from the disk then.
+    const check = sizeGeneric && checkSharedFromEnv();
+    const { compiled, launcher } = withBinaryenTiering(() => {
+      const { km, launcher } = build(kernel, sizeGeneric);
+      return { compiled: instantiate(km, heap.memory, options.keepWat === true, optimize, check ? null : storeFor(key)), launcher };
     });
     stats.compileMs += performance.now() - t0;
     stats.compiled++;
-    const entry = { compiled, launch };
+    const entry: ModuleEntry = check ? { compiled, launcher, binary: freshBinary(kernel, true) } : { compiled, launcher };
     // Least recently used first out: a module stays alive as long as a program holding its kernel does.
     if (cache.size >= KERNEL_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
     cache.set(key, entry);
     return entry;
+  };
+
+  /** Under KILN_WASM_CHECK_SHARED=1: a shared module serves `kernel` only if a fresh build would be the same bytes. */
+  const checkShared = (kernel: Kernel, mod: ModuleEntry): void => {
+    if (!mod.binary) return;
+    const fresh = freshBinary(kernel, true);
+    if (fresh.length !== mod.binary.length || fresh.some((x, i) => x !== mod.binary![i])) {
+      throw new Error(`wasm backend: a module shared across sizes differs from a fresh build for\n${printKernel(kernel)}`);
+    }
   };
 
   const jsCache = new Map<string, JsTierKernel>();
@@ -326,13 +369,23 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   function entryFor(kernel: Kernel, orJsTier = false): Entry | string {
     let entry = byObject.get(kernel);
     if (entry) { stats.cacheHits++; return entry; }
-    const key = printKernel(kernel);
-    entry = cache.get(key);
-    if (entry) { stats.cacheHits++; cache.delete(key); cache.set(key, entry); }
-    else {
-      if (orJsTier && jsRunsOf(key) < jsRunsBeforeBuild && kernelWork(kernel) <= JS_TIER_WORK_LIMIT && !onDisk(key)) return key;
-      entry = compile(kernel, key);
+    const shared = sharedModuleKey(kernel);
+    const key = shared ?? printKernel(kernel);
+    let mod = cache.get(key);
+    if (mod) {
+      stats.cacheHits++;
+      cache.delete(key);
+      cache.set(key, mod);
+      if (shared) checkShared(kernel, mod);
+    } else {
+      if (orJsTier && kernelWork(kernel) <= JS_TIER_WORK_LIMIT && !onDisk(key)) {
+        // The JS tier keeps a function per printed kernel (per size, where the module is shared).
+        const printed = shared === null ? key : printKernel(kernel);
+        if (jsRunsOf(printed) < jsRunsBeforeBuild) return printed;
+      }
+      mod = compile(kernel, key, shared !== null);
     }
+    entry = { compiled: mod.compiled, launch: mod.launcher(kernel) };
     byObject.set(kernel, entry);
     return entry;
   }
@@ -423,7 +476,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
       }
     },
     source(kernel: Kernel): string {
-      return withBinaryenTiering(() => optimizedText(build(kernel).km));
+      return withBinaryenTiering(() => optimizedText(build(kernel, sharedModuleKey(kernel) !== null).km));
     },
     stats: () => ({ ...stats }),
     allocatedBytes: () => liveBytes,

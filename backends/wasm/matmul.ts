@@ -11,7 +11,7 @@ import { Lanes } from './emit.js';
 import type { Value } from './expr.js';
 import { Lowerer, variantNodes } from './expr.js';
 import { RowSite, addConst } from './loops.js';
-import type { KernelModule, Launch } from './module.js';
+import type { KernelModule, Launcher } from './module.js';
 import type { Stream } from './views.js';
 import { StreamSet, collectLoads, elemBytes, viewIsEmpty } from './views.js';
 
@@ -23,12 +23,17 @@ const BLOCK_BYTES = 1 << 20;
 /** Row blocks per call (calls are cheap; many calls let V8 tier the kernel up early). */
 const ROW_BLOCKS_PER_CALL = 16;
 
-/** Builds the matmul kernel (exports packB, packA, mm) and returns its launch. */
-export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
+/**
+ * Builds the matmul kernel (exports packB, packA, mm) and returns its launcher. `sizeGeneric`: the
+ * module must not depend on the outer size (shared.ts): batch[0] is only read by the launch anyway;
+ * without batch dims the row count M becomes a parameter of packA and mm, and mm picks the register
+ * tile of the last, partial row block (1-3 rows) at run time.
+ */
+export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = false): Launcher<MatmulKernel> {
   const { m: M, n: N, k: K } = k;
   const nb = k.batch.length;
-  const batchTotal = sizeOf(k.batch);
-  if (batchTotal === 0 || M === 0 || N === 0) return () => {};
+  if (sizeOf(k.batch) === 0 || M === 0 || N === 0) return () => () => {};
+  const dynM = sizeGeneric && nb === 0;
   const b = km.b;
   const m = km.m;
   const i32 = b.i32;
@@ -46,7 +51,6 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
   const tailRows = M % MR;
   const panelBytes = K * NR * 4;
   const batchStrides = (v: View) => v.strides.slice(0, nb);
-  const bVaries = batchStrides(bv).some((s, d) => s !== 0 && k.batch[d] > 1);
 
   /** Emits batch coordinates of the batch index in local `bi` into locals. */
   const batchCoords = (fn: Fn, bi: number): number[] => {
@@ -151,12 +155,12 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
 
   // ---- packA(aBase, dst, batch): A[b] as a contiguous [M, K] (masked or m-flipped A only) -------
   if (needA) {
-    const fn = km.fn(3);
+    const fn = km.fn(dynM ? 4 : 3); // (aBase, dst, batch[, M])
     const coords = batchCoords(fn, 2);
     const base = fn.let(i32, batchBase(fn, fn.get(0), av, av.strides, coords, 4));
     const row = fn.local(i32), col = fn.local(i32), dst = fn.let(i32, fn.get(1));
-    if (M > 0 && K > 0) {
-      fn.forRange(row, m.i32.const(0), () => m.i32.const(M), 1, () => {
+    if ((dynM || M > 0) && K > 0) {
+      fn.forRange(row, m.i32.const(0), () => (dynM ? fn.get(3) : m.i32.const(M)), 1, () => {
         fn.forRange(col, m.i32.const(0), () => m.i32.const(K), 1, () => {
           let ok: Ref = m.i32.const(1);
           const chk = (d: number, local: number) => {
@@ -172,7 +176,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
           fn.emit(m.f32.store(0, 4, fn.get(dst), m.select(fn.get(okl), v, m.f32.const(0))));
           fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(4)));
         }, true);
-      }, true);
+      }, !dynM);
     }
     fn.finish('packA');
   }
@@ -277,10 +281,10 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
     fn.emit(m.call(name, [pa, pb, row, col], b.none));
   };
 
-  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1) ------------------------------------
+  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1[, M]) --------------------------------
   {
-    const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6;
-    const fn = km.fn(nIn + 7);
+    const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6, P_M = nIn + 7;
+    const fn = km.fn(nIn + (dynM ? 8 : 7));
     const coords = batchCoords(fn, P_BATCH);
     for (let d = 0; d < nb; d++) fn.emit(m.global.set(`bc${d}`, fn.get(coords[d])));
     for (const s of ss.streams) {
@@ -291,6 +295,13 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
     const panelsPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / Math.max(1, panelBytes)));
     const rb = fn.local(i32), p = fn.local(i32), pa = fn.local(i32);
     const rowBytes = MR * aOffsetStride * 4;
+    // Row blocks of MR rows: full ones, then the partial last one (compile-time counts unless dynM).
+    const dyn = dynM ? (() => {
+      const full = fn.let(i32, m.i32.div_u(fn.get(P_M), m.i32.const(MR)));
+      const tail = fn.let(i32, m.i32.rem_u(fn.get(P_M), m.i32.const(MR)));
+      return { full, tail, count: fn.let(i32, m.i32.add(fn.get(full), m.i32.ne(fn.get(tail), m.i32.const(0)))) };
+    })() : null;
+    const fullRBs = (): Ref => (dyn ? fn.get(dyn.full) : m.i32.const(nFullRB));
     for (let p0 = 0; p0 < nP; p0 += panelsPerBlock) {
       const p1 = Math.min(nP, p0 + panelsPerBlock);
       const fullEnd = Math.min(p1, nFullP);
@@ -307,14 +318,21 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
             m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR));
         }
       };
-      if (nFullRB > 0) {
-        const end = () => (m.select(m.i32.lt_s(fn.get(P_RB1), m.i32.const(nFullRB)), fn.get(P_RB1), m.i32.const(nFullRB)));
+      if (dyn || nFullRB > 0) {
+        const end = () => (m.select(m.i32.lt_s(fn.get(P_RB1), fullRBs()), fn.get(P_RB1), fullRBs()));
         fn.forRange(rb, fn.get(P_RB0), end, 1, () => {
           fn.set(pa, m.i32.add(fn.get(aBase), m.i32.mul(fn.get(rb), m.i32.const(rowBytes))));
           panels(MR);
         });
       }
-      if (tailRows > 0) {
+      if (dyn) {
+        fn.if(m.i32.and(m.i32.eq(fn.get(P_RB1), fn.get(dyn.count)), m.i32.ne(fn.get(dyn.tail), m.i32.const(0))), () => {
+          fn.set(rb, fn.get(dyn.full));
+          fn.set(pa, m.i32.add(fn.get(aBase), m.i32.mul(fn.get(dyn.full), m.i32.const(rowBytes))));
+          fn.if(m.i32.eq(fn.get(dyn.tail), m.i32.const(1)), () => panels(1),
+            () => fn.if(m.i32.eq(fn.get(dyn.tail), m.i32.const(2)), () => panels(2), () => panels(3)));
+        });
+      } else if (tailRows > 0) {
         fn.if(m.i32.eq(fn.get(P_RB1), m.i32.const(nRB)), () => {
           fn.set(rb, m.i32.const(nFullRB));
           fn.set(pa, m.i32.add(fn.get(aBase), m.i32.const(nFullRB * rowBytes)));
@@ -326,9 +344,15 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
   }
 
   const packBytes = nP * panelBytes;
-  const aBytes = needA ? M * K * 4 : 0;
   const align = (x: number) => (x + 15) & ~15;
-  return (ex, ptrs, env) => {
+  return (kk) => {
+    // What depends on the outer size (batch[0], or M without batch) comes from the kernel launched.
+    const rows = kk.m;
+    const batchTotal = sizeOf(kk.batch);
+    const bVaries = batchStrides(kk.b.view).some((s, d) => s !== 0 && kk.batch[d] > 1);
+    const nRowBlocks = Math.ceil(rows / MR);
+    const aBytes = needA ? rows * K * 4 : 0;
+    return (ex, ptrs, env) => {
     // NOTE: the IR types matmul operands as float32, but the frontend also multiplies int32 (and bool)
     // tensors: those operands are converted to float32 copies first (exact below 2^24).
     const conv = [k.a.input, k.b.input].map((inp) => env.inputs[inp]).map((x) => (x && x.dtype !== 'float32' ? x : null));
@@ -347,16 +371,17 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel): Launch {
     };
     const aPtr = operand(0);
     const bPtr = k.b.input === k.a.input && conv[0] ? aPtr : operand(1);
-    const args = [...ptrs, pack, aScr, aPtr, 0, 0, 0];
+    const args = dynM ? [...ptrs, pack, aScr, aPtr, 0, 0, 0, rows] : [...ptrs, pack, aScr, aPtr, 0, 0, 0];
     for (let bi = 0; bi < batchTotal; bi++) {
       if (bi === 0 || bVaries) ex.packB(bPtr, pack, bi);
-      if (needA) ex.packA(aPtr, aScr, bi);
+      if (needA) { if (dynM) ex.packA(aPtr, aScr, bi, rows); else ex.packA(aPtr, aScr, bi); }
       args[nIn + 4] = bi;
-      for (let r = 0; r < nRB; r += ROW_BLOCKS_PER_CALL) {
+      for (let r = 0; r < nRowBlocks; r += ROW_BLOCKS_PER_CALL) {
         args[nIn + 5] = r;
-        args[nIn + 6] = Math.min(nRB, r + ROW_BLOCKS_PER_CALL);
+        args[nIn + 6] = Math.min(nRowBlocks, r + ROW_BLOCKS_PER_CALL);
         ex.mm(...args);
       }
     }
+    };
   };
 }

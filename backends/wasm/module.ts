@@ -137,6 +137,12 @@ export interface LaunchEnv {
 /** Runs a compiled kernel: `ptrs` are the byte addresses of the inputs, then the outputs. */
 export type Launch = (exports: CompiledModule['exports'], ptrs: readonly number[], env: LaunchEnv) => void;
 
+/**
+ * What a kernel template returns: how to launch its module for the kernel it was built from, or for
+ * one that shares that module (shared.ts: it differs only in a size the module reads at run time).
+ */
+export type Launcher<K> = (kernel: K) => Launch;
+
 /** Calls `f(start, end)` over [0, total) in chunks of `per` units. */
 export function chunked(total: number, per: number, f: (start: number, end: number) => void): void {
   const step = Math.max(1, per);

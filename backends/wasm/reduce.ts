@@ -16,7 +16,7 @@ import { Lowerer, hoist, splatValue, toF, toI, variantNodes } from './expr.js';
 import { EXP_OPTIMISTIC_BITS } from './mathlib.js';
 import type { RowSite } from './loops.js';
 import { RowSite as Site, nestLoops, rowLoop, walkRow } from './loops.js';
-import type { KernelModule, Launch } from './module.js';
+import type { KernelModule, Launcher } from './module.js';
 import { CHUNK_ELEMENTS, chunked } from './module.js';
 import type { Group, Stream } from './views.js';
 import { StreamSet, collapseDims, collectLoads, elemBytes, pinnedDims } from './views.js';
@@ -45,10 +45,13 @@ export function reduceLoopNest(k: ReduceKernel): { shape: number[]; loads: LoadE
   return { shape, loads, outViews, outerGroups, innerGroups };
 }
 
-/** Builds the reduce kernel into `km` (export `run`, rows [start, end)) and returns its launch. */
-export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
-  const rows = sizeOf(k.outer);
-  if (rows === 0) return () => {};
+/**
+ * Builds the reduce kernel into `km` (export `run`, rows [start, end)) and returns its launcher.
+ * `sizeGeneric`: the module must not depend on outer[0] (shared.ts), which only the row loop's bounds
+ * (parameters) and the launch read otherwise.
+ */
+export function buildReduce(km: KernelModule, k: ReduceKernel, sizeGeneric = false): Launcher<ReduceKernel> {
+  if (sizeOf(k.outer) === 0) return () => () => {};
   const nO = k.outer.length;
   const innerSize = sizeOf(k.inner);
   const bodies = k.reductions.map((r) => r.body);
@@ -105,7 +108,9 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
     let pfNow: number[] | undefined;
     let guardNow: { lo1: number; hi1: number; lo4: number; hi4: number } | undefined;
     const pfLocals = () => {
-      const ok = fn.let(b.i32, m.i32.and(m.i32.lt_s(m.i32.add(fn.get(row), m.i32.const(1)), fn.get(START + 1)),
+      const nextRow = m.i32.lt_s(m.i32.add(fn.get(row), m.i32.const(1)), fn.get(START + 1));
+      // With one outer group its coordinate is the row, and the row bound (<= rows) already implies it.
+      const ok = fn.let(b.i32, sizeGeneric && lastOuter === 0 ? nextRow : m.i32.and(nextRow,
         m.i32.lt_s(m.i32.add(fn.get(coords[lastOuter]), m.i32.const(1)), m.i32.const(outerGroups[lastOuter].size))));
       return pfStreams.map((st) => fn.let(b.i32, m.select(fn.get(ok),
         m.i32.add(fn.get(rowPtr.get(st)!), m.i32.const(st.strides[lastOuter] * st.esize)), fn.get(rowPtr.get(st)!))));
@@ -210,9 +215,12 @@ export function buildReduce(km: KernelModule, k: ReduceKernel): Launch {
   const passes = k.reductions.length + (k.outputs.some((o) => o.scope === 'full') ? 1 : 0);
   const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(1, innerSize * Math.max(1, passes))));
   const cacheBytes = caches.length * innerSize * 4;
-  return (ex, ptrs, env) => {
-    const args = [...ptrs, cacheBytes ? env.scratch(cacheBytes) : 0, 0, 0];
-    chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+  return (kk) => {
+    const rows = sizeOf(kk.outer);
+    return (ex, ptrs, env) => {
+      const args = [...ptrs, cacheBytes ? env.scratch(cacheBytes) : 0, 0, 0];
+      chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
+    };
   };
 }
 
