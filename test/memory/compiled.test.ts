@@ -51,6 +51,42 @@ describe('compiled functions and memory', () => {
     expect(f(k.ones([5, 8])).toArray()).toEqual(new Array(5).fill(24)); // an evicted shape is re-planned
   });
 
+  const mlpSizes = steps(40, 1000);
+  it(`compiled MLP 32-64-64-4 forward over ${mlpSizes} batch sizes: no kernel module built after the second size, eager's values, bounded memory`, { timeout: 3_600_000 }, () => {
+    k.manualSeed(3);
+    const model = new k.nn.Sequential(new k.nn.Linear(32, 64), new k.nn.ReLU(), new k.nn.Linear(64, 64), new k.nn.ReLU(), new k.nn.Linear(64, 4));
+    const f = k.compile((x: k.Tensor) => k.noGrad(() => model.forward(x)), { dynamic: 'auto' });
+    const wasm = k.getBackend('wasm');
+    k.releaseMemory();
+    const live0 = wasm.allocatedBytes();
+    const builtPerSize: number[] = [];
+    let peakHeap = 0;
+    for (let b = 1; b <= mlpSizes; b++) {
+      const x = k.randn([b, 32]);
+      const c0 = wasm.stats().compiled;
+      const y = f(x);
+      builtPerSize.push(wasm.stats().compiled - c0);
+      const got = y.data();
+      const want = k.noGrad(() => model.forward(x)).data();
+      expect(got.length).toBe(b * 4);
+      expect(got.every((v, i) => Object.is(v, want[i])), `batch ${b}`).toBe(true);
+      peakHeap = Math.max(peakHeap, k.memory().backends.wasm!.heapBytes);
+    }
+    const first2 = builtPerSize[0] + builtPerSize[1];
+    const later = builtPerSize.slice(2).reduce((a, x) => a + x, 0);
+    const m = k.memory().backends.wasm!;
+    console.log(`[memory] MLP 32-64-64-4 over ${mlpSizes} batch sizes: ${first2 + later} kernel modules built by the compiled calls ` +
+      `(${first2} for the first two sizes), ${m.kernels} modules cached (eager's included), heap ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB ` +
+      `(peak ${(peakHeap / 2 ** 20).toFixed(1)} MiB), ${((wasm.allocatedBytes() - live0) / 2 ** 20).toFixed(2)} MiB allocated over the start`);
+    // The first size plans the static graph, the second the dynamic one (one module per kernel each); later sizes reuse those.
+    expect(first2).toBeLessThanOrEqual(6);
+    expect(later).toBe(0);
+    expect(f._state.entries[0].programs.size).toBeLessThanOrEqual(8);
+    expect(peakHeap).toBeLessThan(64 * 2 ** 20);
+    k.releaseMemory();
+    expect(wasm.allocatedBytes() - live0).toBeLessThan(1 << 20);
+  });
+
   const sizes = steps(6, 1000);
   it(`compiled MLP forward over ${sizes} batch sizes (dynamic: 'auto'): kernels cached and memory held afterwards are bounded`, { timeout: 3_600_000 }, () => {
     k.manualSeed(0);
