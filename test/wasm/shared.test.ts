@@ -7,7 +7,7 @@ import type { TypedArray } from '../../src/core/dtype.js';
 import type { Kernel } from '../../src/core/kernel.js';
 import { createWasmBackend } from '../../backends/wasm/index.js';
 import { sharedModuleKey } from '../../backends/wasm/shared.js';
-import { acc, cst, ew, ld, matmul, op, randF32, randI32, red, runOn, view } from './helpers.js';
+import { acc, cst, ew, ld, matmul, op, randF32, randI32, red, runSync, view } from '../kernels/helpers.js';
 
 const SIZES = [2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 31, 33, 64, 65];
 
@@ -98,11 +98,11 @@ describe('wasm modules shared across outer sizes', () => {
       const w = await createWasmBackend();
       expect(sharedModuleKey(dynamic(fam.kernel(2)))).not.toBeNull();
       const c0 = w.stats().compiled;
-      const shared = SIZES.map((B) => runOn(w, dynamic(fam.kernel(B)), fam.inputs(B)));
+      const shared = SIZES.map((B) => runSync(w, dynamic(fam.kernel(B)), fam.inputs(B)));
       expect(w.stats().compiled - c0).toBe(1);
       const c1 = w.stats().compiled;
       SIZES.forEach((B, i) => {
-        const own = runOn(w, fam.kernel(B), fam.inputs(B)); // not marked: built for this size
+        const own = runSync(w, fam.kernel(B), fam.inputs(B)); // not marked: built for this size
         own.forEach((o, j) => expect(bitsEqual(shared[i][j], o), `size ${B}, output ${j}`).toBe(true));
       });
       expect(w.stats().compiled - c1).toBe(SIZES.length);
@@ -132,7 +132,7 @@ describe('wasm modules shared across outer sizes', () => {
     try {
       const w = await createWasmBackend();
       // Every family at a few sizes: each reuse builds the module again for its own size and compares.
-      for (const fam of FAMILIES) for (const B of [2, 5, 16, 33]) runOn(w, dynamic(fam.kernel(B)), fam.inputs(B));
+      for (const fam of FAMILIES) for (const B of [2, 5, 16, 33]) runSync(w, dynamic(fam.kernel(B)), fam.inputs(B));
       expect(w.stats().compiled).toBe(FAMILIES.length);
     } finally {
       if (prev === undefined) delete process.env.KILN_WASM_CHECK_SHARED;

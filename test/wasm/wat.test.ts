@@ -4,7 +4,7 @@
 // machine generates the same code.
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend } from '../../backends/wasm/index.js';
-import { CORPUS } from '../kernels/corpus.js';
+import { CORPUS, linear } from '../kernels/corpus.js';
 
 const wasm = await createWasmBackend({ fma: false, keepWat: true });
 
@@ -14,6 +14,11 @@ describe('generated WAT', () => {
       expect(wasm.wat(k)).toMatchSnapshot();
     });
   }
+
+  // A kernel compile() planned for dynamic dims: one module serves every m (backends/wasm/shared.ts).
+  it('snapshot: linear + bias + relu, m at run time', () => {
+    expect(wasm.wat({ ...linear([], 30, 8, 16), dynamicOuter: true })).toMatchSnapshot();
+  });
 
   it('holds no addresses or counters: a fresh backend building the corpus in reverse order gives the same text', async () => {
     const other = await createWasmBackend({ fma: false, keepWat: true });
