@@ -13,7 +13,7 @@ import { WORKLOADS, type Scale, type Workload } from './workloads.js';
 export const ALL_BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu'];
 
 export interface BenchOptions {
-  /** Only workloads whose name contains this. */
+  /** Only workloads whose name contains this (comma-separated: any of them). */
   readonly filter?: string;
   /** Backends to try (default all); one that cannot start is reported, not fatal. */
   readonly backends?: readonly BackendName[];
@@ -261,7 +261,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
   const wanted = opts.backends?.length ? opts.backends : ALL_BACKENDS;
   const unknown = wanted.filter((b) => !ALL_BACKENDS.includes(b));
   if (unknown.length) throw new Error(`unknown backend(s) ${unknown.join(', ')}; valid: ${ALL_BACKENDS.join(', ')}`);
-  const workloads = WORKLOADS.filter((w) => !opts.filter || w.name.includes(opts.filter));
+  const wantedNames = opts.filter?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  const workloads = WORKLOADS.filter((w) => !wantedNames.length || wantedNames.some((f) => w.name.includes(f)));
   if (!workloads.length) throw new Error(`--filter ${opts.filter} matches no workload; workloads: ${WORKLOADS.map((w) => w.name).join(', ')}`);
 
   say('starting backends');

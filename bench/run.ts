@@ -11,7 +11,7 @@ import { WORKLOADS } from './workloads.js';
 export const BENCH_USAGE = `usage: npm run bench -- [options]      (or: npx kiln bench [options])
 
   --quick            a short smoke run (tiny sizes, a few samples; seconds)
-  --filter S         only workloads whose name contains S
+  --filter S         only workloads whose name contains S (comma-separate for several)
   --backend NAME     cpu, wasm or webgpu (repeat or comma-separate; default: every one that starts)
   --full             the issue's full sizes on every backend (cpu and SwiftShader use reduced sizes by default)
   --out DIR          where to write the JSON and Markdown (default bench/results in a checkout,

@@ -68,7 +68,7 @@ function mlpForward(x: Tensor, ps: readonly Tensor[]): Tensor {
   return h2.matmul(ps[4]).add(ps[5]);
 }
 
-export const WORKLOADS: readonly Workload[] = [
+const GENERAL_WORKLOADS: readonly Workload[] = [
   geluWorkload('gelu-1M', 1 << 20, 1 << 20, 1 << 12),
   geluWorkload('gelu-16M', 1 << 24, 1 << 22, 1 << 14),
   {
@@ -159,3 +159,113 @@ export const WORKLOADS: readonly Workload[] = [
     },
   },
 ];
+
+// ---- convolutional networks -------------------------------------------------------------------
+
+/** A conv weight [outC, inC/groups, k, k] with kaiming-like scale, and a bias [outC]. */
+function convParams(backend: BackendName, outC: number, inCg: number, k: number): [Tensor, Tensor] {
+  const w = kiln.randn([outC, inCg, k, k], { backend }).mul(Math.sqrt(2 / (inCg * k * k)));
+  return [w, kiln.randn([outC], { backend }).mul(0.1)];
+}
+
+/** Eval-mode batch norm statistics and affine parameters for `c` channels. */
+function bnParams(backend: BackendName, c: number): { mean: Tensor; var: Tensor; weight: Tensor; bias: Tensor } {
+  return {
+    mean: kiln.randn([c], { backend }).mul(0.1), var: kiln.rand([c], { backend }).add(0.5),
+    weight: kiln.rand([c], { backend }).add(0.5), bias: kiln.randn([c], { backend }).mul(0.1),
+  };
+}
+
+const bnEval = (x: Tensor, p: ReturnType<typeof bnParams>) => kiln.batchNorm(x, p.mean, p.var, { weight: p.weight, bias: p.bias });
+
+
+/** The model of examples/cnn_train.ts (conv-bn-relu-pool twice, then linear), rebuilt here so the bench does not import examples. */
+class SmallCnn extends kiln.nn.Module {
+  conv1 = new kiln.nn.Conv2d(1, 8, 3, { padding: 1, bias: false });
+  bn1 = new kiln.nn.BatchNorm2d(8);
+  conv2 = new kiln.nn.Conv2d(8, 16, 3, { padding: 1, bias: false });
+  bn2 = new kiln.nn.BatchNorm2d(16);
+  pool = new kiln.nn.MaxPool2d(2);
+  flatten = new kiln.nn.Flatten();
+  fc = new kiln.nn.Linear(16 * 7 * 7, 10);
+  forward(x: Tensor): Tensor {
+    const h1 = this.pool.forward(this.bn1.forward(this.conv1.forward(x)).relu()) as Tensor;
+    const h2 = this.pool.forward(this.bn2.forward(this.conv2.forward(h1)).relu()) as Tensor;
+    return this.fc.forward(this.flatten.forward(h2));
+  }
+}
+
+const CNN_WORKLOADS: readonly Workload[] = [
+  {
+    name: 'conv3x3', what: 'conv2d 3×3, stride 1, padding 1, with bias (a ResNet stage)', roof: 'compute',
+    setup(backend, scale) {
+      const [c, s] = pick(scale, [64, 56], [64, 28], [8, 8]);
+      const [w, b] = convParams(backend, c, c, 3);
+      return { size: `[1,${c},${s},${s}] ${c}→${c}`, fn: (x: Tensor) => kiln.conv2d(x, w, b, { padding: 1 }), args: [kiln.randn([1, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'conv-depthwise', what: 'depthwise conv2d 3×3, padding 1, groups = channels (a MobileNet block)', roof: 'stream',
+    setup(backend, scale) {
+      const [c, s] = pick(scale, [128, 56], [128, 28], [8, 8]);
+      const [w, b] = convParams(backend, c, 1, 3);
+      return { size: `[1,${c},${s},${s}]`, fn: (x: Tensor) => kiln.conv2d(x, w, b, { padding: 1, groups: c }), args: [kiln.randn([1, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'conv-bn-relu', what: 'relu(batchNorm(conv2d 3×3 + bias)), batch norm in eval mode', roof: 'compute',
+    setup(backend, scale) {
+      const [c, s] = pick(scale, [64, 56], [64, 28], [8, 8]);
+      const [w, b] = convParams(backend, c, c, 3);
+      const bn = bnParams(backend, c);
+      return { size: `[1,${c},${s},${s}] ${c}→${c}`, fn: (x: Tensor) => bnEval(kiln.conv2d(x, w, b, { padding: 1 }), bn).relu(), args: [kiln.randn([1, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'resnet-block', what: 'ResNet basic block: relu(bn(conv3×3(relu(bn(conv3×3(x))))) + x), eval batch norm', roof: 'compute',
+    setup(backend, scale) {
+      const [c, s] = pick(scale, [64, 56], [64, 28], [8, 8]);
+      const [w1] = convParams(backend, c, c, 3), [w2] = convParams(backend, c, c, 3);
+      const bn1 = bnParams(backend, c), bn2 = bnParams(backend, c);
+      const block = (x: Tensor) => {
+        const h = bnEval(kiln.conv2d(x, w1, null, { padding: 1 }), bn1).relu();
+        return bnEval(kiln.conv2d(h, w2, null, { padding: 1 }), bn2).add(x).relu();
+      };
+      return { size: `[1,${c},${s},${s}] ${c}→${c}`, fn: block, args: [kiln.randn([1, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'maxPool2d', what: 'maxPool2d 3×3, stride 2, padding 1 (the ResNet stem pool)', roof: 'stream',
+    setup(backend, scale) {
+      const [c, s] = pick(scale, [64, 112], [64, 56], [8, 8]);
+      return { size: `[1,${c},${s},${s}]`, fn: (x: Tensor) => kiln.maxPool2d(x, 3, { stride: 2, padding: 1 }), args: [kiln.randn([1, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'adaptiveAvgPool2d', what: 'adaptiveAvgPool2d to 1×1 (a classifier head)', roof: 'stream',
+    setup(backend, scale) {
+      const [n, c, s] = pick(scale, [32, 512, 7], [8, 512, 7], [2, 8, 4]);
+      return { size: `[${n},${c},${s},${s}]`, fn: (x: Tensor) => kiln.adaptiveAvgPool2d(x, 1), args: [kiln.randn([n, c, s, s], { backend })] };
+    },
+  },
+  {
+    name: 'cnn-train-step', what: 'examples/cnn_train.ts model (conv-bn-relu-pool ×2, linear) at batch 64: forward, crossEntropy, backward, Adam', roof: 'compute',
+    setup(backend, scale) {
+      const batch = pick(scale, 64, 16, 2);
+      const model = new SmallCnn().to(backend);
+      const opt = new kiln.optim.Adam(model.parameters(), { lr: 5e-3 });
+      const x = kiln.randn([batch, 1, 28, 28], { backend });
+      const y = kiln.randint(0, 10, [batch], { backend });
+      const step = (xb: Tensor, yb: Tensor) => {
+        opt.zeroGrad();
+        const loss = kiln.nn.crossEntropy(model.forward(xb), yb);
+        loss.backward();
+        opt.step();
+        return loss.detach();
+      };
+      return { size: `28×28, batch ${batch}`, fn: step, args: [x, y] };
+    },
+  },
+];
+
+export const WORKLOADS: readonly Workload[] = [...GENERAL_WORKLOADS, ...CNN_WORKLOADS];
