@@ -4,13 +4,17 @@
 // something needs a buffer: a graph output, a shared expensive value, an op with a kernel of its own,
 // or a layout that index arithmetic cannot express (the lowering asks for its operand materialised).
 // A matmul takes the elementwise ops applied to its result as an epilogue (relu(x @ W + b) is one
-// kernel); the plan passes after this one (compiler/passes.ts) merge row-wise steps and free temps.
+// kernel), also across a reshape of its result (a convolution's [N, C, H·W] to [N, C, H, W]), and reads
+// a reshaped window view as its B operand in place (implicit GEMM: no im2col copy). The plan passes
+// after this one (compiler/passes.ts) merge row-wise steps and free temps.
 import type { DType } from '../src/core/dtype.js';
 import type { Expr, Kernel, MatmulKernel, View } from '../src/core/kernel.js';
-import { contiguousView, isContiguousView, localizeInputs } from '../src/core/kernel.js';
+import { contiguousView, isContiguousView, localizeInputs, mapExpr } from '../src/core/kernel.js';
 import { assertNever } from '../src/core/errors.js';
-import { sizeOf } from '../src/core/shape.js';
+import { shapesEqual, sizeOf } from '../src/core/shape.js';
+import { reshapeView } from '../src/core/view.js';
 import { loadExpr, lowerOp } from '../src/lower.js';
+import { permuteWindowed, splitOperand, windowsOf, type Windowed } from '../src/core/implicit-gemm.js';
 import { OPS } from '../src/ops/index.js';
 import type { Graph, GraphNode } from './graph.js';
 
@@ -21,7 +25,20 @@ type Buf = { readonly kind: 'buf'; readonly buf: number; readonly view: View; re
  */
 type Val =
   | Buf
-  | { readonly kind: 'expr'; readonly expr: Expr; readonly shape: readonly number[]; readonly dtype: DType; readonly ops: number; readonly mm?: MatmulKernel; readonly nodes: readonly number[] };
+  /**
+   * `space`: the shape the expression is indexed over when it differs from `shape` by a reshape (a
+   * matmul epilogue carried across a reshape of its result: both flatten to the same row-major order).
+   */
+  | { readonly kind: 'expr'; readonly expr: Expr; readonly shape: readonly number[]; readonly dtype: DType; readonly ops: number; readonly mm?: MatmulKernel; readonly nodes: readonly number[]; readonly space?: readonly number[] }
+  /**
+   * Movements of buffer `source` that a view cannot express (windows of a padded input, an im2col
+   * reshape), not copied yet: `w` says what they read (compiler/implicit-gemm.ts). A matmul reads it
+   * as its B operand in place; any other reader gets the movements replayed the plain way (`realize`).
+   */
+  | { readonly kind: 'deferred'; readonly id: number; readonly source: Buf; readonly chain: readonly number[]; readonly w: Windowed; readonly dtype: DType };
+
+/** Loads standing for a spaced operand while an op is lowered (buffers are numbered from 0). */
+const PLACEHOLDER = -1;
 
 /** One kernel launch: buffers are numbered leaves first (graph inputs, constants, random draws), then temps. */
 export interface Step {
@@ -96,9 +113,36 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
     return { kind: 'buf', buf: out, view: contiguousView(shape), dtype: o.dtype };
   };
 
+  /** Movement node `n` applied to buffer `x` as the plain lowering does it: a view, or a copy first. */
+  const moveBuf = (n: GraphNode, x: Buf): Buf => {
+    if (n.kind !== 'op') throw new Error('schedule: replaying a leaf');
+    for (;;) {
+      const r = lowerOp(OPS[n.op], n.attrs, [exprOf(x)], [byId.get(n.inputs[0])!], n);
+      if (r.kind === 'moved' && r.expr.kind === 'load') return { kind: 'buf', buf: x.buf, view: r.expr.view, dtype: x.dtype };
+      if (r.kind !== 'materialize') throw new Error(`schedule: ${n.op} replayed on a buffer lowered to ${r.kind}`);
+      x = contiguous(x);
+    }
+  };
+  /** Copies of padded (masked) sources, made once however many deferred values replay from them. */
+  const sourceCopies = new Map<Buf, Buf>();
+
+  /** A deferred value the plain way: its movements replayed on its source (copies where needed), once. */
+  const realize = (v: Extract<Val, { kind: 'deferred' }>): Buf => {
+    let x = v.source;
+    if (x.view.mask) {
+      const copy = sourceCopies.get(x) ?? contiguous(x);
+      sourceCopies.set(x, copy);
+      x = copy;
+    }
+    for (const id of v.chain) x = moveBuf(byId.get(id)!, x);
+    vals.set(v.id, x);
+    return x;
+  };
+
   /** Emits the kernel computing `v` into a fresh temp. */
   const materialize = (v: Val): Buf => {
     if (v.kind === 'buf') return v;
+    if (v.kind === 'deferred') return realize(v);
     const output = { expr: v.expr, dtype: v.dtype };
     const kernel: Kernel = v.mm ? { ...v.mm, outputs: [output] } : { kind: 'elementwise', shape: v.shape, nInputs: 0, outputs: [output] };
     return launch(kernel, v.shape, v.nodes);
@@ -106,15 +150,66 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
 
   /** `v` in a contiguous buffer of its own (what a lowering asks for when index arithmetic cannot read it). */
   const contiguous = (v: Val): Buf => {
-    if (v.kind === 'expr') return materialize(v);
+    if (v.kind !== 'buf') return materialize(v);
     if (isContiguousView(v.view)) throw new Error('schedule: lowering asked to copy a contiguous buffer');
     return materialize({ kind: 'expr', expr: loadExpr(v.buf, v.view, v.dtype), shape: v.view.shape, dtype: v.dtype, ops: 0, nodes: [] });
   };
 
-  const exprOf = (v: Val): Expr => (v.kind === 'buf' ? loadExpr(v.buf, v.view, v.dtype) : v.expr);
-  const opsOf = (v: Val) => (v.kind === 'buf' ? 0 : v.ops);
-  const nodesOf = (v: Val) => (v.kind === 'buf' ? [] : v.nodes);
-  const matmulOf = (v: Val) => (v.kind === 'buf' ? undefined : v.mm);
+  const exprOf = (v: Val): Expr => {
+    if (v.kind === 'deferred') throw new Error('schedule: a deferred value read as an expression');
+    return v.kind === 'expr' ? v.expr : loadExpr(v.buf, v.view, v.dtype);
+  };
+  const opsOf = (v: Val) => (v.kind === 'expr' ? v.ops : 0);
+  const nodesOf = (v: Val) => (v.kind === 'expr' ? v.nodes : []);
+  const matmulOf = (v: Val) => (v.kind === 'expr' ? v.mm : undefined);
+  const spaceOf = (v: Val) => (v.kind === 'expr' ? v.space : undefined);
+  /** True when `n` is a matmul reading node `id` as its B operand. */
+  const readsAsB = (n: GraphNode | undefined, id: number) => n?.kind === 'op' && OPS[n.op].kind === 'matmul' && n.inputs[1] === id && n.inputs[0] !== id;
+
+  /**
+   * An elementwise op over a matmul epilogue that a reshape carried into `space`: lowered with the
+   * spaced operands as placeholder loads over their shapes, then every other load re-viewed over
+   * `space` and the placeholders replaced by the epilogue. Null when a view does not re-view (the
+   * caller copies the epilogue out first).
+   */
+  const lowerInSpace = (n: Extract<GraphNode, { kind: 'op' }>, ins: readonly Val[], metas: readonly GraphNode[], space: readonly number[]): Val | null => {
+    const args = ins.map((x, i) => (spaceOf(x) ? loadExpr(PLACEHOLDER - i, contiguousView(n.shape), x.dtype) : exprOf(x)));
+    if (ins.some((x) => spaceOf(x) && !shapesEqual((x as { shape: readonly number[] }).shape, n.shape))) return null;
+    const r = lowerOp(OPS[n.op], n.attrs, args, metas, n);
+    if (r.kind !== 'expr') return null;
+    let ok = true;
+    const expr = mapExpr(r.expr, (e) => {
+      if (e.kind !== 'load') return e;
+      if (e.input < 0) {
+        if (!isContiguousView(e.view) || !shapesEqual(e.view.shape, n.shape) || e.view.offset !== 0) ok = false;
+        return exprOf(ins[PLACEHOLDER - e.input]);
+      }
+      const view = e.gather ? null : reshapeView(e.view, space);
+      if (!view) { ok = false; return e; }
+      return { ...e, view };
+    });
+    if (!ok) return null;
+    const mm = ins.map(matmulOf).find((m) => m !== undefined);
+    return { kind: 'expr', expr, shape: n.shape, dtype: n.dtype, ops: ins.reduce((s, x) => s + opsOf(x), 1), mm, nodes: [...ins.flatMap(nodesOf), n.id], space };
+  };
+
+  /**
+   * A matmul whose B is deferred: lowered with a placeholder B (so A is handled as usual), then B
+   * swapped for the windows read in place. Null when they do not form a split operand.
+   */
+  const matmulReadingWindows = (n: Extract<GraphNode, { kind: 'op' }>, ins: Val[], metas: readonly GraphNode[]): Val | undefined => {
+    const b = ins[1];
+    if (b.kind !== 'deferred') return undefined;
+    for (;;) {
+      const r = lowerOp(OPS[n.op], n.attrs, [exprOf(ins[0]), loadExpr(PLACEHOLDER, contiguousView(metas[1].shape), b.dtype)], metas, n);
+      if (r.kind === 'materialize' && !r.operands.includes(1)) { ins[0] = contiguous(ins[0]); continue; }
+      if (r.kind !== 'kernel' || r.kernel.kind !== 'matmul') return undefined;
+      const operand = splitOperand(b.w, r.kernel.batch);
+      if (!operand) return undefined;
+      const mm: MatmulKernel = { ...r.kernel, b: { input: b.source.buf, ...operand } };
+      return { kind: 'expr', expr: mm.outputs[0].expr, shape: n.shape, dtype: n.dtype, ops: 0, mm, nodes: [...b.chain, n.id] };
+    }
+  };
 
   for (const n of g.nodes) {
     if (n.kind === 'const' && inlined(n)) {
@@ -129,6 +224,36 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
     const ins = n.inputs.map((x) => vals.get(x)!);
     const metas = n.inputs.map((x) => byId.get(x)!);
     let v: Val | undefined;
+    // A deferred value goes on through reshapes and permutes and is read in place as a matmul's B;
+    // every other reader gets it realized.
+    const keeps = (i: number) => (i === 1 && readsAsB(n, n.inputs[1])) || (i === 0 && (n.op === 'reshape' || n.op === 'permute'));
+    ins.forEach((x, i) => { if (x.kind === 'deferred' && !keeps(i)) ins[i] = realize(x); });
+    const def = OPS[n.op];
+    const x0 = ins[0];
+    const defer = (source: Buf, chain: readonly number[], w: Windowed | null): Val | undefined => (w ? { kind: 'deferred', id: n.id, source, chain, w, dtype: n.dtype } : undefined);
+    if (n.op === 'reshape' && x0.kind === 'expr' && x0.mm) {
+      // A reshape keeps the row-major order: the epilogue goes on over the matmul's own space.
+      v = { ...x0, shape: n.shape, space: x0.space ?? x0.shape, nodes: [...x0.nodes, n.id] };
+    } else if (x0?.kind === 'deferred') {
+      const attrs = n.attrs as { order?: readonly number[] };
+      const w = n.op === 'reshape' ? { ...x0.w, shape: n.shape } : permuteWindowed(x0.w, attrs.order!);
+      v = defer(x0.source, [...x0.chain, n.id], w);
+      if (!v) ins[0] = realize(x0);
+    } else if (n.op === 'unfold' && x0.kind === 'buf' && x0.view.mask && def.kind === 'movement' && !def.view(x0.view, n.attrs as never)) {
+      // Windows of a padded input: the padding becomes bounds instead of a copy.
+      v = defer(x0, [n.id], windowsOf(x0.view, n.attrs as Parameters<typeof windowsOf>[1]));
+    } else if (n.op === 'reshape' && x0.kind === 'buf' && !x0.view.mask && !reshapeView(x0.view, n.shape) && (consumers.get(n.id) ?? []).some((c) => readsAsB(byId.get(c), n.id))) {
+      v = defer(x0, [n.id], { view: x0.view, bounds: [], shape: n.shape });
+    } else if (ins[1]?.kind === 'deferred') {
+      v = matmulReadingWindows(n, ins, metas);
+      if (!v) ins[1] = realize(ins[1] as Extract<Val, { kind: 'deferred' }>);
+    } else if (ins.some(spaceOf)) {
+      const mms = new Set(ins.map(matmulOf).filter((m) => m !== undefined));
+      const space = ins.map(spaceOf).find((s) => s !== undefined)!;
+      if (def.kind === 'elementwise' && mms.size === 1) v = lowerInSpace(n, ins, metas, space) ?? undefined;
+      if (v && v.kind === 'expr' && v.ops > KERNEL_OP_LIMIT) v = materialize(v);
+      if (!v) ins.forEach((x, i) => { if (spaceOf(x)) ins[i] = materialize(x); });
+    }
     while (!v) {
       const r = lowerOp(OPS[n.op], n.attrs, ins.map(exprOf), metas, n);
       switch (r.kind) {

@@ -4,12 +4,12 @@
 // computes is rounded to float32 (Math.fround) as it is made, as eager mode stores it: a fused
 // `x.eq(x.max())` must compare the same float32 numbers that the unfused ops would.
 import type { Expr, Kernel, View } from '../../src/core/kernel.js';
-import { renderDag } from '../../src/core/kernel.js';
+import { boundsTest, operandBCoords, renderDag } from '../../src/core/kernel.js';
 import { scalarTemplate, SCALAR_HELPERS } from '../../src/ops/scalar.js';
 import type { DType } from '../../src/core/dtype.js';
 import { assertNever } from '../../src/core/errors.js';
 import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
-import { jsAddress as address, jsLoops as loops, jsMaskTest as maskTest } from '../../src/core/js-source.js';
+import { jsAddress as address, jsDecode, jsLoops as loops, jsMaskTest as maskTest } from '../../src/core/js-source.js';
 import { reduceIdentity, reduction, type ReduceOp } from '../../src/core/reductions.js';
 
 /** A compiled cpu kernel: `ins[i]` / `outs[i]` are typed arrays; a bad gathered index is recorded in `err`. */
@@ -153,17 +153,23 @@ export function renderJs(k: Kernel): string {
       if (a.view.mask || b.view.mask) throw new Error('cpu: matmul operand views must not be masked (materialise padded operands first)');
       // Coordinates: c0..c{nb-1} batch, then m = c{nb}, n = c{nb+1} (so epilogue views index [...batch, m, n]).
       const am = a.view.strides[nb], ak = a.view.strides[nb + 1];
-      const bk = b.view.strides[nb], bn = b.view.strides[nb + 1];
       const batchOff = (v: View) => address({ ...v, shape: v.shape.slice(0, nb), strides: v.strides.slice(0, nb) }, (d) => `c${d}`);
-      lines.push('const out0 = outs[0];', `const row = new Float64Array(${k.n});`, 'let o = 0;');
+      // B's row and column offsets (from its strides, or decoded over the dims of a split B).
+      const [kd, nd] = b.split ?? [1, 1];
+      const bc = operandBCoords(b, nb, (d) => `c${d}`, 'kk', 'n', jsDecode);
+      const inBounds = boundsTest(b.bounds, bc);
+      const part = (first: number, count: number) => address({ shape: b.view.shape.slice(first, first + count), strides: b.view.strides.slice(first, first + count), offset: 0 }, (d) => bc(first + d));
+      lines.push('const out0 = outs[0];', `const row = new Float64Array(${k.n});`, `const bn = new Int32Array(${k.n});`, 'let o = 0;',
+        `for (let n = 0; n < ${k.n}; n++) bn[n] = ${part(nb + kd, nd)};`);
       const body: string[] = [
         `const ab = ${batchOff(a.view)}; const bb = ${batchOff(b.view)};`,
         `for (let m = 0; m < ${k.m}; m++) {`,
         '  row.fill(0);',
         `  for (let kk = 0; kk < ${k.k}; kk++) {`,
         `    const av = in${a.input}[ab + m*${am} + kk*${ak}];`,
-        `    const bo = bb + kk*${bk};`,
-        `    for (let n = 0; n < ${k.n}; n++) row[n] += av * in${b.input}[bo + n*${bn}];`,
+        `    const bo = bb + ${part(nb, kd)};`,
+        // Bounds (a padded input read through a window) skip the terms that fall in the padding.
+        `    for (let n = 0; n < ${k.n}; n++) ${inBounds ? `if (${inBounds}) ` : ''}row[n] += av * in${b.input}[bo + bn[n]];`,
         '  }',
         `  const c${nb} = m;`,
         `  for (let c${nb + 1} = 0; c${nb + 1} < ${k.n}; c${nb + 1}++) {`,

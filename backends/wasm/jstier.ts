@@ -13,9 +13,9 @@
 // Elementwise values do not depend on the order, so elementwise kernels walk plain row-major loops.
 import type { DType } from '../../src/core/dtype.js';
 import type { ElementwiseKernel, Expr, Kernel, MatmulKernel, ReduceKernel, View } from '../../src/core/kernel.js';
-import { renderDag } from '../../src/core/kernel.js';
+import { boundsTest, operandBCoords, renderDag } from '../../src/core/kernel.js';
 import { assertNever } from '../../src/core/errors.js';
-import { jsAddress, jsLoops, jsMaskTest } from '../../src/core/js-source.js';
+import { jsAddress, jsDecode, jsLoops, jsMaskTest } from '../../src/core/js-source.js';
 import { JS_INDEX_CHECK, type IndexErrorRecord } from '../../src/core/index-check.js';
 import { reduceIdentity, reduction } from '../../src/core/reductions.js';
 import { sizeOf } from '../../src/core/shape.js';
@@ -308,10 +308,12 @@ function reduce(k: ReduceKernel, lines: string[], tmp: { n: number }): void {
 
 function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
   const nb = k.batch.length;
-  const operand = (x: MatmulKernel['a'], row: string, col: string) => {
-    const coord = (d: number) => (d < nb ? `c${d}` : d === nb ? row : col);
+  const operand = (x: MatmulKernel['a'] | MatmulKernel['b'], row: string, col: string, isB: boolean) => {
+    // A split B decodes its row and column over several dims each.
+    const coord = isB ? operandBCoords(x, nb, (d) => `c${d}`, row, col, jsDecode) : (d: number) => (d < nb ? `c${d}` : d === nb ? row : col);
     const addr = jsAddress(x.view, coord);
-    const m = jsMaskTest(x.view, coord);
+    const tests = [jsMaskTest(x.view, coord), isB ? boundsTest((x as MatmulKernel['b']).bounds, coord) : null].filter((t) => t !== null);
+    const m = tests.length ? tests.join(' && ') : null;
     // Integer and bool operands are converted to float32 first (matmul.ts toF32).
     return m ? `((${m})?f32(in${x.input}[${addr}]):0)` : `f32(in${x.input}[${addr}])`;
   };
@@ -324,7 +326,7 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
     `  const c${nb} = m;`,
     `  for (let c${nb + 1} = 0; c${nb + 1} < ${k.n}; c${nb + 1}++) {`,
     '    let acc0 = 0;',
-    `    for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk')}, ${operand(k.b, 'kk', `c${nb + 1}`)}, acc0);`,
+    `    for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk', false)}, ${operand(k.b, 'kk', `c${nb + 1}`, true)}, acc0);`,
     ...inner.map((l) => '    ' + l),
     `    out0[${storeAddr(out.view, 'o')}] = ${castCode(out.expr.dtype, out.dtype, e)};`,
     '    o++;',

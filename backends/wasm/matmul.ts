@@ -3,6 +3,11 @@
 // when masked or flipped along m. A 4x8 register tile (8 f32x4 accumulators, broadcast-loaded A)
 // runs the full K; the epilogue (bias, activation, residual ... as an expression of acc0) is applied
 // to the tile in registers and stored through the output view. Column blocks keep B panels in L2.
+// A split B (implicit GEMM: a convolution's window view, rows and columns each decoding into several
+// dims) is packed from a table of row offsets and each panel's column offsets; a panel whose 8
+// columns are consecutive in memory (a run along an output row) copies two vectors per row. Bounds
+// (padding seen through the window) are sums of a row part (in the table) and a column part: a panel
+// row inside every bound is copied as vectors, one touching the padding element by element.
 import type { Expr, MatmulKernel, View } from '../../src/core/kernel.js';
 import { contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
@@ -51,6 +56,56 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   const tailRows = M % MR;
   const panelBytes = K * NR * 4;
   const batchStrides = (v: View) => v.strides.slice(0, nb);
+  const split = k.b.split;
+  if (split && bv.mask) throw new Error('wasm matmul: a split B operand must not be masked');
+  const bounds = k.b.bounds ?? [];
+  if (bounds.length && !split) throw new Error('wasm matmul: bounds need a split B operand');
+  /** Ints per row of the k table: the element offset, then each bound's row part. */
+  const ROW = 1 + bounds.length;
+
+  /** Element offset Σ coord_d·stride_d of `flat` decoded row-major over `dims`. */
+  const decodeOffset = (flat: () => Ref, dims: readonly number[], strides: readonly number[]): Ref => {
+    let off: Ref = m.i32.const(0);
+    let inner = 1;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if (strides[d] !== 0 && dims[d] > 1) {
+        const q = inner === 1 ? flat() : m.i32.div_u(flat(), m.i32.const(inner));
+        const c = d === 0 ? q : m.i32.rem_u(q, m.i32.const(dims[d]));
+        off = m.i32.add(off, m.i32.mul(c, m.i32.const(strides[d])));
+      }
+      inner *= dims[d];
+    }
+    return off;
+  };
+
+  /** Σ coord·coef over a bound's terms on view dims first..first+count-1, `flat` decoded row-major over them. */
+  const boundPart = (bd: { readonly terms: readonly (readonly [number, number])[] }, flat: () => Ref, first: number, count: number): Ref => {
+    let sum: Ref = m.i32.const(0);
+    for (const [d, coef] of bd.terms) {
+      if (d < first || d >= first + count) continue;
+      let inner = 1;
+      for (let e = first + count - 1; e > d; e--) inner *= bv.shape[e];
+      const q = inner === 1 ? flat() : m.i32.div_u(flat(), m.i32.const(inner));
+      const c = d === first ? q : m.i32.rem_u(q, m.i32.const(bv.shape[d]));
+      sum = m.i32.add(sum, m.i32.mul(c, m.i32.const(coef)));
+    }
+    return sum;
+  };
+
+  // ---- ktab(dst): per row k of a split B, its element offset and bound parts (once per launch) ---
+  if (split) {
+    const fn = km.fn(1);
+    const kk = fn.local(i32);
+    const kDims = bv.shape.slice(nb, nb + split[0]), kStrides = bv.strides.slice(nb, nb + split[0]);
+    if (K > 0) {
+      fn.forRange(kk, m.i32.const(0), () => m.i32.const(K), 1, () => {
+        const at = fn.let(i32, m.i32.add(fn.get(0), m.i32.mul(fn.get(kk), m.i32.const(4 * ROW))));
+        fn.emit(m.i32.store(0, 4, fn.get(at), decodeOffset(() => fn.get(kk), kDims, kStrides)));
+        bounds.forEach((bd, j) => fn.emit(m.i32.store(4 * (1 + j), 4, fn.get(at), boundPart(bd, () => fn.get(kk), nb, split[0]))));
+      }, true);
+    }
+    fn.finish('ktab');
+  }
 
   /** Emits batch coordinates of the batch index in local `bi` into locals. */
   const batchCoords = (fn: Fn, bi: number): number[] => {
@@ -74,9 +129,9 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     return a;
   };
 
-  // ---- packB(bBase, pack, batch): panel p, row k at pack + p*K*32 + k*32 -----------------------
+  // ---- packB(bBase, pack, batch[, ktab]): panel p, row k at pack + p*K*32 + k*32 ---------------
   {
-    const fn = km.fn(3);
+    const fn = km.fn(split ? 4 : 3);
     const coords = batchCoords(fn, 2);
     const base = fn.let(i32, batchBase(fn, fn.get(0), bv, bv.strides, coords, 4));
     const bk = bv.strides[nb], bn = bv.strides[nb + 1];
@@ -98,6 +153,65 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const dst = fn.local(i32);
     if (viewIsEmpty(bv)) {
       fn.emit(m.memory.fill(fn.get(1), m.i32.const(0), m.i32.const(nP * panelBytes), 'mem'));
+    } else if (split) {
+      const nDims = bv.shape.slice(nb + split[0]), nStrides = bv.strides.slice(nb + split[0]);
+      const nFirst = nb + split[0], nCount = split[1];
+      const row = fn.local(i32);
+      const kPart = bounds.map(() => fn.local(i32));
+      const minI = (a: Ref, b: Ref, lt: boolean) => m.select(lt ? m.i32.lt_s(a, b) : m.i32.gt_s(a, b), a, b);
+      fn.repeat(nP, (pc) => {
+        const p = () => (pc < 0 ? m.i32.const(0) : fn.get(pc));
+        const valid: number[] = [], offs: number[] = [];
+        const nPart = bounds.map((): number[] => []);
+        for (let c = 0; c < NR; c++) {
+          const col = fn.let(i32, m.i32.add(m.i32.mul(p(), m.i32.const(NR)), m.i32.const(c)));
+          valid.push(fn.let(i32, m.i32.lt_s(fn.get(col), m.i32.const(N))));
+          offs.push(fn.let(i32, m.select(fn.get(valid[c]), decodeOffset(() => fn.get(col), nDims, nStrides), m.i32.const(0))));
+          bounds.forEach((bd, j) => nPart[j].push(fn.let(i32, boundPart(bd, () => fn.get(col), nFirst, nCount))));
+        }
+        let consecutive: Ref = fn.get(valid[NR - 1]);
+        for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
+        // Each bound's column part over the panel: its least and greatest.
+        const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
+        const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
+        fn.set(dst, m.i32.add(fn.get(1), m.i32.mul(p(), m.i32.const(panelBytes))));
+        /** Byte address of row kk's element offset plus `off` elements. */
+        const rowAddr = (off: Ref): Ref => m.i32.add(fn.get(base), m.i32.shl(m.i32.add(fn.get(row), off), m.i32.const(2)));
+        /** True when every bound holds at row kk for column parts `parts[j]` (lo) and `upper[j]` (hi). */
+        const inside = (lower: (j: number) => Ref, upper: (j: number) => Ref): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
+          const t = m.i32.and(m.i32.ge_s(m.i32.add(fn.get(kPart[j]), lower(j)), m.i32.const(bd.lo)), m.i32.lt_s(m.i32.add(fn.get(kPart[j]), upper(j)), m.i32.const(bd.hi)));
+          return acc ? m.i32.and(acc, t) : t;
+        }, null);
+        const rows = (body: () => void) => {
+          if (K === 0) return;
+          fn.forRange(kk, m.i32.const(0), () => m.i32.const(K), 1, () => {
+            const at = fn.let(i32, m.i32.add(fn.get(3), m.i32.mul(fn.get(kk), m.i32.const(4 * ROW))));
+            fn.set(row, m.i32.load(0, 4, fn.get(at)));
+            kPart.forEach((l, j) => fn.set(l, m.i32.load(4 * (1 + j), 4, fn.get(at))));
+            body();
+            fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
+          }, true);
+        };
+        const vectors = () => {
+          fn.set(src, rowAddr(fn.get(offs[0])));
+          fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
+          fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
+        };
+        const scalars = () => {
+          for (let c = 0; c < NR; c++) {
+            const inb = inside((j) => fn.get(nPart[j][c]), (j) => fn.get(nPart[j][c]));
+            const ok = fn.let(i32, inb ? m.i32.and(fn.get(valid[c]), inb) : fn.get(valid[c]));
+            // Outside a bound the address may lie outside the buffer: read its first element instead.
+            const v = m.f32.load(0, 4, bounds.length ? m.select(fn.get(ok), rowAddr(fn.get(offs[c])), fn.get(0)) : rowAddr(fn.get(offs[c])));
+            fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
+          }
+        };
+        const whole = () => inside((j) => fn.get(lo[j]), (j) => fn.get(hi[j]));
+        fn.if(consecutive, () => rows(() => {
+          const w = whole();
+          if (w) fn.if(w, vectors, scalars); else vectors();
+        }), () => rows(scalars));
+      });
     } else if (simple) {
       // Row-major B: two v128 copies per (k, panel); the tail panel copies its columns and zero-fills.
       fn.repeat(nP, (pc) => {
@@ -357,9 +471,12 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     // tensors: those operands are converted to float32 copies first (exact below 2^24).
     const conv = [k.a.input, k.b.input].map((inp) => env.inputs[inp]).map((x) => (x && x.dtype !== 'float32' ? x : null));
     const convBytes = conv.map((x) => (x ? align(4 * x.size) : 0));
-    const pack = env.scratch(align(packBytes) + align(aBytes) + convBytes[0] + convBytes[1] + 16);
+    const ktabBytes = split ? align(4 * ROW * K) : 0;
+    const pack = env.scratch(align(packBytes) + align(aBytes) + ktabBytes + convBytes[0] + convBytes[1] + 16);
     const aScr = pack + align(packBytes);
-    let cursor = aScr + align(aBytes);
+    const ktab = aScr + align(aBytes);
+    if (split) ex.ktab(ktab);
+    let cursor = ktab + ktabBytes;
     const operand = (j: 0 | 1): number => {
       const inp = j === 0 ? k.a.input : k.b.input;
       const c = conv[j];
@@ -373,7 +490,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const bPtr = k.b.input === k.a.input && conv[0] ? aPtr : operand(1);
     const args = dynM ? [...ptrs, pack, aScr, aPtr, 0, 0, 0, rows] : [...ptrs, pack, aScr, aPtr, 0, 0, 0];
     for (let bi = 0; bi < batchTotal; bi++) {
-      if (bi === 0 || bVaries) ex.packB(bPtr, pack, bi);
+      if (bi === 0 || bVaries) ex.packB(bPtr, pack, bi, ktab);
       if (needA) { if (dynM) ex.packA(aPtr, aScr, bi, rows); else ex.packA(aPtr, aScr, bi); }
       args[nIn + 4] = bi;
       for (let r = 0; r < nRowBlocks; r += ROW_BLOCKS_PER_CALL) {

@@ -4,7 +4,7 @@
 // epilogue fused into the store. Every dispatch is a linear workgroup count laid out on a 1-3-D grid.
 import type { DType } from '../../src/core/dtype.js';
 import type { Expr, Kernel, KernelOutput, MatmulKernel, ReduceKernel, ReduceOp, ElementwiseKernel, View } from '../../src/core/kernel.js';
-import { exprNodes, kernelExprs } from '../../src/core/kernel.js';
+import { boundsTest, exprNodes, kernelExprs, operandBCoords } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { assertNever } from '../../src/core/errors.js';
 import { reduceIdentity, reduction } from '../../src/core/reductions.js';
@@ -317,7 +317,15 @@ function renderMatmul(k: MatmulKernel, plan: BindingPlan): WgslProgram {
   });
   const aLines: string[] = [], bLines: string[] = [];
   const av = em.load(k.a.input, k.a.view, 'float32', tileScope('gm', 'gk'), aLines);
-  const bv = em.load(k.b.input, k.b.view, 'float32', tileScope('gk', 'gn'), bLines);
+  // A split B decodes its row and column over several dims each (i32 coordinates, non-negative).
+  const decode = (flat: string, inner: number, size: number) => {
+    const q = inner === 1 ? flat : `(${flat} / ${em.params.i32(inner)})`;
+    return size ? `(${q} % ${em.params.i32(size)})` : q;
+  };
+  const bScope: Scope = { ...tileScope('gk', 'gn'), coord: operandBCoords(k.b, nb, (d) => batchCoords.coord(d), 'gk', 'gn', decode) };
+  const bv = em.load(k.b.input, k.b.view, 'float32', bScope, bLines);
+  // Bounds (a padded input read through a window): the tile keeps 0 where one fails.
+  const bBounds = boundsTest(k.b.bounds, bScope.coord, (v) => em.params.i32(v));
   const epi: string[] = [];
   const epiScope: Scope = {
     coord: (d) => (d < nb ? batchCoords.coord(d) : d === nb ? 'cm' : 'cn'),
@@ -357,7 +365,7 @@ function renderMatmul(k: MatmulKernel, plan: BindingPlan): WgslProgram {
     `        let gk = k0 + e / ${TILE};`,
     `        let gn = n0 + e % ${TILE};`,
     '        var v = 0.0;',
-    `        if (gk < ${K} && gn < ${N}) {`,
+    `        if (gk < ${K} && gn < ${N}${bBounds ? ` && ${bBounds}` : ''}) {`,
     ...indent(bLines, 5),
     `          v = ${bv};`,
     '        }',

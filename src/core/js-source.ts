@@ -31,3 +31,9 @@ export function jsLoops(shape: readonly number[], first: number, body: string[])
   }
   return out;
 }
+
+/** JS for (flat / inner) mod size over non-negative integers (size 0: no mod), for operandBCoords. */
+export function jsDecode(flat: string, inner: number, size: number): string {
+  const q = inner === 1 ? flat : `Math.floor(${flat}/${inner})`;
+  return size ? `(${q}%${size})` : q;
+}

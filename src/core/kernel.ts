@@ -86,8 +86,63 @@ export interface MatmulKernel {
   readonly nInputs: number;
   /** Views over [...batch, m, k] and [...batch, k, n] (float32, never masked: pad operands are materialised first). */
   readonly a: { readonly input: number; readonly view: View };
-  readonly b: { readonly input: number; readonly view: View };
+  readonly b: MatmulOperandB;
   readonly outputs: readonly [KernelOutput];
+}
+
+/**
+ * B of a matmul. With `split = [kDims, nDims]` its view is over [...batch, ...kShape, ...nShape]
+ * instead: row k and column n decode row-major into several dims each (a convolution's window view,
+ * whose im2col matrix no strides can express, is read in place instead of copied).
+ */
+export interface MatmulOperandB {
+  readonly input: number;
+  readonly view: View;
+  readonly split?: readonly [number, number];
+  /** B reads 0 wherever a bound fails (a padded input seen through a window, read without a padded copy). */
+  readonly bounds?: readonly WindowBound[];
+}
+
+/**
+ * lo <= Σ coord(d)·coef over `terms` < hi, over B's view dims: a padded dim seen through a window is
+ * position·step + tap·dilation in padded coordinates, and only [pad, pad + size) holds data.
+ */
+export interface WindowBound {
+  readonly terms: readonly (readonly [number, number])[];
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The test that every bound holds, given code for each view dim's coordinate (null when there are none). */
+export function boundsTest(bounds: readonly WindowBound[] | undefined, coord: (d: number) => string, int: (v: number) => string = String): string | null {
+  if (!bounds?.length) return null;
+  return bounds.map((bd) => {
+    const sum = bd.terms.map(([d, c]) => (c === 1 ? coord(d) : `${coord(d)} * ${int(c)}`)).join(' + ');
+    return `(${sum}) >= ${int(bd.lo)} && (${sum}) < ${int(bd.hi)}`;
+  }).join(' && ');
+}
+
+/**
+ * Coordinates of B's view dims given code for the batch coordinates, row k and column n: `decode(flat,
+ * inner, size)` renders (flat / inner) mod size in the backend's language (size 0: no mod).
+ */
+export function operandBCoords(b: MatmulOperandB, nb: number, batch: (d: number) => string, k: string, n: string,
+  decode: (flat: string, inner: number, size: number) => string): (d: number) => string {
+  const [kd, nd] = b.split ?? [1, 1];
+  const coords: string[] = [];
+  const dims = (first: number, count: number, flat: string) => {
+    let inner = 1;
+    const out: string[] = [];
+    for (let d = first + count - 1; d >= first; d--) {
+      out.unshift(count === 1 ? flat : decode(flat, inner, d === first ? 0 : b.view.shape[d]));
+      inner *= b.view.shape[d];
+    }
+    coords.push(...out);
+  };
+  for (let d = 0; d < nb; d++) coords.push(batch(d));
+  dims(nb, kd, k);
+  dims(nb + kd, nd, n);
+  return (d) => coords[d];
 }
 
 /**
@@ -266,7 +321,7 @@ function printKernelBody(k: Kernel): string {
         k.outputs.map((o, i) => `  out${i} (${o.scope}) = ${out(o)}`).join('\n');
     case 'matmul':
       return `matmul batch=[${k.batch.join(',')}] m=${k.m} n=${k.n} k=${k.k} inputs=${k.nInputs}\n` + lets +
-        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}\n  out0 = ${out(k.outputs[0])}`;
+        `  a = in${k.a.input}${fmtView(k.a.view)}\n  b = in${k.b.input}${fmtView(k.b.view)}${k.b.split ? ` split(${k.b.split.join(',')})` : ''}${k.b.bounds?.length ? ` bounds(${k.b.bounds.map((bd) => `${bd.lo}<=${bd.terms.map(([d, c]) => `${c}*d${d}`).join('+')}<${bd.hi}`).join(', ')})` : ''}\n  out0 = ${out(k.outputs[0])}`;
     default: return assertNever(k, 'kernel');
   }
 }

@@ -90,11 +90,12 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
     return affine(centered.mul(v.add(eps).rsqrt()), weight, bias);
   }
   if (!runningMean || !runningVar) throw new KilnError(`${op}: runningMean and runningVar are needed outside training`);
+  // (x - mean)·scale (+ bias): each per-channel value is read once, so a compiled conv keeps the
+  // whole normalisation in its epilogue instead of materialising a shared scale first.
   let scale = runningVar.add(eps).rsqrt();
   if (weight) scale = scale.mul(weight);
-  let shift = runningMean.mul(scale).neg();
-  if (bias) shift = shift.add(bias);
-  return input.mul(perChannel(scale, input.ndim)).add(perChannel(shift, input.ndim));
+  const y = input.sub(perChannel(runningMean, input.ndim)).mul(perChannel(scale, input.ndim));
+  return bias ? y.add(perChannel(bias, input.ndim)) : y;
 }
 
 /** Group normalisation: channels split into `numGroups` groups, each normalised over its channels and positions. */
