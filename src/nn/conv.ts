@@ -88,10 +88,18 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
   const dilation = perDim(op, 'dilation', o.dilation ?? 1, nd);
   const pads = convPads(op, o.padding ?? 0, ks, stride, dilation);
   checkFits(op, x, ks, dilation, pads);
-  const xp = pads.some(([a, b]) => a > 0 || b > 0) ? x.pad(spatialPads(x, pads)) : x;
+  const og = outC / groups;
+  const padded = pads.some(([a, b]) => a > 0 || b > 0);
+  if (ks.every((kk) => kk === 1) && !padded) {
+    // 1×1: a plain matmul of the weight by the (strided) input, no window view at all.
+    const xs = stride.some((st) => st > 1) ? x.slice([null, null, ...stride.map((st): [number, null, number] => [0, null, st])]) : x;
+    const out = xs.shape.slice(2);
+    const y = weight.reshape([groups, og, cg]).matmul(xs.reshape([n, groups, cg, sizeOf(out)])).reshape([n, outC, ...out]);
+    return bias ? y.add(bias.reshape([outC, ...ones(nd)])) : y;
+  }
+  const xp = padded ? x.pad(spatialPads(x, pads)) : x;
   const win = windows(xp, ks, stride, dilation); // [N, C, ...out, ...ks]
   const out = win.shape.slice(2, 2 + nd);
-  const og = outC / groups;
   let y: Tensor;
   if (cg === 1 && og === 1) {
     // Depthwise: each channel's window dotted with its own kernel, a sum over the window dims.

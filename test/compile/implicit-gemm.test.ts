@@ -86,6 +86,20 @@ forEachBackend((backend) => {
     }
   });
 
+  it('a 1×1 convolution is a plain matmul (no unfold), strided and grouped too', async () => {
+    for (const [groups, stride] of some([[1, 1], [5, 2], [1, [2, 3]]] as const, 2)) {
+      const w1 = k.randn([10, 5 / groups, 1, 1], { backend });
+      const fn = (t: Tensor) => k.conv2d(t, w1, null, { stride, groups }).add(1);
+      const e = k.explain(fn, { backend, args: [x] });
+      expect(e.graphs[0].optimized).not.toMatch(/unfold/);
+      expect(e.graphs[0].kernels).toHaveLength(1);
+      const ref = k.unfold(x, 1, { stride }).reshape([2, groups, 5 / groups, -1]);
+      const want = w1.reshape([groups, 10 / groups, 5 / groups]).matmul(ref).reshape(fn(x).shape).add(1);
+      expect(await maxDiff(fn(x), want)).toBeLessThanOrEqual(tol);
+      expect(await maxDiff(k.compile(fn, { backend })(x), want)).toBeLessThanOrEqual(tol);
+    }
+  });
+
   it('the epilogue follows a reshape of the matmul result, and stops where a view would not follow', async () => {
     const A = k.randn([6, 12], { backend }), B = k.randn([12, 20], { backend });
     const c = k.randn([6, 1, 1], { backend }), r = k.randn([4, 5], { backend });
