@@ -2,8 +2,13 @@
 // padded input, laid out as an im2col matrix, times the weight matrix (groups are a batch dim of the
 // matmul); a depthwise conv is a product and a sum over the window. convTranspose and fold run the
 // other way: a matmul, then the window view's adjoint.
+import { isGradEnabled } from '../autograd.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
+import { permuteWindowed, splitOperand, windowsOf } from '../core/implicit-gemm.js';
+import type { Expr, MatmulKernel } from '../core/kernel.js';
 import { sizeOf } from '../core/shape.js';
+import { expandView, padView, reshapeView } from '../core/view.js';
+import { activeTracer, commonBackend, runKernel } from '../dispatch.js';
 import { foldWindows } from '../ops/movement.js';
 import type { Tensor } from '../tensor.js';
 import { checkInput, fmtDims, perDim, spatialPads, windowCount, windows, type Size } from './window.js';
@@ -69,6 +74,42 @@ function checkFits(op: string, x: Tensor, ks: readonly number[], dilation: reado
   }
 }
 
+/**
+ * An eager convolution as the one kernel compile() makes of the composite below: a matmul reading the
+ * (padded) input's windows in place, the bias in its epilogue. Only when nothing is traced or
+ * differentiated (autograd records the composite's ops); null when the views do not allow it.
+ */
+function implicitGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, groups: number,
+  ks: readonly number[], stride: readonly number[], dilation: readonly number[], pads: readonly (readonly [number, number])[]): Tensor | null {
+  if (activeTracer() || (isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad))) return null;
+  if ([x, weight, bias].some((t) => t?._lazy)) return null;
+  const nd = ks.length;
+  const [n, c] = x.shape;
+  const outC = weight.shape[0], cg = c / groups, og = outC / groups, k = cg * sizeOf(ks);
+  const padded = pads.some(([a, b]) => a > 0 || b > 0) ? padView(x._view, [[0, 0], [0, 0], ...pads]) : x._view;
+  const w = windowsOf(padded, { dims: range(2, 2 + nd), sizes: ks, steps: stride, dilations: dilation }); // [N, C, ...out, ...ks]
+  if (!w) return null;
+  const out = w.view.shape.slice(2, 2 + nd);
+  const cols = permuteWindowed({ ...w, shape: [n, groups, cg, ...out, ...ks] }, [0, 1, 2, ...range(3 + nd, 3 + 2 * nd), ...range(3, 3 + nd)]);
+  const b = cols && splitOperand({ ...cols, shape: [n, groups, k, sizeOf(out)] }, [n, groups]);
+  const a = reshapeView(weight._view, [groups, og, k]);
+  if (!b || !a || sizeOf(out) === 0) return null;
+  const batch = [n, groups], L = sizeOf(out);
+  const acc: Expr = { kind: 'acc', index: 0, dtype: 'float32' };
+  const bv = bias?._view;
+  const epilogue: Expr = bias && bv
+    ? { kind: 'op', op: 'add', dtype: 'float32', args: [acc, { kind: 'load', input: 2, dtype: 'float32', view: { shape: [n, groups, og, L], strides: [0, og * bv.strides[0], bv.strides[0], 0], offset: bv.offset } }] }
+    : acc;
+  const kernel: MatmulKernel = {
+    kind: 'matmul', batch, m: og, n: L, k, nInputs: bias ? 3 : 2,
+    a: { input: 0, view: expandView(a, [...batch, og, k]) }, b: { input: 1, ...b },
+    outputs: [{ expr: epilogue, dtype: 'float32' }],
+  };
+  const inputs = bias ? [weight, x, bias] : [weight, x];
+  const y = runKernel(commonBackend(op, inputs), kernel, inputs, { shape: [...batch, og, L], dtype: 'float32' }, op);
+  return y.reshape([n, outC, ...out]);
+}
+
 function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvOptions): Tensor {
   checkInput(op, x, nd, false);
   const kdims = nd === 1 ? 'kL' : 'kH, kW';
@@ -96,6 +137,10 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
     const out = xs.shape.slice(2);
     const y = weight.reshape([groups, og, cg]).matmul(xs.reshape([n, groups, cg, sizeOf(out)])).reshape([n, outC, ...out]);
     return bias ? y.add(bias.reshape([outC, ...ones(nd)])) : y;
+  }
+  if (cg > 1 || og > 1) {
+    const y = implicitGemm(op, x, weight, bias, groups, ks, stride, dilation, pads);
+    if (y) return y;
   }
   const xp = padded ? x.pad(spatialPads(x, pads)) : x;
   const win = windows(xp, ks, stride, dilation); // [N, C, ...out, ...ks]

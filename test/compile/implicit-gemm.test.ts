@@ -117,6 +117,19 @@ forEachBackend((backend) => {
     }
   });
 
+  it('eager conv runs the same one kernel (bias in its epilogue) when nothing is differentiated', async () => {
+    const be = k.getBackend(backend);
+    const run = be.run.bind(be);
+    let launches = 0;
+    be.run = (...args: Parameters<typeof be.run>) => { launches++; return run(...args); };
+    let y: Tensor;
+    try { y = k.conv2d(x, w, b, { padding: 1, stride: [1, 2] }); } finally { be.run = run; }
+    expect(launches).toBe(1);
+    // The composite (what autograd records): padded copy, window view, im2col, matmul, bias.
+    const composite = k.conv2d(x.detach().requiresGrad_(), w, b, { padding: 1, stride: [1, 2] }).detach();
+    expect(await maxDiff(y, composite)).toBeLessThanOrEqual(tol);
+  });
+
   it('a conv trained compiled gets the gradients eager gets', async () => {
     const run = (compiled: boolean) => {
       const xs = x.detach().requiresGrad_(), ws = w.detach().requiresGrad_(), bs = b.detach().requiresGrad_();
