@@ -128,6 +128,8 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
 
   /** A deferred value the plain way: its movements replayed on its source (copies where needed), once. */
   const realize = (v: Extract<Val, { kind: 'deferred' }>): Buf => {
+    const done = vals.get(v.id);
+    if (done?.kind === 'buf') return done;
     let x = v.source;
     if (x.view.mask) {
       const copy = sourceCopies.get(x) ?? contiguous(x);
