@@ -471,6 +471,9 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
   /** Whether a hit on this new graph may skip the JavaScript, and how; or why not. */
   const skipPlan = (self: unknown, trace: Trace, ret: unknown, graph: Graph, sig: Signature, leaves: readonly Leaf[]): SkipPlan | { why: string } => {
     const pure = options.pure;
+    // Values read on the host may steer the JavaScript (a branch, a size, host-made indices) even
+    // in a function that reads nothing but its arguments, and even under pure: true.
+    if (trace.valueRead) return { why: `it reads tensor values on the host (${trace.valueRead})` };
     if (!pure && !closure.closed) return { why: `the function ${closure.why}` };
     if (!pure && sig.opaque) return { why: `argument ${sig.opaque} is an object kiln cannot look into` };
     if (!pure && self !== undefined && self !== null) return { why: 'it is called with a `this`' };

@@ -507,6 +507,13 @@ export class Trace implements Tracer {
     try { return fn(); } finally { setTracer(prev); }
   }
 
+  /** The first host read of tensor values in this call (a hit must then run the JavaScript). */
+  valueRead: string | null = null;
+
+  readValues(what: string): void {
+    this.valueRead ??= `${what}${this.verifying ? '' : ` at ${callerLocation() ?? 'an unknown location'}`}`;
+  }
+
   realize(t: Tensor, reason: string): void {
     const h = t._lazy as LazyHandle | null;
     if (!h) {

@@ -27,6 +27,8 @@ export interface Tracer {
    * lands the in-place writes the trace still holds for its storage before it is read.
    */
   realize(t: Tensor, reason: string): void;
+  /** The JavaScript read a tensor's values on the host: they may steer it, so a hit must run it again. */
+  readValues(what: string): void;
   /** Records a random draw (drawn now, in program order, and bound to this call's graph). */
   random(kind: RandomKind, shape: readonly number[], dtype: DType, params: readonly number[]): Tensor;
   /** Notes that a tensor's .grad was set during the trace; `prev` is the value it replaced. */

@@ -253,6 +253,7 @@ export class Tensor {
 
   private _readBackend(what: string): Backend {
     this._ensureReal(`${what}()`);
+    activeTracer()?.readValues(`${what}()`);
     const b = getBackend(this._backendName);
     if (!b.syncReads) {
       throw new KilnError(`${what}(): reads from the ${this._backendName} backend are asynchronous; use \`await t.${what}Async()\``);
@@ -269,6 +270,7 @@ export class Tensor {
   /** Async read (the only read on webgpu). */
   async dataAsync(): Promise<TypedArray> {
     this._ensureReal('dataAsync()');
+    activeTracer()?.readValues('dataAsync()');
     if (this.size === 0) return typedArrayFor(this.dtype, 0);
     const b = getBackend(this._backendName);
     const c = this.isContiguous() ? this : untraced(() => noGrad(() => this.contiguous()));
@@ -313,6 +315,7 @@ export class Tensor {
 
   toString(): string {
     if (this._lazy) this._ensureReal('toString()');
+    activeTracer()?.readValues('toString()');
     const b = getBackend(this._backendName);
     if (!b.syncReads) return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, backend=${this._backendName})`;
     const suffix: string[] = [];

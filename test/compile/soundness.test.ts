@@ -131,6 +131,20 @@ describe('side effects', () => {
     expect(k.explain(g, k.ones([2])).javascript.onHit).toBe('skipped');
   });
 
+  it('values read on the host steer the JavaScript: a hit runs it again (a branch on item(), a number from data(), sort of a long row)', () => {
+    const branch = (a: k.Tensor) => a.mul(a.item() > 0 ? 2 : 3);
+    const scale = (a: k.Tensor) => a.mul(a.data()[0]);
+    const order = (a: k.Tensor) => a.argsort().mul(2);
+    const fs = [branch, scale, order].map((fn) => [fn, k.compile(fn)] as const);
+    for (const x of [k.tensor([1]), k.tensor([-1]), k.tensor([3])]) expect(vals(fs[0][1](x))).toEqual(vals(branch(x)));
+    for (let i = 0; i < 3; i++) { const x = k.randn([4]); expect(vals(fs[1][1](x))).toEqual(vals(scale(x))); }
+    for (let i = 0; i < 3; i++) { const x = k.randn([2, 1500]); expect(vals(fs[2][1](x))).toEqual(vals(order(x))); }
+    for (const [, c] of fs) expect(c._state.lastRun).not.toBe('skipped');
+    expect(k.explain(fs[0][1], k.tensor([1])).javascript.why).toMatch(/reads tensor values on the host \(item\(\)/);
+    const p = k.compile(branch, { pure: true });
+    for (const x of [k.tensor([1]), k.tensor([-1])]) expect(vals(p(x))).toEqual(vals(branch(x)));
+  });
+
   it('pure: true skips the JavaScript (the caller asserts it), and arguments still bind per call', () => {
     let runs = 0;
     const W = k.randn([3, 3]);
