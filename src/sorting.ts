@@ -1,9 +1,13 @@
 // sort, argsort and topk. Stable: equal values keep their order (descending too, as torch's stable
 // sort); NaN sorts as the largest value. Values are gathered at the sorted indices, so the gradient
-// flows back through the gather to the element each value came from.
+// flows back through the gather to the element each value came from. Short rows sort by ranks in
+// fused kernels (no host read, so compiled code keeps one graph); long rows sort on the host, where
+// the backend can read synchronously (a graph break in compiled code), as O(n²) ranks would not end.
+import { getBackend } from './core/backend.js';
 import { KilnError, ShapeError, fmtShape } from './core/errors.js';
+import type { DType } from './core/dtype.js';
 import { normalizeDim } from './core/shape.js';
-import { arange, full } from './creation.js';
+import { arange, full, tensor } from './creation.js';
 import type { ValuesIndices } from './tensor-ops.js';
 import type { Tensor } from './tensor.js';
 
@@ -38,6 +42,49 @@ function argsortLast(x: Tensor, descending: boolean): Tensor {
   return hit.to('int32').mul(ids.reshape([1, n])).sum(-1);
 }
 
+/** Rows longer than this sort on the host when the backend reads synchronously. */
+export const HOST_SORT_MIN = 1024;
+
+/** Row positions fit below this, so a 32-bit order key and a position pack exactly into a float64. */
+const POSITION_LIMIT = 2 ** 21;
+
+/**
+ * Order keys as unsigned 32-bit integers: float32 bits flipped so that integer order is numeric
+ * order, with every NaN above +Infinity and -0 equal to +0 (both orders of the rank path); int32 and
+ * bool offset to be non-negative.
+ */
+function orderKeys(data: ArrayLike<number>, dtype: DType): Uint32Array {
+  const keys = new Uint32Array(data.length);
+  if (dtype === 'float32') {
+    const f = Float32Array.from(data);
+    const bits = new Uint32Array(f.buffer);
+    for (let i = 0; i < f.length; i++) {
+      const v = f[i];
+      const u = v !== v ? 0xffffffff : v === 0 ? 0 : bits[i];
+      keys[i] = v !== v ? u : u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+    }
+  } else for (let i = 0; i < data.length; i++) keys[i] = (data[i] + 0x80000000) >>> 0;
+  return keys;
+}
+
+/**
+ * The same permutation as argsortLast, computed on the host in O(n log n): each element's order key
+ * and position packed into one float64 (exact below POSITION_LIMIT), sorted natively; ties keep their
+ * positions, so the sort is stable in both directions.
+ */
+function argsortLastOnHost(x: Tensor, descending: boolean): Tensor {
+  const n = x.shape[x.ndim - 1];
+  const keys = orderKeys(x.data() as ArrayLike<number>, x.dtype);
+  const out = new Int32Array(keys.length);
+  const packed = new Float64Array(n);
+  for (let base = 0; base < keys.length; base += n) {
+    for (let i = 0; i < n; i++) packed[i] = (descending ? 0xffffffff - keys[base + i] : keys[base + i]) * POSITION_LIMIT + i;
+    packed.sort();
+    for (let i = 0; i < n; i++) out[base + i] = packed[i] % POSITION_LIMIT;
+  }
+  return tensor(out, { shape: x.shape, backend: x.backend });
+}
+
 function sortIndices(op: string, x: Tensor, dim: number, descending: boolean): { d: number; indices: Tensor } {
   if (x.ndim === 0) {
     normalizeDim(op, dim, 0);
@@ -46,7 +93,9 @@ function sortIndices(op: string, x: Tensor, dim: number, descending: boolean): {
   const d = normalizeDim(op, dim, x.ndim);
   if (x.shape[d] === 0) return { d, indices: x.eq(x).to('int32') };
   const last = d === x.ndim - 1;
-  const idx = argsortLast(last ? x : x.movedim(d, -1), descending);
+  const rows = last ? x : x.movedim(d, -1);
+  const onHost = x.shape[d] > HOST_SORT_MIN && x.shape[d] < POSITION_LIMIT && getBackend(x.backend).syncReads;
+  const idx = onHost ? argsortLastOnHost(rows, descending) : argsortLast(rows, descending);
   return { d, indices: last ? idx : idx.movedim(-1, d) };
 }
 
