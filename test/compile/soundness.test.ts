@@ -132,7 +132,7 @@ describe('side effects', () => {
   });
 
   it('values read on the host steer the JavaScript: a hit runs it again (a branch on item(), a number from data(), sort of a long row)', () => {
-    const branch = (a: k.Tensor) => a.mul(a.item() > 0 ? 2 : 3);
+    const branch = (a: k.Tensor) => a.mul((a.item() as number) > 0 ? 2 : 3);
     const scale = (a: k.Tensor) => a.mul(a.data()[0]);
     const order = (a: k.Tensor) => a.argsort().mul(2);
     const fs = [branch, scale, order].map((fn) => [fn, k.compile(fn)] as const);
