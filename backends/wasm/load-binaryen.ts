@@ -5,11 +5,15 @@
 // as a script (node:vm), which no module loader sees, after rewriting its three module-only
 // constructs: `import.meta.url`, dynamic `import(` and the final `export { x as default }`. If the
 // file does not have that shape (another binaryen build), it is imported as a module after all.
+// The wasm it embeds as a 14.6 MB string literal is decoded by embedded-wasm.ts rather than parsed.
 // Browsers (and bundles) import it as a module: no loader hooks there.
 import type { Binaryen } from './emit.js';
+import { splitEmbeddedWasm } from './embedded-wasm.js';
 
 /** How binaryen was loaded (tests check that Node takes the script path). */
 export let binaryenLoadedBy: 'script' | 'module' | null = null;
+/** Whether the script path decoded binaryen's embedded wasm itself (tests check it does). */
+export let binaryenWasmDecoded = false;
 
 let loading: Promise<Binaryen> | null = null;
 
@@ -38,8 +42,11 @@ async function load(): Promise<Binaryen> {
 /** The module-only syntax of binaryen's build and what replaces it in a script. */
 const MODULE_SYNTAX = /import\.meta\.url|import\(|export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/g;
 
+/** What stands for binaryen's embedded wasm in the script (the decoded bytes, a parameter). */
+const WASM_PARAMETER = '__kilnWasm';
+
 /**
- * binaryen's module text as the body of an async function `(__kilnUrl, __kilnImport) => binaryen`,
+ * binaryen's module text as the body of an async function `(__kilnUrl, __kilnImport, __kilnWasm) => binaryen`,
  * or null when the text is not the shape this rewrite knows (exactly one default export, at the end;
  * no other import or export).
  */
@@ -50,7 +57,7 @@ export function binaryenAsScript(text: string): string | null {
     return match === 'import(' ? '__kilnImport(' : '__kilnUrl';
   });
   if (exports !== 1 || /\bimport\.meta\b|^\s*(?:import|export)\b[\s{*]/m.test(body)) return null;
-  return `(async function (__kilnUrl, __kilnImport) {'use strict';\n${body}\n})`;
+  return `(async function (__kilnUrl, __kilnImport, ${WASM_PARAMETER}) {'use strict';\n${body}\n})`;
 }
 
 type NodeBuiltins = {
@@ -100,18 +107,29 @@ async function loadAsScript(): Promise<Binaryen | null> {
   } catch {
     return null; // not resolvable by path (e.g. a bundle): the module import reports what is wrong
   }
-  const script = binaryenAsScript(node.fs.readFileSync(file, 'utf8'));
+  const { script, wasm } = readAsScript(node, file);
   if (!script) return null;
-  const factory = node.vm.runInThisContext(script, { filename: file }) as (url: string, load: (s: string) => Promise<unknown>) => Promise<Binaryen>;
+  const factory = node.vm.runInThisContext(script, { filename: file }) as
+    (url: string, load: (s: string) => Promise<unknown>, wasm: Uint8Array | undefined) => Promise<Binaryen>;
   // Tier-up off while binaryen initialises too (withBinaryenTiering; this spans its asynchronous
   // instantiation, so other wasm that runs meanwhile does not tier up either, until it runs again).
   const noTierUp = setFlag(node.v8, '--no-wasm-tier-up');
   try {
-    const b = await factory(node.url.pathToFileURL(file).href, (s) => import(s));
-    return typeof b?.Module === 'function' ? b : null;
+    const b = await factory(node.url.pathToFileURL(file).href, (s) => import(s), wasm);
+    if (typeof b?.Module !== 'function') return null;
+    binaryenWasmDecoded = wasm !== undefined;
+    return b;
   } finally {
     if (noTierUp) setFlag(node.v8, '--wasm-tier-up');
   }
+}
+
+/** The build as a script, its embedded wasm taken out and decoded where the build has that shape. */
+function readAsScript(node: NodeBuiltins, file: string): { script: string | null; wasm: Uint8Array | undefined } {
+  const bytes = node.fs.readFileSync(file);
+  const split = splitEmbeddedWasm(bytes, WASM_PARAMETER);
+  if (split) return { script: binaryenAsScript(split.glue), wasm: split.wasm };
+  return { script: binaryenAsScript(new TextDecoder().decode(bytes)), wasm: undefined };
 }
 
 /** Sets a V8 flag; false where this host refuses flags. */
