@@ -7,6 +7,7 @@ import type { Kernel } from '../../src/core/kernel.js';
 import { printKernel } from '../../src/core/kernel.js';
 import { compileJs, renderJs, type CpuKernelFn } from './codegen.js';
 import { runChecked } from '../../src/core/index-check.js';
+import { KERNEL_CACHE_ENTRIES, LruMap } from '../../src/core/lru.js';
 
 interface CpuBuffer extends Buffer {
   readonly data: TypedArray;
@@ -15,7 +16,7 @@ interface CpuBuffer extends Buffer {
 
 /** Creates the cpu backend. */
 export function createCpuBackend(): Backend {
-  const cache = new Map<string, CpuKernelFn>();
+  const cache = new LruMap<string, CpuKernelFn>(KERNEL_CACHE_ENTRIES);
   // Compiled programs replay the same kernel objects: skip printing the key for those.
   let byObject = new WeakMap<Kernel, CpuKernelFn>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };

@@ -22,6 +22,7 @@ import { makeJsMath, type JsMath } from './jsmath.js';
 import { compileJsTier, renderJsTier, type JsTierKernel } from './jstier.js';
 import { loadBinaryen, withBinaryenTiering } from './load-binaryen.js';
 import { openKernelCache, type KernelCache } from './kernel-cache.js';
+import { KERNEL_CACHE_ENTRIES, LruMap } from '../../src/core/lru.js';
 
 /** A tensor buffer in the wasm heap. */
 export interface WasmBuffer extends Buffer {
@@ -150,12 +151,6 @@ interface ModuleEntry {
   readonly binary?: Uint8Array;
 }
 
-/**
- * Kernel modules kept by their module key: the printed kernel, or for kernels that share a module
- * across sizes the printed kernel without that size (compiled programs also hold theirs by kernel object).
- */
-const KERNEL_CACHE_LIMIT = 1024;
-
 /** KILN_WASM_CHECK_SHARED=1 (Node): every reuse of a shared module for another size is checked against a fresh build. */
 function checkSharedFromEnv(): boolean {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_CHECK_SHARED === '1';
@@ -234,7 +229,9 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   })());
   const heap = new WasmHeap();
   new Uint32Array(heap.memory.buffer, INV_PIO2_TABLE_ADDR, 24).set(invPio2Table());
-  const cache = new Map<string, ModuleEntry>();
+  // Kernel modules by module key: the printed kernel, or for kernels that share a module across sizes
+  // the printed kernel without that size.
+  const cache = new LruMap<string, ModuleEntry>(KERNEL_CACHE_ENTRIES);
   const jsRunsBeforeBuild = Math.max(0, Math.floor(options.jsRunsBeforeBuild ?? jsRunsFromEnv() ?? 1));
   /** JS-tier runs of each kernel (by its JS-tier function, one per printed kernel). */
   let jsRuns = new WeakMap<JsTierKernel, number>();
@@ -331,7 +328,6 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     stats.compiled++;
     const entry: ModuleEntry = check ? { compiled, launcher, binary: freshBinary(kernel, true) } : { compiled, launcher };
     // Least recently used first out: a module stays alive as long as a program holding its kernel does.
-    if (cache.size >= KERNEL_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
     cache.set(key, entry);
     return entry;
   };
@@ -345,7 +341,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     }
   };
 
-  const jsCache = new Map<string, JsTierKernel>();
+  const jsCache = new LruMap<string, JsTierKernel>(KERNEL_CACHE_ENTRIES);
   let jsByObject = new WeakMap<Kernel, JsTierKernel>();
   const jsKernel = (kernel: Kernel, printed?: string): JsTierKernel => {
     let fn = jsByObject.get(kernel);
@@ -374,8 +370,6 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     let mod = cache.get(key);
     if (mod) {
       stats.cacheHits++;
-      cache.delete(key);
-      cache.set(key, mod);
       if (shared) checkShared(kernel, mod);
     } else {
       if (orJsTier && kernelWork(kernel) <= JS_TIER_WORK_LIMIT && !onDisk(key)) {
@@ -489,7 +483,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     heapStats: () => heap.stats(),
     memoryInfo() {
       const h = heap.stats();
-      return { heapBytes: h.memoryBytes, peakHeapBytes: h.peakMemoryBytes, heapTopBytes: h.top, heapFreeBytes: h.freeListed, kernels: cache.size };
+      return { heapBytes: h.memoryBytes, peakHeapBytes: h.peakMemoryBytes, heapTopBytes: h.top, heapFreeBytes: h.freeListed, kernels: cache.size, jsKernels: jsCache.size };
     },
     releaseMemory() {
       // Kernel instances are bound to the memory they were instantiated with: drop them all.

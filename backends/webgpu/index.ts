@@ -13,6 +13,7 @@ import { type BindingPlan, INDEX_ERROR_WORDS, kernelWgsl, renderWgsl } from './c
 import { indexError, opName } from '../../src/core/index-check.js';
 import { planBindings, splitForLimit, storageLimitReason } from './plan.js';
 import { BufferPool } from './pool.js';
+import { KERNEL_CACHE_ENTRIES, LruMap } from '../../src/core/lru.js';
 
 export { WebGpuUnavailableError, WEBGPU_DEPS_FIX } from './adapter.js';
 export { kernelWgsl } from './codegen.js';
@@ -200,7 +201,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   };
 
   // --- pipelines
-  const pipelines = new Map<string, CachedPipeline>();
+  const pipelines = new LruMap<string, CachedPipeline>(KERNEL_CACHE_ENTRIES);
   const layouts = new Map<string, GPUBindGroupLayout>();
   const stats: KernelStats = { compiled: 0, cacheHits: 0, compileMs: 0 };
   const layoutFor = (plan: BindingPlan, checks: boolean): GPUBindGroupLayout => {
