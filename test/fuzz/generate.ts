@@ -712,12 +712,12 @@ class Gen {
         code = op === 'copy_' ? '$0.copy_($1)' : `$0.${op}($1)`;
         refs = [t.id, y.id];
         exact = y.exact;
-        grid = op === 'mul_' ? null : y.grid;
+        grid = y.grid;
       } else {
         const s = this.scalar('grid');
         code = op === 'copy_' ? `$0${viaView}.copy_(${this.constLiteral(this.shape(t), 'grid').text}${viaView ? '' : ''})` : `$0${viaView}.${op}(${s.text})`;
         if (op === 'copy_' && viaView) return false;
-        grid = op === 'mul_' ? null : s.grid;
+        grid = s.grid;
       }
     }
     // A clone first, sometimes (the classic `y = x.clone(); y.add_(1)`).
@@ -727,8 +727,9 @@ class Gen {
       t = c;
       refs = [c.id, ...refs.slice(1)];
     }
-    const mulGrid = op === 'mul_' && t.grid ? { bits: t.grid.bits + 3, mag: t.grid.mag * 4 } : grid;
-    return this.tryEffect(code, refs, t, exact, mulGrid, false);
+    // A product stays on a grid only when both factors are on one (a tensor operand may not be).
+    const written = op === 'mul_' ? (t.grid && grid ? { bits: t.grid.bits + grid.bits, mag: t.grid.mag * grid.mag } : null) : grid;
+    return this.tryEffect(code, refs, t, exact, written, false);
   }
 
   private branch(): boolean {
