@@ -2,7 +2,10 @@
 // strides or masks), A is read in place (4 rows at constant offsets, any k stride) or materialised
 // when masked or flipped along m. A 4x8 register tile (8 f32x4 accumulators, broadcast-loaded A)
 // runs the full K; the epilogue (bias, activation, residual ... as an expression of acc0) is applied
-// to the tile in registers and stored through the output view. Column blocks keep B panels in L2.
+// to the tile's accumulators and stored through the output view. The epilogue is a function of its
+// own, called once per tile with the accumulators: inlined into the tile, its loads and temporaries
+// made V8 spill the k-loop's accumulators (a batch-norm epilogue doubled a conv's time). Column
+// blocks keep B panels in L2.
 // A split B (implicit GEMM: a convolution's window view, rows and columns each decoding into several
 // dims) is packed from a table of row offsets and each panel's column offsets; a panel whose 8
 // columns are consecutive in memory (a run along an output row) copies two vectors per row. Bounds
@@ -357,6 +360,17 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         fn.emit(m.br(L, m.i32.ne(fn.get(pb), fn.get(end))));
       })));
     }
+    fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
+    fn.finish(tileName(R, C), b.none, false);
+  };
+  const epiName = (R: number, C: number) => `epi${R}x${C}`;
+  const buildEpi = (R: number, C: number) => {
+    const fn = km.makeFn([i32, i32, ...Array.from({ length: R * 2 }, () => b.v128)]); // (row, col, acc...)
+    const c4 = new Lanes(fn, 4);
+    const c1 = new Lanes(fn, 1);
+    const acc = Array.from({ length: R * 2 }, (_, j) => c4.fAt(2 + j));
+    // A masked load reads a safe address where its lane is outside: address 0 (reserved bottom of memory).
+    const safe = fn.let(i32, m.i32.const(0));
     // Epilogue: per vector of 4 columns, pointers of every stream at (row + r, col + 4c).
     for (let r = 0; r < R; r++) {
       for (let cv = 0; cv < 2; cv++) {
@@ -366,13 +380,13 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         for (const s of ss.streams) {
           let a: Ref = m.global.get(streamGlobal(s), i32);
           const sm = s.strides[nb] * s.esize, sn = s.strides[nb + 1] * s.esize;
-          if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(2), m.i32.const(r)), m.i32.const(sm)));
-          if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(3), m.i32.const(4 * cv)), m.i32.const(sn)));
+          if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(0), m.i32.const(r)), m.i32.const(sm)));
+          if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(1), m.i32.const(4 * cv)), m.i32.const(sn)));
           q.set(s, fn.let(i32, a));
         }
         const coord = (g: number): Ref => (g < nb ? m.global.get(`bc${g}`, i32)
-          : g === nb ? m.i32.add(fn.get(2), m.i32.const(r)) : m.i32.add(fn.get(3), m.i32.const(4 * cv)));
-        const site = new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, (input) => input, varies);
+          : g === nb ? m.i32.add(fn.get(0), m.i32.const(r)) : m.i32.add(fn.get(1), m.i32.const(4 * cv)));
+        const site = new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, () => safe, varies);
         const accIdx = acc[2 * r + cv].idx;
         if (valid === 4) {
           const L4 = new Lowerer(c4, km, site, (): Value => ({ dt: 'float32', v: c4.fAt(accIdx) }));
@@ -386,12 +400,12 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         }
       }
     }
-    fn.finish(tileName(R, C), b.none, false);
+    fn.finish(epiName(R, C), b.none, false);
   };
   const variants = new Set<string>();
   const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref) => {
     const name = tileName(R, C);
-    if (!variants.has(name)) { variants.add(name); buildTile(R, C); }
+    if (!variants.has(name)) { variants.add(name); buildEpi(R, C); buildTile(R, C); }
     fn.emit(m.call(name, [pa, pb, row, col], b.none));
   };
 

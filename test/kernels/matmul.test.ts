@@ -141,6 +141,15 @@ forEachKernelBackend(BACKENDS, (be, backend) => {
       expectClose(got2, want2, TOL_UNIT);
     });
 
+    it('an epilogue reading padded views (masked loads) of inputs past the operands', async () => {
+      // in2: a [5, 6] tensor seen as [7, 9] (padded by 1 row before and after, 3 columns after); in4: a column [9] padded to n = 11.
+      const m = 7, n = 9, k = 5;
+      const padRows = view([m, n], [6, 1], -6, [[1, 6], [0, 6]]);
+      const padCol = view([m, n], [0, 1], 0, [[0, m], [0, 6]]);
+      const epilogue = op('mul', [op('add', [acc(0), ld(2, padRows)]), op('add', [ld(4, padCol), cst(1)])]);
+      await checkUnit(be, { m, n, k, epilogue, nInputs: 5 }, [{ n: 30, seed: 5 }, { n: 3, seed: 6 }, { n: 6, seed: 7 }]);
+    });
+
     it('output views: written transposed into an existing buffer, and into a column window', async () => {
       const M = 6, N = 10, K = 8;
       await check(be, matmul([], M, N, K, view([M, K]), view([K, N]), undefined, 2, view([M, N], [1, M])), [randF32(M * K, 3), randF32(K * N, 4)],
