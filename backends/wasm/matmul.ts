@@ -10,7 +10,8 @@
 // dims) is packed from a table of row offsets and each panel's column offsets; a panel whose 8
 // columns are consecutive in memory (a run along an output row) copies two vectors per row. Bounds
 // (padding seen through the window) are sums of a row part (in the table) and a column part: a panel
-// row inside every bound is copied as vectors, one touching the padding element by element.
+// row inside every bound is copied as vectors, one touching the padding as vectors with lane masks
+// (a panel of scattered columns element by element).
 import type { Expr, MatmulKernel, View } from '../../src/core/kernel.js';
 import { contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
@@ -209,10 +210,41 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
             fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
           }
         };
-        const whole = () => inside((j) => fn.get(lo[j]), (j) => fn.get(hi[j]));
+        // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
+        // unsigned compare against the interval's width (0 when empty: never whole).
+        const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
+        const width = bounds.map((bd, j) => {
+          const w = fn.let(i32, m.i32.sub(m.i32.sub(m.i32.const(bd.hi), fn.get(hi[j])), fn.get(start[j])));
+          return fn.let(i32, m.select(m.i32.gt_s(fn.get(w), m.i32.const(0)), fn.get(w), m.i32.const(0)));
+        });
+        const whole = () => bounds.reduce<Ref | null>((acc, _bd, j) => {
+          const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
+          return acc ? m.i32.and(acc, t) : t;
+        }, null);
+        // Each bound's column parts as two i32x4 (lanes 0-3, 4-7), for the lane masks of a border row.
+        const nVec = nPart.map((ps) => [0, 4].map((c0) => {
+          let v = m.i32x4.splat(fn.get(ps[c0]));
+          for (let l = 1; l < 4; l++) v = m.i32x4.replace_lane(v, l, fn.get(ps[c0 + l]));
+          return fn.let(b.v128, v);
+        }));
+        // A row touching the padding: the 8 consecutive elements as two vectors, lanes outside a bound
+        // zeroed. A row with a lane inside reads at most 7 elements (28 bytes) past a buffer's edge,
+        // which the heap keeps readable (memory.ts: reserved bottom, tail slack); a row wholly
+        // outside reads the buffer's first elements instead.
+        const masked = () => {
+          const laneMask = (half: number): Ref => bounds.reduce<Ref | null>((acc, bd, j) => {
+            const t = fn.let(b.v128, m.i32x4.add(m.i32x4.splat(fn.get(kPart[j])), fn.get(nVec[j][half])));
+            const ok = m.v128.and(m.i32x4.ge_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.lo))), m.i32x4.lt_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.hi))));
+            return acc ? m.v128.and(acc, ok) : ok;
+          }, null)!;
+          const mask0 = fn.let(b.v128, laneMask(0)), mask1 = fn.let(b.v128, laneMask(1));
+          fn.set(src, m.select(m.v128.any_true(m.v128.or(fn.get(mask0), fn.get(mask1))), rowAddr(fn.get(offs[0])), fn.get(0)));
+          fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.and(m.v128.load(0, 4, fn.get(src)), fn.get(mask0))));
+          fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.and(m.v128.load(16, 4, fn.get(src)), fn.get(mask1))));
+        };
         fn.if(consecutive, () => rows(() => {
           const w = whole();
-          if (w) fn.if(w, vectors, scalars); else vectors();
+          if (w) fn.if(w, vectors, masked); else vectors();
         }), () => rows(scalars));
       });
     } else if (simple) {

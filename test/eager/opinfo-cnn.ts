@@ -159,6 +159,7 @@ const CONV2D = convRow('conv2d', (u) => [
   cv('stride 2, padding 1, dilation 2, groups 2 together', [C(u([1, 4, 7, 6])), C(u([2, 2, 2, 2])), C(u([2]))], { stride: 2, padding: 1, dilation: 2, groups: 2 }),
   cv('empty batch', [C(u([0, 3, 4, 4])), C(u([2, 3, 3, 3])), C(u([2]))], { padding: 1 }),
   cv('channels-last input, transposed weight', [NHWC(u([2, 3, 4, 5])), P(u([2, 3, 3, 2]), [0, 1, 3, 2])], { padding: 1 }),
+  cv('padded, output rows of whole 8-wide panels: interior and border [1,3,6,24] (values only)', [C(u([1, 3, 6, 24])), C(u([5, 3, 3, 3])), C(u([5]))], { padding: 1 }, { grad: false }),
   cv('a larger layer [2,8,9,9] (values only)', [C(u([2, 8, 9, 9])), C(u([16, 8, 3, 3])), C(u([16]))], { padding: 1 }, { grad: false }),
   cv('a larger depthwise layer [1,16,9,9] stride 2 (values only)', [C(u([1, 16, 9, 9])), C(u([16, 1, 3, 3]))], { padding: 1, stride: 2, groups: 16 }, { grad: false }),
 ]);
