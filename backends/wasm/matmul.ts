@@ -133,6 +133,109 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     return a;
   };
 
+  /**
+   * panel(base, dst, ktab, p, safe) of a split B: packs panel p at dst. `run`: only a panel whose 8
+   * columns are consecutive in memory (returns 0, packing nothing, for any other); else column by
+   * column. `base`: the batch's element 0 (view offset applied); `safe`: a readable address.
+   */
+  const buildPanelPacker = (runOnly: boolean): string => {
+    const name = runOnly ? 'packRun' : 'packScattered';
+    const fn = km.fn(5);
+    const base = 0, dst = fn.local(i32), src = fn.local(i32), kk = fn.local(i32);
+    fn.set(dst, fn.get(1));
+    const nDims = bv.shape.slice(nb + split![0]), nStrides = bv.strides.slice(nb + split![0]);
+    const nFirst = nb + split![0], nCount = split![1];
+    const row = fn.local(i32);
+    const kPart = bounds.map(() => fn.local(i32));
+    const minI = (a: Ref, b: Ref, lt: boolean) => m.select(lt ? m.i32.lt_s(a, b) : m.i32.gt_s(a, b), a, b);
+    const p = () => fn.get(3);
+    const valid: number[] = [], offs: number[] = [];
+    const nPart = bounds.map((): number[] => []);
+    for (let c = 0; c < NR; c++) {
+      const col = fn.let(i32, m.i32.add(m.i32.mul(p(), m.i32.const(NR)), m.i32.const(c)));
+      valid.push(fn.let(i32, m.i32.lt_s(fn.get(col), m.i32.const(N))));
+      offs.push(fn.let(i32, m.select(fn.get(valid[c]), decodeOffset(() => fn.get(col), nDims, nStrides), m.i32.const(0))));
+      bounds.forEach((bd, j) => nPart[j].push(fn.let(i32, boundPart(bd, () => fn.get(col), nFirst, nCount))));
+    }
+    /** Byte address of row kk's element offset plus `off` elements. */
+    const rowAddr = (off: Ref): Ref => m.i32.add(fn.get(base), m.i32.shl(m.i32.add(fn.get(row), off), m.i32.const(2)));
+    const rows = (body: () => void) => {
+      if (K === 0) return;
+      fn.forRange(kk, m.i32.const(0), () => m.i32.const(K), 1, () => {
+        const at = fn.let(i32, m.i32.add(fn.get(2), m.i32.mul(fn.get(kk), m.i32.const(4 * ROW))));
+        fn.set(row, m.i32.load(0, 4, fn.get(at)));
+        kPart.forEach((l, j) => fn.set(l, m.i32.load(4 * (1 + j), 4, fn.get(at))));
+        body();
+        fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
+      }, true);
+    };
+    if (!runOnly) {
+      /** True when every bound holds at row kk for column c. */
+      const inside = (c: number): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
+        const t = m.i32.and(m.i32.ge_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.lo)), m.i32.lt_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.hi)));
+        return acc ? m.i32.and(acc, t) : t;
+      }, null);
+      rows(() => {
+        for (let c = 0; c < NR; c++) {
+          const inb = inside(c);
+          const ok = fn.let(i32, inb ? m.i32.and(fn.get(valid[c]), inb) : fn.get(valid[c]));
+          // Outside a bound the address may lie outside the buffer: read the safe address instead.
+          const v = m.f32.load(0, 4, bounds.length ? m.select(fn.get(ok), rowAddr(fn.get(offs[c])), fn.get(4)) : rowAddr(fn.get(offs[c])));
+          fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
+        }
+      });
+      fn.finish(name, b.none, false);
+      return name;
+    }
+    let consecutive: Ref = fn.get(valid[NR - 1]);
+    for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
+    fn.if(m.i32.eqz(consecutive), () => fn.emit(m.return(m.i32.const(0))));
+    // Each bound's column part over the panel: its least and greatest.
+    const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
+    const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
+    const vectors = () => {
+      fn.set(src, rowAddr(fn.get(offs[0])));
+      fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
+      fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
+    };
+    // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
+    // unsigned compare against the interval's width (0 when empty: never whole).
+    const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
+    const width = bounds.map((bd, j) => {
+      const w = fn.let(i32, m.i32.sub(m.i32.sub(m.i32.const(bd.hi), fn.get(hi[j])), fn.get(start[j])));
+      return fn.let(i32, m.select(m.i32.gt_s(fn.get(w), m.i32.const(0)), fn.get(w), m.i32.const(0)));
+    });
+    const whole = bounds.reduce<Ref | null>((acc, _bd, j) => {
+      const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
+      return acc ? m.i32.and(acc, t) : t;
+    }, null);
+    // Each bound's column parts as two i32x4 (lanes 0-3, 4-7), for the lane masks of a border row.
+    const nVec = nPart.map((ps) => [0, 4].map((c0) => {
+      let v = m.i32x4.splat(fn.get(ps[c0]));
+      for (let l = 1; l < 4; l++) v = m.i32x4.replace_lane(v, l, fn.get(ps[c0 + l]));
+      return fn.let(b.v128, v);
+    }));
+    // A row touching the padding: the 8 consecutive elements as two vectors, lanes outside a bound
+    // zeroed. A row with a lane inside reads at most 7 elements (28 bytes) past a buffer's edge,
+    // which the heap keeps readable (memory.ts: reserved bottom, tail slack); a row wholly outside
+    // reads the safe address instead.
+    const masked = () => {
+      const laneMask = (half: number): Ref => bounds.reduce<Ref | null>((acc, bd, j) => {
+        const t = fn.let(b.v128, m.i32x4.add(m.i32x4.splat(fn.get(kPart[j])), fn.get(nVec[j][half])));
+        const ok = m.v128.and(m.i32x4.ge_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.lo))), m.i32x4.lt_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.hi))));
+        return acc ? m.v128.and(acc, ok) : ok;
+      }, null)!;
+      const mask0 = fn.let(b.v128, laneMask(0)), mask1 = fn.let(b.v128, laneMask(1));
+      fn.set(src, m.select(m.v128.any_true(m.v128.or(fn.get(mask0), fn.get(mask1))), rowAddr(fn.get(offs[0])), fn.get(4)));
+      fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.and(m.v128.load(0, 4, fn.get(src)), fn.get(mask0))));
+      fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.and(m.v128.load(16, 4, fn.get(src)), fn.get(mask1))));
+    };
+    rows(() => { if (whole) fn.if(whole, vectors, masked); else vectors(); });
+    fn.emit(m.return(m.i32.const(1)));
+    fn.finish(name, i32, false);
+    return name;
+  };
+
   // ---- packB(bBase, pack, batch[, ktab]): panel p, row k at pack + p*K*32 + k*32 ---------------
   {
     const fn = km.fn(split ? 4 : 3);
@@ -158,94 +261,13 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     if (viewIsEmpty(bv)) {
       fn.emit(m.memory.fill(fn.get(1), m.i32.const(0), m.i32.const(nP * panelBytes), 'mem'));
     } else if (split) {
-      const nDims = bv.shape.slice(nb + split[0]), nStrides = bv.strides.slice(nb + split[0]);
-      const nFirst = nb + split[0], nCount = split[1];
-      const row = fn.local(i32);
-      const kPart = bounds.map(() => fn.local(i32));
-      const minI = (a: Ref, b: Ref, lt: boolean) => m.select(lt ? m.i32.lt_s(a, b) : m.i32.gt_s(a, b), a, b);
+      // Each panel in a function of its own (a small loop V8 keeps in registers): the run of
+      // consecutive columns if it is one, else column by column.
+      const run = buildPanelPacker(true), scattered = buildPanelPacker(false);
       fn.repeat(nP, (pc) => {
-        const p = () => (pc < 0 ? m.i32.const(0) : fn.get(pc));
-        const valid: number[] = [], offs: number[] = [];
-        const nPart = bounds.map((): number[] => []);
-        for (let c = 0; c < NR; c++) {
-          const col = fn.let(i32, m.i32.add(m.i32.mul(p(), m.i32.const(NR)), m.i32.const(c)));
-          valid.push(fn.let(i32, m.i32.lt_s(fn.get(col), m.i32.const(N))));
-          offs.push(fn.let(i32, m.select(fn.get(valid[c]), decodeOffset(() => fn.get(col), nDims, nStrides), m.i32.const(0))));
-          bounds.forEach((bd, j) => nPart[j].push(fn.let(i32, boundPart(bd, () => fn.get(col), nFirst, nCount))));
-        }
-        let consecutive: Ref = fn.get(valid[NR - 1]);
-        for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
-        // Each bound's column part over the panel: its least and greatest.
-        const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
-        const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
-        fn.set(dst, m.i32.add(fn.get(1), m.i32.mul(p(), m.i32.const(panelBytes))));
-        /** Byte address of row kk's element offset plus `off` elements. */
-        const rowAddr = (off: Ref): Ref => m.i32.add(fn.get(base), m.i32.shl(m.i32.add(fn.get(row), off), m.i32.const(2)));
-        /** True when every bound holds at row kk for column parts `parts[j]` (lo) and `upper[j]` (hi). */
-        const inside = (lower: (j: number) => Ref, upper: (j: number) => Ref): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
-          const t = m.i32.and(m.i32.ge_s(m.i32.add(fn.get(kPart[j]), lower(j)), m.i32.const(bd.lo)), m.i32.lt_s(m.i32.add(fn.get(kPart[j]), upper(j)), m.i32.const(bd.hi)));
-          return acc ? m.i32.and(acc, t) : t;
-        }, null);
-        const rows = (body: () => void) => {
-          if (K === 0) return;
-          fn.forRange(kk, m.i32.const(0), () => m.i32.const(K), 1, () => {
-            const at = fn.let(i32, m.i32.add(fn.get(3), m.i32.mul(fn.get(kk), m.i32.const(4 * ROW))));
-            fn.set(row, m.i32.load(0, 4, fn.get(at)));
-            kPart.forEach((l, j) => fn.set(l, m.i32.load(4 * (1 + j), 4, fn.get(at))));
-            body();
-            fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
-          }, true);
-        };
-        const vectors = () => {
-          fn.set(src, rowAddr(fn.get(offs[0])));
-          fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
-          fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
-        };
-        const scalars = () => {
-          for (let c = 0; c < NR; c++) {
-            const inb = inside((j) => fn.get(nPart[j][c]), (j) => fn.get(nPart[j][c]));
-            const ok = fn.let(i32, inb ? m.i32.and(fn.get(valid[c]), inb) : fn.get(valid[c]));
-            // Outside a bound the address may lie outside the buffer: read its first element instead.
-            const v = m.f32.load(0, 4, bounds.length ? m.select(fn.get(ok), rowAddr(fn.get(offs[c])), fn.get(0)) : rowAddr(fn.get(offs[c])));
-            fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
-          }
-        };
-        // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
-        // unsigned compare against the interval's width (0 when empty: never whole).
-        const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
-        const width = bounds.map((bd, j) => {
-          const w = fn.let(i32, m.i32.sub(m.i32.sub(m.i32.const(bd.hi), fn.get(hi[j])), fn.get(start[j])));
-          return fn.let(i32, m.select(m.i32.gt_s(fn.get(w), m.i32.const(0)), fn.get(w), m.i32.const(0)));
-        });
-        const whole = () => bounds.reduce<Ref | null>((acc, _bd, j) => {
-          const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
-          return acc ? m.i32.and(acc, t) : t;
-        }, null);
-        // Each bound's column parts as two i32x4 (lanes 0-3, 4-7), for the lane masks of a border row.
-        const nVec = nPart.map((ps) => [0, 4].map((c0) => {
-          let v = m.i32x4.splat(fn.get(ps[c0]));
-          for (let l = 1; l < 4; l++) v = m.i32x4.replace_lane(v, l, fn.get(ps[c0 + l]));
-          return fn.let(b.v128, v);
-        }));
-        // A row touching the padding: the 8 consecutive elements as two vectors, lanes outside a bound
-        // zeroed. A row with a lane inside reads at most 7 elements (28 bytes) past a buffer's edge,
-        // which the heap keeps readable (memory.ts: reserved bottom, tail slack); a row wholly
-        // outside reads the buffer's first elements instead.
-        const masked = () => {
-          const laneMask = (half: number): Ref => bounds.reduce<Ref | null>((acc, bd, j) => {
-            const t = fn.let(b.v128, m.i32x4.add(m.i32x4.splat(fn.get(kPart[j])), fn.get(nVec[j][half])));
-            const ok = m.v128.and(m.i32x4.ge_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.lo))), m.i32x4.lt_s(fn.get(t), m.i32x4.splat(m.i32.const(bd.hi))));
-            return acc ? m.v128.and(acc, ok) : ok;
-          }, null)!;
-          const mask0 = fn.let(b.v128, laneMask(0)), mask1 = fn.let(b.v128, laneMask(1));
-          fn.set(src, m.select(m.v128.any_true(m.v128.or(fn.get(mask0), fn.get(mask1))), rowAddr(fn.get(offs[0])), fn.get(0)));
-          fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.and(m.v128.load(0, 4, fn.get(src)), fn.get(mask0))));
-          fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.and(m.v128.load(16, 4, fn.get(src)), fn.get(mask1))));
-        };
-        fn.if(consecutive, () => rows(() => {
-          const w = whole();
-          if (w) fn.if(w, vectors, masked); else vectors();
-        }), () => rows(scalars));
+        const args = () => [fn.get(base), m.i32.add(fn.get(1), m.i32.mul(pc < 0 ? m.i32.const(0) : fn.get(pc), m.i32.const(panelBytes))),
+          fn.get(3), pc < 0 ? m.i32.const(0) : fn.get(pc), fn.get(0)];
+        fn.if(m.i32.eqz(m.call(run, args(), i32)), () => fn.emit(m.call(scattered, args(), b.none)));
       });
     } else if (simple) {
       // Row-major B: two v128 copies per (k, panel); the tail panel copies its columns and zero-fills.
