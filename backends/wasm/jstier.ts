@@ -8,7 +8,8 @@
 //     group of reduceLoopNest) goes into FLOAT_ACCS f32x4 accumulators (element p into lane p % 16),
 //     flushed into two f64x2 sums every FLUSH_ITERS iterations and at the chunk's end, the scalar
 //     tail into a float64 sum; float max/min take the same lanes (the sign of a zero result depends
-//     on it); integer reductions and argmax/argmin do not depend on the order;
+//     on it); integer reductions and argmax/argmin do not depend on the order; small windows walked
+//     across rows (reduce-rows.ts) take their taps in order into one float32 value instead;
 //   - matmul: each output's dot product accumulates k = 0..K-1 in order, one multiply-add per step.
 // Elementwise values do not depend on the order, so elementwise kernels walk plain row-major loops.
 import type { DType } from '../../src/core/dtype.js';
@@ -190,7 +191,7 @@ function elementwise(k: ElementwiseKernel, lines: string[], tmp: { n: number }):
 }
 
 /** The statements of one reduction pass over the row at c0..c{nO-1}, leaving its result in acc{i}. */
-function reducePass(k: ReduceKernel, i: number, L: number, tmp: { n: number }): string[] {
+function reducePass(k: ReduceKernel, i: number, L: number, acrossRows: boolean, tmp: { n: number }): string[] {
   const red = k.reductions[i];
   const nO = k.outer.length;
   const bodyDt = red.body.dtype;
@@ -200,6 +201,13 @@ function reducePass(k: ReduceKernel, i: number, L: number, tmp: { n: number }): 
   const isFloatPass = bodyDt === 'float32' || red.dtype === 'float32';
   const result = (tot: string) => (red.dtype === 'float32' ? `f32(${tot})` : red.dtype === 'int32' ? `W.f2i(f32(${tot}))` : `(f32(${tot})!==0?1:0)`);
   const sem = reduction(red.op);
+  if (acrossRows && !sem.arg) {
+    // reduce-rows.ts: taps in order, float32 sums and products, pmax/pmin with NaN apart.
+    const f = sem.combine;
+    const step = f === 'add' ? 'tl = f32(tl + v);' : f === 'mul' ? 'tl = f32(tl * v);' : `if (v !== v) nan = true; else tl = H.p${f}(tl, v);`;
+    out.push(`let tl = ${sem.identity.float32}, nan = false;`, ...jsLoops(k.inner, nO, [...inner, `const v = ${v0};`, step]), `acc${i} = nan ? NaN : tl;`);
+    return [`let acc${i};`, '{', ...out.map((l) => '  ' + l), '}'];
+  }
   switch (sem.combine) {
     case 'add': case 'mul': {
       const add = sem.combine === 'add';
@@ -276,7 +284,7 @@ function reducePass(k: ReduceKernel, i: number, L: number, tmp: { n: number }): 
 function reduce(k: ReduceKernel, lines: string[], tmp: { n: number }): void {
   const nO = k.outer.length;
   const innerSize = sizeOf(k.inner);
-  const { innerGroups } = reduceLoopNest(k);
+  const { innerGroups, acrossRows } = reduceLoopNest(k);
   const L = innerGroups.length ? innerGroups[innerGroups.length - 1].size : 1;
   k.outputs.forEach((_, i) => lines.push(`const out${i} = outs[${i}];`));
   lines.push(`const A = new Float64Array(${4 * FLOAT_ACCS});`);
@@ -287,7 +295,7 @@ function reduce(k: ReduceKernel, lines: string[], tmp: { n: number }): void {
       perRow.push(`const acc${i} = ${reduction(red.op).arg ? 0 : reduceIdentity(red.op, red.dtype === 'float32')};`);
       return;
     }
-    perRow.push(...reducePass(k, i, L, tmp));
+    perRow.push(...reducePass(k, i, L, acrossRows, tmp));
   });
   const outer = k.outputs.map((o, i) => [o, i] as const).filter(([o]) => o.scope === 'outer');
   const full = k.outputs.map((o, i) => [o, i] as const).filter(([o]) => o.scope === 'full');

@@ -90,11 +90,13 @@ export class RowSite implements LoadSite {
     readonly paramOf: (input: number) => number,
     readonly varies: (e: Expr) => boolean,
     readonly laneOffset = 0,
+    /** Constant bytes added to stream s's address (a fixed point of unrolled inner dims). */
+    readonly extra: (s: Stream) => number = () => 0,
   ) {}
 
   /** Copy of this site shifted by `k` elements along the vectorised group. */
   shifted(k: number): RowSite {
-    return new RowSite(this.fn, this.streams, this.ptr, this.vg, this.coord, this.paramOf, this.varies, this.laneOffset + k);
+    return new RowSite(this.fn, this.streams, this.ptr, this.vg, this.coord, this.paramOf, this.varies, this.laneOffset + k, this.extra);
   }
 
   private planOf(e: LoadExpr): LoadPlan {
@@ -132,7 +134,7 @@ export class RowSite implements LoadSite {
   private laneAddr(p: LoadPlan, t: number, idx: Ref | null): Addr {
     const s = p.stream;
     const sv = this.vg >= 0 ? s.strides[this.vg] : 0;
-    let a = split(this.fn, this.fn.get(this.ptr(s)), (this.laneOffset + t) * sv * s.esize);
+    let a = split(this.fn, this.fn.get(this.ptr(s)), (this.laneOffset + t) * sv * s.esize + this.extra(s));
     if (p.gather && idx !== null) a = { ref: this.fn.m.i32.add(a.ref, this.fn.m.i32.mul(idx, this.fn.m.i32.const(p.gather.stride * s.esize))), off: a.off };
     return a;
   }
@@ -175,6 +177,15 @@ export class RowSite implements LoadSite {
       if (sv === -1) v = reverseLanes(fn, v);
       return wrap(m.v128.and(v, m.i32x4.splat(m.i32.sub(m.i32.const(0), fn.get(okl)))));
     }
+    // Every other element (a stride-2 window walk): two overlapping vectors and a shuffle, reading
+    // nothing outside the four lanes' span (unmasked only: a masked-off read goes to the buffer's start).
+    if (laneFree && (sv === 2 || sv === -2) && e.dtype !== 'bool' && !p.masks.length) {
+      const a = this.laneAddr(p, sv === 2 ? 0 : 3, idx ? c.laneI(idx, 0) : null);
+      const base = fn.let(fn.b.i32, joined(fn, a));
+      // Elements 0..3 and 3..6 from the lowest address: lanes 0, 2, 4, 6 upward, or reversed.
+      const pick = sv === 2 ? [0, 8, 20, 28] : [28, 20, 8, 0];
+      return wrap(m.i8x16.shuffle(m.v128.load(0, 4, fn.get(base)), m.v128.load(12, 4, fn.get(base)), pick.flatMap((b0) => [b0, b0 + 1, b0 + 2, b0 + 3])));
+    }
     // Lane by lane: strided, inner-masked or inner-gathered.
     const lanes: Ref[] = [];
     for (let t = 0; t < 4; t++) {
@@ -196,7 +207,7 @@ export class RowSite implements LoadSite {
   store(c: Lanes, s: Stream, x: Value, dt: DType): void {
     const fn = this.fn;
     const sv = this.vg >= 0 ? s.strides[this.vg] : 0;
-    const at = (t: number) => split(fn, fn.get(this.ptr(s)), (this.laneOffset + t) * sv * s.esize);
+    const at = (t: number) => split(fn, fn.get(this.ptr(s)), (this.laneOffset + t) * sv * s.esize + this.extra(s));
     if (c.w === 1 || sv === 1) { const a = at(0); fn.emit(storeValue(c, a.ref, x, dt, a.off)); return; }
     // Materialise once, then store each lane (strided or reversed output views).
     const v = castTo(c, x, dt);

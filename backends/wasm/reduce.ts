@@ -15,6 +15,7 @@ import type { LoadExpr, Value } from './expr.js';
 import { Lowerer, hoist, splatValue, toF, toI, variantNodes } from './expr.js';
 import { EXP_OPTIMISTIC_BITS } from './mathlib.js';
 import type { RowSite } from './loops.js';
+import { buildReduceAcrossRows, walksAcrossRows } from './reduce-rows.js';
 import { RowSite as Site, nestLoops, rowLoop, walkRow } from './loops.js';
 import type { KernelModule, Launcher } from './module.js';
 import { CHUNK_ELEMENTS, chunked } from './module.js';
@@ -30,9 +31,10 @@ export const FLOAT_ACCS = 4;
  * The loop nest of a reduce kernel: its loads, output views over the whole [outer, inner] space
  * ('outer' outputs do not move along inner dims), and the outer and inner dims merged into groups.
  * The last inner group is the vectorised walk, so it fixes the order of float accumulation (the JS
- * tier, jstier.ts, follows the same order).
+ * tier, jstier.ts, follows the same order), except for small windows walked across rows
+ * (`acrossRows`, reduce-rows.ts).
  */
-export function reduceLoopNest(k: ReduceKernel): { shape: number[]; loads: LoadExpr[]; outViews: View[]; outerGroups: Group[]; innerGroups: Group[] } {
+export function reduceLoopNest(k: ReduceKernel): { shape: number[]; loads: LoadExpr[]; outViews: View[]; outerGroups: Group[]; innerGroups: Group[]; acrossRows: boolean } {
   const shape = [...k.outer, ...k.inner];
   const loads = collectLoads([...k.reductions.map((r) => r.body), ...k.outputs.map((o) => o.expr)]);
   const outViews = k.outputs.map((o): View => {
@@ -42,7 +44,7 @@ export function reduceLoopNest(k: ReduceKernel): { shape: number[]; loads: LoadE
   });
   const [outerGroups, innerGroups] = collapseDims(shape, [k.outer.length, k.inner.length],
     [...loads.map((l) => l.view.strides), ...outViews.map((v) => v.strides)], pinnedDims(loads));
-  return { shape, loads, outViews, outerGroups, innerGroups };
+  return { shape, loads, outViews, outerGroups, innerGroups, acrossRows: walksAcrossRows(k, { loads, outViews, outerGroups, innerGroups }) };
 }
 
 /**
@@ -56,7 +58,9 @@ export function buildReduce(km: KernelModule, k: ReduceKernel, sizeGeneric = fal
   const innerSize = sizeOf(k.inner);
   const bodies = k.reductions.map((r) => r.body);
   const outRoots = k.outputs.map((o) => o.expr);
-  const { shape, loads, outViews, outerGroups, innerGroups } = reduceLoopNest(k);
+  const nest = reduceLoopNest(k);
+  if (nest.acrossRows) return buildReduceAcrossRows(km, k, nest);
+  const { shape, loads, outViews, outerGroups, innerGroups } = nest;
   const nIn = k.nInputs;
   const nOut = k.outputs.length;
   const SCRATCH = nIn + nOut;

@@ -337,3 +337,48 @@ export function erf64(x: number): number {
   }
   return x < 0 ? -r : r;
 }
+
+// ---- window reductions --------------------------------------------------------------------------
+
+/**
+ * Reduce kernels over small sliding windows (pooling, depthwise convolution) of an [N, C, H, W]
+ * input, the shapes the wasm backend walks across rows (backends/wasm/reduce-rows.ts): steps 1 and 2,
+ * a flipped width, a padded height (masked along a row-invariant dim) and a masked width (along the
+ * walked dim), output widths with and without a SIMD tail, a per-channel weight and a bias output.
+ * Input 0 is the image; inputs 1 and 2 are the weight [C, kh, kw] and the bias [C].
+ */
+export function windowKernels(rop: ReduceOp): { label: string; kernel: ReduceKernel; inputs: TypedArray[] }[] {
+  const out: { label: string; kernel: ReduceKernel; inputs: TypedArray[] }[] = [];
+  const N = 2, C = 3;
+  const cases: { H: number; W: number; k: [number, number]; s: number; flip?: boolean; maskH?: boolean; maskW?: boolean }[] = [
+    { H: 6, W: 9, k: [3, 3], s: 1 }, { H: 7, W: 15, k: [3, 3], s: 2 }, { H: 5, W: 6, k: [2, 2], s: 1 },
+    { H: 6, W: 13, k: [1, 3], s: 1, flip: true }, { H: 9, W: 21, k: [3, 2], s: 2, flip: true },
+    { H: 6, W: 10, k: [3, 3], s: 1, maskH: true }, { H: 6, W: 12, k: [3, 3], s: 1, maskW: true },
+  ];
+  cases.forEach(({ H, W, k: [kh, kw], s, flip, maskH, maskW }, ci) => {
+    const Ho = Math.floor((H - kh) / s) + 1, Wo = Math.floor((W - kw) / s) + 1;
+    const shape = [N, C, Ho, Wo, kh, kw];
+    // The width runs backwards when flipped: window (ho, wo) tap (i, j) reads x[ho·s + i, W-1 - (wo·s + j)].
+    const strides = [C * H * W, H * W, s * W, flip ? -s : s, W, flip ? -1 : 1];
+    const offset = flip ? W - 1 : 0;
+    // Masks: the first window row, or the last window column, reads padding.
+    const mask = maskH || maskW ? shape.map((n, d): [number, number] => (maskH && d === 2 ? [1, n] : maskW && d === 3 ? [0, n - 1] : [0, n])) : undefined;
+    const x = ld(0, view(shape, strides, offset, mask));
+    const wgt = ld(1, view(shape, [0, kh * kw, 0, 0, kw, 1]));
+    const body = rop === 'sum' ? op('mul', [x, wgt]) : rop === 'prod' ? op('add', [op('mul', [x, cst(1e-2)]), cst(1)]) : x;
+    const outExpr = rop === 'sum' ? op('add', [acc(0), ld(2, view([N, C, Ho, Wo], [0, 1, 0, 0]))]) : acc(0);
+    const r = rng(40 + ci);
+    const xs = Float32Array.from({ length: N * C * H * W }, (_, i) => (i % 17 === 3 ? (r() < 0.5 ? -0 : 0) : Math.fround((r() - 0.5) * 4)));
+    const nIn = rop === 'sum' ? 3 : 1;
+    const inputs: TypedArray[] = [xs, randF32(C * kh * kw, 50 + ci), randF32(C, 60 + ci)].slice(0, nIn);
+    const label = `${rop} ${kh}x${kw}/${s} [${N},${C},${H},${W}]${flip ? ' flipped' : ''}${maskH ? ' masked H' : ''}${maskW ? ' masked W' : ''}`;
+    out.push({ label, kernel: red([N, C, Ho, Wo], [kh, kw], nIn, [{ op: rop, body }], [{ expr: outExpr, scope: 'outer' }]), inputs });
+    // With a NaN and with ties of signed zeros in some windows.
+    const xn = xs.slice();
+    xn[W + 2] = NaN;
+    xn.fill(-0, 2 * H * W, 2 * H * W + W);
+    xn.fill(0, 2 * H * W + W, 2 * H * W + 2 * W);
+    out.push({ label: `${label} with NaN and signed zeros`, kernel: red([N, C, Ho, Wo], [kh, kw], nIn, [{ op: rop, body }], [{ expr: outExpr, scope: 'outer' }]), inputs: [xn, ...inputs.slice(1)] });
+  });
+  return out;
+}

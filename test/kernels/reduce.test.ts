@@ -7,7 +7,7 @@ import type { DType } from '../../src/core/dtype.js';
 import type { Expr, ReduceKernel, ReduceOp } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { SERIAL_ROW_MAX } from '../../backends/webgpu/codegen.js';
-import { acc, cast, check, cst, forEachKernelBackend, host, ld, op, randF32, randI32, random, red, rng, runOn, startBackends, view, type Tol } from './helpers.js';
+import { acc, cast, check, cst, forEachKernelBackend, host, ld, op, randF32, randI32, random, red, rng, runOn, startBackends, view, windowKernels, type Tol } from './helpers.js';
 
 const BACKENDS = await startBackends('kernels/reduce.test.ts');
 
@@ -88,6 +88,12 @@ forEachKernelBackend(BACKENDS, (be) => {
       const z = randF32(30, 6);
       const bodyP = ld(0, view([5, 8], [6, 1], -1, [[0, 5], [1, 7]]));
       await check(be, red([5], [8], 1, [{ op: 'max', body: bodyP }], [{ expr: acc(0), scope: 'outer' }]), [z]);
+    });
+
+    it('small windows (pooling, depthwise conv): steps 1 and 2, flipped, masked, NaN and signed zeros', async () => {
+      for (const rop of ['sum', 'prod', 'max', 'min'] as const) {
+        for (const { label, kernel, inputs } of windowKernels(rop)) await check(be, kernel, inputs, { tol: { rtol: 1e-5, atol: 1e-5 }, label });
+      }
     });
 
     it('a reduction over a middle axis (permuted view) with a masked (padded) prologue', async () => {

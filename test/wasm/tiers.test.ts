@@ -9,13 +9,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import type { DType, TypedArray } from '../../src/core/dtype.js';
-import type { Expr, Kernel } from '../../src/core/kernel.js';
+import type { Expr, Kernel, ReduceKernel } from '../../src/core/kernel.js';
 import { SCALAR_OPS, type ScalarOp } from '../../src/ops/scalar.js';
 import { createWasmBackendSync, type WasmBackend } from '../../backends/wasm/index.js';
 import { asList, cotangents, gradInputs, toKiln } from '../eager/harness.js';
 import { OPINFO, viewKiln, viewRef, type OpRow, type Sample } from '../eager/opinfo.js';
 import * as R from '../eager/reference.js';
-import { acc, cast, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runSync, view } from '../kernels/helpers.js';
+import { acc, cast, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runSync, view, windowKernels } from '../kernels/helpers.js';
+import { reduceLoopNest } from '../../backends/wasm/reduce.js';
 
 /** Bitwise equality of two arrays (NaN equals NaN; +0 and -0 differ). */
 function diffs(a: ArrayLike<number>, b: ArrayLike<number>, limit = 6): string[] {
@@ -166,6 +167,14 @@ describe('JS tier and WebAssembly compute the same bits', () => {
           ['[4] x [9, 1, 70] padded', red([4], [9, 3, 70], 1, [{ op: o, body: body(ld(0, view([4, 9, 3, 70], [630, 70, 0, 1], 0, [[0, 4], [0, 9], [1, 2], [0, 70]]))) }], [{ expr: acc(0), scope: 'outer' }])],
         ];
         for (const [what, kernel] of cases) expectSameBits(kernel, [x], `${o} ${what}`);
+      }
+    });
+    it('small windows walked across rows (pooling, depthwise conv)', () => {
+      for (const o of ['sum', 'prod', 'max', 'min'] as const) {
+        for (const { label, kernel, inputs } of windowKernels(o)) {
+          expect(reduceLoopNest(kernel as ReduceKernel).acrossRows, label).toBe(true);
+          expectSameBits(kernel, inputs, label);
+        }
       }
     });
     it('int32 reductions, and float reductions of int bodies', () => {
