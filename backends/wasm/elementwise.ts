@@ -140,6 +140,7 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
   // Rows: odometer over the outer groups, vectorised walk along the last one.
   const outerGroups = groups.slice(0, -1);
   const L = groups[vg].size;
+  const rowSegments = paddedRowSegments(ss, vg, L);
   const rowPtr = new Map<Stream, number>();
   for (const s of ss.streams) rowPtr.set(s, fn.local(i32));
   rowLoop(fn, outerGroups, ss.streams, rowPtr, fn.get(START), () => fn.get(START + 1), (coords) => {
@@ -147,11 +148,13 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
     const rowSite = new Site(fn, ss, (s) => rowPtr.get(s)!, vg, coordAt(() => m.i32.const(0)), paramOf, varies);
     const outer = new Lowerer(c1, km, rowSite, noAcc);
     const h = hoist(roots, variant, outer, L >= 4 ? c4 : null);
-    walkRow(fn, {
-      length: L, streams: ss.streams, vg, unroll,
-      simd: (site) => emitOutputs(c4, site, h.vector),
-      scalar: (site) => emitOutputs(c1, site, h.scalar),
-    }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies));
+    for (const seg of rowSegments) {
+      walkRow(fn, {
+        start: seg.start, length: seg.length, streams: ss.streams, vg, unroll,
+        simd: (site) => emitOutputs(c4, site, h.vector),
+        scalar: (site) => emitOutputs(c1, site, h.scalar),
+      }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies, 0, undefined, seg.inside));
+    }
   });
   fn.finish('run');
   const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / L));
@@ -162,4 +165,24 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
       chunked(rows, per, (s, e) => { args[START] = s; args[START + 1] = e; ex.run(...args); });
     };
   };
+}
+
+/** A stretch of a row walk; `inside`: groups whose masks hold all along it. */
+interface RowSegment { readonly start: number; readonly length: number; readonly inside: ReadonlySet<number> }
+
+/**
+ * A row read through masks along the walked group (a padded input) in three stretches: the border
+ * before and after, tested lane by lane, and the interior where every such mask holds, read with
+ * plain vector loads. One stretch when there is no such mask or the interior is short.
+ */
+export function paddedRowSegments(ss: StreamSet, vg: number, L: number): RowSegment[] {
+  const masks = [...ss.loads.values()].flatMap((p) => p.masks.filter((x) => x.g === vg));
+  const lo = Math.max(0, ...masks.map((x) => x.lo));
+  const hi = Math.min(L, ...masks.map((x) => x.hi));
+  if (!masks.length || hi - lo < 8) return [{ start: 0, length: L, inside: new Set<number>() }];
+  return [
+    { start: 0, length: lo, inside: new Set<number>() },
+    { start: lo, length: hi - lo, inside: new Set([vg]) },
+    { start: hi, length: L - hi, inside: new Set<number>() },
+  ].filter((seg) => seg.length > 0);
 }

@@ -74,6 +74,8 @@ export function addConst(fn: Fn, ptr: Ref, k: number): Ref {
   return k === 0 ? ptr : fn.m.i32.add(ptr, fn.m.i32.const(k | 0));
 }
 
+const NO_GROUPS: ReadonlySet<number> = new Set();
+
 /**
  * Loads and stores at the current position of a loop nest. `ptr(s)` is the local holding stream s's
  * address at coordinate 0 of the vectorised group (`vg`, -1 when none) plus whatever the outer loops
@@ -92,11 +94,18 @@ export class RowSite implements LoadSite {
     readonly laneOffset = 0,
     /** Constant bytes added to stream s's address (a fixed point of unrolled inner dims). */
     readonly extra: (s: Stream) => number = () => 0,
+    /** Groups whose masks hold wherever this site is used (the interior of a padded row): not tested. */
+    readonly inside: ReadonlySet<number> = NO_GROUPS,
   ) {}
 
   /** Copy of this site shifted by `k` elements along the vectorised group. */
   shifted(k: number): RowSite {
-    return new RowSite(this.fn, this.streams, this.ptr, this.vg, this.coord, this.paramOf, this.varies, this.laneOffset + k, this.extra);
+    return new RowSite(this.fn, this.streams, this.ptr, this.vg, this.coord, this.paramOf, this.varies, this.laneOffset + k, this.extra, this.inside);
+  }
+
+  /** The masks of a load this site tests. */
+  private masksOf(p: LoadPlan): LoadPlan['masks'] {
+    return this.inside.size ? p.masks.filter((k) => !this.inside.has(k.g)) : p.masks;
   }
 
   private planOf(e: LoadExpr): LoadPlan {
@@ -118,7 +127,7 @@ export class RowSite implements LoadSite {
   private inRange(p: LoadPlan, t: number, idxLane: (t: number) => Ref | null): Ref | null {
     const m = this.fn.m;
     let ok: Ref | null = null;
-    for (const { g, lo, hi } of p.masks) {
+    for (const { g, lo, hi } of this.masksOf(p)) {
       const gi = p.gather && g === p.gather.g ? idxLane(t) : null;
       const cl = this.fn.let(this.fn.b.i32, gi ?? this.laneCoord(g, t));
       const test = m.i32.and(m.i32.ge_s(this.fn.get(cl), m.i32.const(lo)), m.i32.lt_s(this.fn.get(cl), m.i32.const(hi)));
@@ -162,7 +171,7 @@ export class RowSite implements LoadSite {
     }
     // SIMD: contiguous / reversed v128 access when only lane-invariant parts are masked or gathered.
     const sv = this.vg >= 0 ? p.stream.strides[this.vg] : 0;
-    const laneFree = !p.masks.some((k) => k.g === this.vg) && (!p.gather || (p.gather.g !== this.vg && !this.varies(p.gather.index)));
+    const laneFree = !this.masksOf(p).some((k) => k.g === this.vg) && (!p.gather || (p.gather.g !== this.vg && !this.varies(p.gather.index)));
     if (laneFree && (sv === 1 || sv === -1)) {
       const idx0 = idx ? c.laneI(idx, 0) : null;
       const a = this.laneAddr(p, sv === 1 ? 0 : 3, idx0);
@@ -179,7 +188,7 @@ export class RowSite implements LoadSite {
     }
     // Every other element (a stride-2 window walk): two overlapping vectors and a shuffle, reading
     // nothing outside the four lanes' span (unmasked only: a masked-off read goes to the buffer's start).
-    if (laneFree && (sv === 2 || sv === -2) && e.dtype !== 'bool' && !p.masks.length) {
+    if (laneFree && (sv === 2 || sv === -2) && e.dtype !== 'bool' && !this.masksOf(p).length) {
       const a = this.laneAddr(p, sv === 2 ? 0 : 3, idx ? c.laneI(idx, 0) : null);
       const base = fn.let(fn.b.i32, joined(fn, a));
       // Elements 0..3 and 3..6 from the lowest address: lanes 0, 2, 4, 6 upward, or reversed.
@@ -267,6 +276,8 @@ export interface RowWalk {
    * the next 16 * unroll bytes with a dropped load, so that memory arrives while this row computes.
    */
   readonly prefetch?: readonly number[];
+  /** Coordinate along the group where the walk starts (`length` elements from there; default 0). */
+  readonly start?: number;
 }
 
 /**
@@ -284,8 +295,9 @@ export function walkRow(fn: Fn, w: RowWalk, ptr: (s: Stream) => number,
   const rem = nv % w.unroll;
   const moving = w.streams.filter((s) => s.strides[w.vg] !== 0);
   const q = new Map<Stream, number>();
-  for (const s of moving) q.set(s, fn.let(i32, fn.get(ptr(s))));
-  const j = fn.let(i32, m.i32.const(0));
+  const start = w.start ?? 0;
+  for (const s of moving) q.set(s, fn.let(i32, addConst(fn, fn.get(ptr(s)), start * s.strides[w.vg] * s.esize)));
+  const j = fn.let(i32, m.i32.const(start));
   const ptrOf = (s: Stream) => q.get(s) ?? ptr(s);
   const site = makeSite(ptrOf, () => fn.get(j));
   const bump = (elems: number) => {

@@ -86,6 +86,27 @@ forEachKernelBackend(BACKENDS, (be) => {
         [random('float32', 6, 7), random('int32', 6, 8, -100, 100), random('bool', 6, 9)], { tol: LOOSE });
     });
 
+    it('padded rows long enough for an unmasked interior: borders of 0..5, two masks, stride 2, int and bool', async () => {
+      // pad [3, W] by (before, after) along the row: iteration [3, W + before + after]
+      for (const [W, before, after] of [[20, 1, 1], [37, 3, 0], [9, 0, 5], [64, 2, 3], [12, 5, 4]]) {
+        const L = W + before + after;
+        const v = view([3, L], [W, 1], -before, [[0, 3], [before, before + W]]);
+        await check(be, ew([3, L], 1, [op('mul', [ld(0, v), cst(2)])]), [randF32(3 * W, W)], { label: `pad ${before},${after} of ${W}` });
+        await check(be, ew([3, L], 1, [ld(0, v, 'bool')]), [randBool(3 * W, W)], { label: `bool pad ${before},${after} of ${W}` });
+        await check(be, ew([3, L], 1, [ld(0, v, 'int32')]), [randI32(3 * W, W)], { label: `int pad ${before},${after} of ${W}` });
+      }
+      // two loads padded differently (the interior is where both hold), one masked on the row too
+      const a = view([4, 30], [26, 1], -2, [[0, 4], [2, 28]]);
+      const b = view([4, 30], [21, 1], -6, [[1, 4], [6, 27]]);
+      await check(be, ew([4, 30], 2, [op('add', [ld(0, a), ld(1, b)])]), [randF32(4 * 26, 3), randF32(4 * 21, 4)]);
+      // stride 2 along a padded row (every other element of a padded input)
+      const c = view([3, 20], [41, 2], -1, [[0, 3], [1, 19]]);
+      await check(be, ew([3, 20], 1, [op('neg', [ld(0, c)])]), [randF32(3 * 41, 5)]);
+      // pad with a value: where(padded ones, padded x, -inf), as a pad with -inf lowers
+      const m = view([2, 3, 18], [48, 16, 1], -1, [[0, 2], [0, 3], [1, 17]]);
+      await check(be, ew([2, 3, 18], 2, [op('where', [ld(0, m, 'bool'), ld(1, m), cst(-Infinity)])]), [randBool(96, 6), randF32(96, 7)]);
+    });
+
     it('gather along an outer axis (embedding) and the inner axis (take_along_dim, indexSelect)', async () => {
       // embedding: table [10, 12], indices [7] -> out [7, 12]
       const table = randF32(120, 1);
