@@ -297,7 +297,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | re
   }
   const out = apply(OPS.pad, [x], { pads: pairs });
   if (value === 0) return out;
-  const inside = apply(OPS.pad, [full(x.shape, true, { backend: x.backend })], { pads: pairs });
+  // A broadcast scalar: the mask of the padding reads no memory.
+  const inside = apply(OPS.pad, [full([], true, { backend: x.backend }).expand(x.shape)], { pads: pairs });
   return out.where(inside, value);
 }
 
