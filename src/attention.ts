@@ -4,7 +4,7 @@ import { DTypeError, KilnError, ShapeError, fmtShape } from './core/errors.js';
 import { arange } from './creation.js';
 import * as F from './functional.js';
 import { maskedFill } from './tensor-ops.js';
-import type { Tensor } from './tensor.js';
+import { expectTensor, type Tensor } from './tensor.js';
 
 export interface AttentionOptions {
   /**
@@ -26,6 +26,9 @@ export interface AttentionOptions {
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
   const op = 'scaledDotProductAttention';
+  expectTensor(op, 'the query', q);
+  expectTensor(op, 'the key', k);
+  expectTensor(op, 'the value', v);
   const { attnMask = null, dropoutP = 0, isCausal = false, scale = null } = o;
   if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) {
     throw new ShapeError(`${op}: query, key and value need at least 2 dims [..., L, E], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);

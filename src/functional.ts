@@ -389,9 +389,11 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
 }
 
 /** Channel dropout: zeroes whole channels of [N, C, ...] (or [C, ...] with `batched` false) with probability p while training. */
-export function dropout2d(x: Tensor, p = 0.5, training = true, batched = x.ndim !== 3): Tensor {
+export function dropout2d(x: Tensor, p = 0.5, training = true, batched?: boolean): Tensor {
+  expectTensor('dropout2d', 'the input', x);
+  checkNumber('dropout2d', 'the probability', p);
   if (p < 0 || p > 1) throw new KilnError(`dropout2d: probability must be in [0, 1], got ${p}`);
-  const lead = batched ? 2 : 1;
+  const lead = batched ?? x.ndim !== 3 ? 2 : 1;
   if (x.ndim < lead) throw new ShapeError(`dropout2d: expected an input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);

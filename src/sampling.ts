@@ -8,7 +8,7 @@ import { full, rand } from './creation.js';
 import { cumsum } from './scan.js';
 import { argsort, topk } from './sorting.js';
 import { readable } from './tensor-ops.js';
-import type { Tensor } from './tensor.js';
+import { expectTensor, type Tensor } from './tensor.js';
 
 export interface MultinomialOptions {
   /** Draw with replacement (default false: each category at most once per row). */
@@ -40,6 +40,7 @@ function checkWeights(probs: Tensor, numSamples: number, replacement: boolean): 
  * k largest of log w − log(−log u)), which draws categories one after another without putting any back.
  */
 export function multinomial(probs: Tensor, numSamples: number, o: MultinomialOptions = {}): Tensor {
+  expectTensor('multinomial', 'the weights', probs);
   const { replacement = false } = o;
   if (probs.ndim !== 1 && probs.ndim !== 2) throw new ShapeError(`multinomial: weights must be 1-D or 2-D, got ${fmtShape(probs.shape)}`);
   if (probs.dtype !== 'float32') throw new DTypeError(`multinomial: weights must be float32, got ${probs.dtype}`);
@@ -82,12 +83,19 @@ export interface EmptyOptions {
   requiresGrad?: boolean;
 }
 
+/** The options with defaults filled in; options that are not an object go to full() as they are, to be refused there. */
+function withDType(o: EmptyOptions | null | undefined, dtype: DType, backend?: BackendName): EmptyOptions {
+  if (o === undefined || o === null) return { dtype, backend };
+  return typeof o === 'object' ? { ...o, dtype: o.dtype ?? dtype, backend: o.backend ?? backend } : o;
+}
+
 /** A tensor of `shape` whose values are to be written (kiln fills it with zeros). */
 export function empty(shape: readonly number[], o: EmptyOptions = {}): Tensor {
-  return full(shape, 0, { dtype: o.dtype ?? 'float32', backend: o.backend, requiresGrad: o.requiresGrad });
+  return full(shape, 0, withDType(o, 'float32'), 'empty');
 }
 
 /** empty() with the shape, dtype and backend of `t`. */
 export function emptyLike(t: Tensor, o: EmptyOptions = {}): Tensor {
-  return full(t.shape, 0, { dtype: o.dtype ?? t.dtype, backend: o.backend ?? t.backend, requiresGrad: o.requiresGrad });
+  expectTensor('emptyLike', 'the input', t);
+  return full(t.shape, 0, withDType(o, t.dtype, t.backend), 'emptyLike');
 }

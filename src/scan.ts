@@ -8,7 +8,7 @@ import { normalizeDim } from './core/shape.js';
 import { arange } from './creation.js';
 import * as F from './functional.js';
 import { scalarOf } from './tensor-ops.js';
-import type { Tensor } from './tensor.js';
+import { expectTensor, type Tensor } from './tensor.js';
 
 /** Block length: small enough that the masked block stays cheap, large enough for few levels. */
 const BLOCK = 16;
@@ -43,6 +43,7 @@ function scanLast(x: Tensor, op: ScanOp): Tensor {
 
 function scan(op: ScanOp, x: Tensor, dim: number): Tensor {
   const name = op === 'sum' ? 'cumsum' : 'cumprod';
+  expectTensor(name, 'the input', x);
   if (dim === undefined || dim === null) throw new KilnError(`${name}: dim is required`);
   const d = normalizeDim(name, dim, x.ndim);
   // torch: bool and int inputs accumulate as integers.

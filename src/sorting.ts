@@ -9,7 +9,7 @@ import type { DType } from './core/dtype.js';
 import { normalizeDim } from './core/shape.js';
 import { arange, full, tensor } from './creation.js';
 import type { ValuesIndices } from './tensor-ops.js';
-import type { Tensor } from './tensor.js';
+import { expectTensor, type Tensor } from './tensor.js';
 
 export interface SortOptions {
   /** Default -1. */
@@ -101,6 +101,7 @@ function sortIndices(op: string, x: Tensor, dim: number, descending: boolean): {
 
 /** Sorted values along `dim` and the indices they came from (int32). */
 export function sort(x: Tensor, o: SortOptions = {}): ValuesIndices {
+  expectTensor('sort', 'the input', x);
   checkOptions('sort', o);
   const { dim = -1, descending = false } = o;
   const { d, indices } = sortIndices('sort', x, dim, descending);
@@ -109,6 +110,7 @@ export function sort(x: Tensor, o: SortOptions = {}): ValuesIndices {
 
 /** The indices that sort `dim` (stable). */
 export function argsort(x: Tensor, o: SortOptions = {}): Tensor {
+  expectTensor('argsort', 'the input', x);
   checkOptions('argsort', o);
   const { dim = -1, descending = false } = o;
   return sortIndices('argsort', x, dim, descending).indices;
@@ -125,6 +127,7 @@ export interface TopkOptions {
 
 /** The k largest (or smallest) values along `dim`, in order, with their indices. */
 export function topk(x: Tensor, k: number, o: TopkOptions = {}): ValuesIndices {
+  expectTensor('topk', 'the input', x);
   checkOptions('topk', o);
   const { dim = -1, largest = true } = o;
   const d = normalizeDim('topk', dim, x.ndim);

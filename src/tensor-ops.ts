@@ -4,11 +4,12 @@
 import { getBackend } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from './core/errors.js';
+import { checkScalar, describeValue } from './core/validate.js';
 import { normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
 import { activeTracer, apply } from './dispatch.js';
 import { arange, full } from './creation.js';
-import { Tensor, type Dims, type TensorLike } from './tensor.js';
+import { Tensor, expectTensor, type Dims, type TensorLike } from './tensor.js';
 import * as F from './functional.js';
 
 /** torch's `(values, indices)` result of max/min/sort/topk along a dim. */
@@ -39,6 +40,7 @@ export function checkIndexDType(op: string, arg: string, t: Tensor): void {
 
 /** `x` where mask is false, `value` (cast to x's dtype) where it is true. */
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
+  expectTensor('maskedFill', 'the input', x);
   if (!(mask instanceof Tensor) || mask.dtype !== 'bool') throw new DTypeError(`maskedFill: mask must be a bool tensor, got ${mask instanceof Tensor ? mask.dtype : typeof mask}`);
   let v: Tensor;
   if (value instanceof Tensor) {
@@ -54,6 +56,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
 
 /** The bool mask of the lower (`lower`) or upper triangle of the last two dims, offset by `diagonal`. */
 function triangle(op: string, x: Tensor, diagonal: number, lower: boolean): Tensor {
+  expectTensor(op, 'the input', x);
   if (x.ndim < 2) throw new ShapeError(`${op}: input must have at least 2 dims, got ${fmtShape(x.shape)}`);
   if (!Number.isInteger(diagonal)) throw new KilnError(`${op}: diagonal must be an integer, got ${diagonal}`);
   const [m, n] = x.shape.slice(-2);
@@ -65,12 +68,14 @@ function triangle(op: string, x: Tensor, diagonal: number, lower: boolean): Tens
 
 /** The lower triangle of the last two dims (j - i <= diagonal), zeros elsewhere. */
 export function tril(x: Tensor, diagonal = 0): Tensor {
-  return x.where(triangle('tril', x, diagonal, true), scalarOf(x, 0));
+  const mask = triangle('tril', x, diagonal, true);
+  return x.where(mask, scalarOf(x, 0));
 }
 
 /** The upper triangle of the last two dims (j - i >= diagonal), zeros elsewhere. */
 export function triu(x: Tensor, diagonal = 0): Tensor {
-  return x.where(triangle('triu', x, diagonal, false), scalarOf(x, 0));
+  const mask = triangle('triu', x, diagonal, false);
+  return x.where(mask, scalarOf(x, 0));
 }
 
 /** One-hot encoding of int32 class indices: [...] -> [..., numClasses] int32 (-1: the largest index + 1). */
@@ -94,11 +99,13 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
 }
 
 function checkCounts(op: string, what: string, xs: readonly number[]): void {
+  if (!Array.isArray(xs)) throw new KilnError(`${op}: ${what} must be an array of non-negative integers, got ${describeValue(xs)}`);
   if (xs.some((v) => !Number.isInteger(v) || v < 0)) throw new KilnError(`${op}: ${what} must be non-negative integers, got ${fmtShape(xs)}`);
 }
 
 /** torch's repeat: tiles the tensor `sizes[i]` times along dim i (leading sizes add dims). */
 export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
+  expectTensor('repeat', 'the input', x);
   checkCounts('repeat', 'repeat counts', sizes);
   if (sizes.length < x.ndim) {
     throw new ShapeError(`repeat: ${sizes.length} repeat counts given for a tensor of rank ${x.ndim} ${fmtShape(x.shape)} (at least ${x.ndim} needed)`);
@@ -112,6 +119,7 @@ export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
 
 /** torch's tile: repeat with missing leading counts taken as 1. */
 export function tile(x: Tensor, dims: readonly number[]): Tensor {
+  expectTensor('tile', 'the input', x);
   checkCounts('tile', 'tile counts', dims);
   const full = dims.length < x.ndim ? [...x.shape.slice(0, x.ndim - dims.length).map(() => 1), ...dims] : [...dims];
   return repeat(x, full);
@@ -119,6 +127,7 @@ export function tile(x: Tensor, dims: readonly number[]): Tensor {
 
 /** Splits into `chunks` pieces of equal size along `dim` (the last may be smaller; fewer when it does not divide). */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  expectTensor('chunk', 'the input', x);
   if (!Number.isInteger(chunks) || chunks < 1) throw new KilnError(`chunk: chunks must be a positive integer, got ${chunks}`);
   if (x.ndim === 0) throw new ShapeError('chunk: a 0-d tensor cannot be chunked');
   const d = normalizeDim('chunk', dim, x.ndim);
@@ -128,12 +137,14 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 /** Rotates elements along dims by shifts (flattened first when dims are omitted), as torch.roll. */
 export function roll(x: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
-  const ss = typeof shifts === 'number' ? [shifts] : [...shifts];
-  if (ss.some((s) => !Number.isInteger(s))) throw new KilnError(`roll: shifts must be integers, got ${JSON.stringify(shifts)}`);
+  expectTensor('roll', 'the input', x);
+  const ss = typeof shifts === 'number' ? [shifts] : Array.isArray(shifts) ? [...shifts] : [NaN];
+  if (ss.some((s) => !Number.isInteger(s))) throw new KilnError(`roll: shifts must be integers, got ${describeValue(shifts)}`);
   if (dims === undefined) {
     if (ss.length !== 1) throw new ShapeError(`roll: without dims, shifts must be one number, got ${JSON.stringify(shifts)}`);
     return roll(x.reshape([-1]), ss[0], 0).reshape(x.shape);
   }
+  if (typeof dims !== 'number' && !Array.isArray(dims)) throw new KilnError(`roll: dims must be an integer or an array of integers, got ${describeValue(dims)}`);
   const ds = typeof dims === 'number' ? [dims] : [...dims];
   if (ds.length !== ss.length) throw new ShapeError(`roll: ${ss.length} shifts for ${ds.length} dims`);
   let out = x;
@@ -154,6 +165,7 @@ export function roll(x: Tensor, shifts: number | readonly number[], dims?: numbe
  * step n+1 of the plane flattened, so the gradient is a slice's).
  */
 export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
+  expectTensor('diagonal', 'the input', x);
   if (x.ndim < 2) throw new ShapeError(`diagonal: input must have at least 2 dims, got ${fmtShape(x.shape)}`);
   if (!Number.isInteger(offset)) throw new KilnError(`diagonal: offset must be an integer, got ${offset}`);
   const a = normalizeDim('diagonal', dim1, x.ndim), b = normalizeDim('diagonal', dim2, x.ndim);
@@ -170,6 +182,7 @@ export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
 
 /** torch.diag: a 1-D input becomes a matrix with it on diagonal `diagonal`; a 2-D input gives that diagonal. */
 export function diag(x: Tensor, diag = 0): Tensor {
+  expectTensor('diag', 'the input', x);
   if (!Number.isInteger(diag)) throw new KilnError(`diag: diagonal must be an integer, got ${diag}`);
   if (x.ndim === 2) return diagonal(x, diag, 0, 1);
   if (x.ndim !== 1) throw new ShapeError(`diag: input must be 1-D or 2-D, got ${fmtShape(x.shape)}`);
@@ -183,13 +196,18 @@ export function diag(x: Tensor, diag = 0): Tensor {
 
 /** Outer product of two 1-D tensors. */
 export function outer(a: Tensor, b: Tensor): Tensor {
+  expectTensor('outer', 'the first operand', a);
+  expectTensor('outer', 'the second operand', b);
   if (a.ndim !== 1 || b.ndim !== 1) throw new ShapeError(`outer: both inputs must be 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   return a.reshape([a.shape[0], 1]).mul(b.reshape([1, b.shape[0]]));
 }
 
 /** start + weight·(end − start), computed from the nearer end as torch does (exact at weight 0 and 1). */
 export function lerp(start: Tensor, end: Tensor, weight: TensorLike): Tensor {
-  const w = weight instanceof Tensor ? weight : start._scalar(weight);
+  expectTensor('lerp', 'the start', start);
+  expectTensor('lerp', 'the end', end);
+  if (!(weight instanceof Tensor)) checkScalar('lerp', 'the weight', weight);
+  const w = weight instanceof Tensor ? weight : start._scalar(weight, 'lerp');
   const diff = end.sub(start);
   const low = w.abs().lt(0.5);
   return start.add(w.mul(diff)).where(low, end.sub(diff.mul(w.neg().add(1))));
@@ -202,6 +220,13 @@ export interface ScaleOptions {
   alpha?: number;
 }
 
+/** The tensors of addmm/baddbmm, checked. */
+function expectOperands(op: string, input: Tensor, a: Tensor, b: Tensor, names: readonly [string, string]): void {
+  expectTensor(op, 'the input', input);
+  expectTensor(op, names[0], a);
+  expectTensor(op, names[1], b);
+}
+
 function scaledSum(input: Tensor, product: Tensor, o: ScaleOptions): Tensor {
   const { beta = 1, alpha = 1 } = o;
   const p = alpha === 1 ? product : product.mul(alpha);
@@ -211,12 +236,14 @@ function scaledSum(input: Tensor, product: Tensor, o: ScaleOptions): Tensor {
 
 /** beta·input + alpha·(mat1 @ mat2) for 2-D mat1, mat2. */
 export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, o: ScaleOptions = {}): Tensor {
+  expectOperands('addmm', input, mat1, mat2, ['mat1', 'mat2']);
   if (mat1.ndim !== 2 || mat2.ndim !== 2) throw new ShapeError(`addmm: mat1 and mat2 must be 2-D, got ${fmtShape(mat1.shape)} and ${fmtShape(mat2.shape)}`);
   return checkedOut('addmm', input, scaledSum(input, mat1.matmul(mat2), o));
 }
 
 /** beta·input + alpha·(batch1 @ batch2) for 3-D batches. */
 export function baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, o: ScaleOptions = {}): Tensor {
+  expectOperands('baddbmm', input, batch1, batch2, ['batch1', 'batch2']);
   if (batch1.ndim !== 3 || batch2.ndim !== 3) throw new ShapeError(`baddbmm: batch1 and batch2 must be 3-D, got ${fmtShape(batch1.shape)} and ${fmtShape(batch2.shape)}`);
   if (batch1.shape[0] !== batch2.shape[0]) throw new ShapeError(`baddbmm: batch sizes differ: ${fmtShape(batch1.shape)} and ${fmtShape(batch2.shape)}`);
   return checkedOut('baddbmm', input, scaledSum(input, batch1.matmul(batch2), o));
@@ -231,15 +258,17 @@ function checkedOut(op: string, input: Tensor, out: Tensor): Tensor {
 }
 
 /** True where x is NaN. */
-export function isnan(x: Tensor): Tensor { return x.ne(x); }
+export function isnan(x: Tensor): Tensor { return expectTensor('isnan', 'the input', x).ne(x); }
 
 /** True where x is ±Inf. */
 export function isinf(x: Tensor): Tensor {
+  expectTensor('isinf', 'the input', x);
   return x.dtype === 'float32' ? x.abs().eq(Infinity) : x.ne(x);
 }
 
 /** True where x is neither NaN nor ±Inf. */
 export function isfinite(x: Tensor): Tensor {
+  expectTensor('isfinite', 'the input', x);
   return x.dtype === 'float32' ? x.sub(x).eq(0) : x.eq(x);
 }
 
@@ -252,8 +281,15 @@ export interface CloseOptions {
 
 /** |a − b| <= atol + rtol·|b| elementwise (equal infinities are close; NaN only with equalNan). */
 export function isclose(a: Tensor, b: Tensor, o: CloseOptions = {}): Tensor {
-  const { rtol = 1e-5, atol = 1e-8, equalNan = false } = o;
-  if (!(rtol >= 0) || !(atol >= 0)) throw new KilnError(`isclose: rtol and atol must be non-negative, got ${rtol} and ${atol}`);
+  return closeMask('isclose', a, b, o);
+}
+
+/** isclose, its messages naming `op` (allclose asks it). */
+function closeMask(op: string, a: Tensor, b: Tensor, o: CloseOptions): Tensor {
+  expectTensor(op, 'the first operand', a);
+  expectTensor(op, 'the second operand', b);
+  const { rtol = 1e-5, atol = 1e-8, equalNan = false } = o ?? {};
+  if (!(rtol >= 0) || !(atol >= 0)) throw new KilnError(`${op}: rtol and atol must be non-negative, got ${rtol} and ${atol}`);
   if (a.dtype !== 'float32' && b.dtype !== 'float32') return a.eq(b);
   const af = a.to('float32'), bf = b.to('float32');
   // a == b covers equal infinities; the tolerance test only counts where b is finite (else rtol·|b| is inf).
@@ -265,14 +301,14 @@ export function isclose(a: Tensor, b: Tensor, o: CloseOptions = {}): Tensor {
 
 /** True when every element of a and b is close (see isclose); reads the result. */
 export function allclose(a: Tensor, b: Tensor, o: CloseOptions = {}): boolean {
-  const far = isclose(a, b, o).logicalNot().to('int32').sum();
+  const far = closeMask('allclose', a, b, o).logicalNot().to('int32').sum();
   if (!getBackend(far.backend).syncReads) throw new KilnError(`allclose: reads a value, which ${far.backend} does only asynchronously: use await allcloseAsync(a, b)`);
   return far.item() === 0;
 }
 
 /** allclose for backends with asynchronous reads (webgpu). */
 export async function allcloseAsync(a: Tensor, b: Tensor, o: CloseOptions = {}): Promise<boolean> {
-  return (await isclose(a, b, o).logicalNot().to('int32').sum().itemAsync()) === 0;
+  return (await closeMask('allcloseAsync', a, b, o).logicalNot().to('int32').sum().itemAsync()) === 0;
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -287,8 +323,9 @@ export interface NanToNumOptions {
 
 /** Replaces NaN, +Inf and −Inf by finite values (integers pass through). */
 export function nanToNum(x: Tensor, o: NanToNumOptions = {}): Tensor {
+  expectTensor('nanToNum', 'the input', x);
   if (x.dtype !== 'float32') return x;
-  const { nan = 0, posinf = FLOAT32_MAX, neginf = -FLOAT32_MAX } = o;
+  const { nan = 0, posinf = FLOAT32_MAX, neginf = -FLOAT32_MAX } = o ?? {};
   return x.where(x.eq(x), nan).where(x.ne(Infinity), posinf).where(x.ne(-Infinity), neginf);
 }
 
@@ -304,13 +341,19 @@ export interface VectorNormOptions {
  * reads a stand-in 1 there and the result picks 0.
  */
 export function vectorNorm(x: Tensor, o: VectorNormOptions = {}): Tensor {
-  const { ord = 2, dim, keepdim = false } = o;
-  if (typeof ord !== 'number' || Number.isNaN(ord)) throw new KilnError(`vectorNorm: ord must be a number (Infinity for the max norm), got ${String(ord)}`);
-  if (x.dtype !== 'float32') throw new DTypeError(`vectorNorm: input must be float32, got ${x.dtype}`);
-  const dims = normalizeDims('vectorNorm', dim, x.ndim);
+  return vectorNormAs('vectorNorm', x, o);
+}
+
+/** vectorNorm, its messages naming `op` (norm and linalg.norm are vectorNorm by other names). */
+export function vectorNormAs(op: string, x: Tensor, o: VectorNormOptions = {}): Tensor {
+  expectTensor(op, 'the input', x);
+  const { ord = 2, dim, keepdim = false } = o ?? {};
+  if (typeof ord !== 'number' || Number.isNaN(ord)) throw new KilnError(`${op}: ord must be a number (Infinity for the max norm), got ${String(ord)}`);
+  if (x.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${x.dtype}`);
+  const dims = normalizeDims(op, dim, x.ndim);
   const a = x.abs();
   if (ord === Infinity || ord === -Infinity) {
-    if (sizeOf(dims.map((d) => x.shape[d])) === 0) throw new ShapeError(`vectorNorm: the ${ord > 0 ? '' : '-'}inf norm of an empty dim ${fmtShape(x.shape)} is undefined`);
+    if (sizeOf(dims.map((d) => x.shape[d])) === 0) throw new ShapeError(`${op}: the ${ord > 0 ? '' : '-'}inf norm of an empty dim ${fmtShape(x.shape)} is undefined`);
     return ord > 0 ? a.amax(dims, keepdim) : a.amin(dims, keepdim);
   }
   if (ord === 0) return x.ne(0).to('float32').sum(dims, keepdim);
@@ -323,8 +366,9 @@ export function vectorNorm(x: Tensor, o: VectorNormOptions = {}): Tensor {
 
 /** torch.norm: the vector p-norm over `dim` (all dims by default); 'fro' is p = 2. */
 export function norm(x: Tensor, p: number | 'fro' = 'fro', dim?: Dims, keepdim = false): Tensor {
+  expectTensor('norm', 'the input', x);
   if (p !== 'fro' && typeof p !== 'number') throw new KilnError(`norm: p must be a number or 'fro', got ${String(p)}`);
-  return vectorNorm(x, { ord: p === 'fro' ? 2 : p, dim, keepdim });
+  return vectorNormAs('norm', x, { ord: p === 'fro' ? 2 : p, dim, keepdim });
 }
 
 /**
