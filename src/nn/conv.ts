@@ -10,7 +10,7 @@ import { sizeOf } from '../core/shape.js';
 import { expandView, padView, reshapeView } from '../core/view.js';
 import { activeTracer, commonBackend, runKernel } from '../dispatch.js';
 import { foldWindows } from '../ops/movement.js';
-import type { Tensor } from '../tensor.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 import { checkInput, fmtDims, perDim, spatialPads, windowCount, windows, type Size } from './window.js';
 
 /** Padding of a convolution: per dim, or 'valid' (none), or 'same' (output size = input size, stride 1). */
@@ -44,7 +44,8 @@ function checkGroups(op: string, groups: number): number {
 }
 
 function checkBias(op: string, bias: Tensor | null | undefined, channels: number): void {
-  if (!bias) return;
+  if (bias === undefined || bias === null) return;
+  expectTensor(op, 'the bias', bias);
   checkFloat(op, 'bias', bias);
   if (bias.ndim !== 1 || bias.shape[0] !== channels) throw new ShapeError(`${op}: expected a bias of shape [${channels}] (one per output channel), got ${fmtShape(bias.shape)}`);
 }
@@ -112,6 +113,7 @@ function implicitGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null
 
 function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvOptions): Tensor {
   checkInput(op, x, nd, false);
+  expectTensor(op, 'the weight', weight);
   const kdims = nd === 1 ? 'kL' : 'kH, kW';
   if (weight.ndim !== nd + 2) throw new ShapeError(`${op}: expected a ${nd + 2}-D weight [outChannels, inChannels/groups, ${kdims}], got ${fmtShape(weight.shape)}`);
   checkFloat(op, 'weight', weight);
@@ -173,6 +175,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
 
 function convTransposeNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvTransposeOptions): Tensor {
   checkInput(op, x, nd, false);
+  expectTensor(op, 'the weight', weight);
   const kdims = nd === 1 ? 'kL' : 'kH, kW';
   if (weight.ndim !== nd + 2) throw new ShapeError(`${op}: expected a ${nd + 2}-D weight [inChannels, outChannels/groups, ${kdims}], got ${fmtShape(weight.shape)}`);
   checkFloat(op, 'weight', weight);
@@ -243,6 +246,7 @@ export function unfold(input: Tensor, kernelSize: Size, options: FoldOptions = {
 /** col2im (torch.nn.functional.fold), the adjoint of unfold: sums columns [N, C·kH·kW, L] into [N, C, H, W]. */
 export function fold(input: Tensor, outputSize: Size, kernelSize: Size, options: FoldOptions = {}): Tensor {
   const op = 'fold';
+  expectTensor(op, 'the input', input);
   if (input.ndim === 2) return fold(input.unsqueeze(0), outputSize, kernelSize, options).squeeze(0);
   if (input.ndim !== 3) throw new ShapeError(`${op}: expected a 3-D input [N, C·kH·kW, L] or 2-D [C·kH·kW, L], got ${fmtShape(input.shape)}`);
   checkFloat(op, 'input', input);

@@ -6,7 +6,8 @@ import { sizeOf } from '../core/shape.js';
 import { full, rand, randn, tensor } from '../creation.js';
 import { SCALAR_HELPERS } from '../ops/scalar.js';
 import { uniform } from '../random.js';
-import { Tensor } from '../tensor.js';
+import { describeValue } from '../core/validate.js';
+import { Tensor, expectTensor } from '../tensor.js';
 
 export type Nonlinearity =
   | 'linear' | 'identity' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'leakyRelu' | 'selu'
@@ -33,7 +34,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 }
 
 function checkTensor(op: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new KilnError(`${op}: expected a tensor to fill, got ${t === null ? 'null' : typeof t}`);
+  if (!(t instanceof Tensor)) throw new KilnError(`${op}: expected a tensor to fill, got ${describeValue(t)}`);
   if (t.dtype !== 'float32') throw new KilnError(`${op}: can only fill float32 tensors, got ${t.dtype}`);
 }
 
@@ -44,8 +45,8 @@ function fill(t: Tensor, values: Tensor): Tensor {
 }
 
 /** A number argument, or the named field of an options object. */
-function arg<O extends object>(v: number | O | undefined, key: keyof O, dflt: number): number {
-  if (v === undefined) return dflt;
+function arg<O extends object>(v: number | O | undefined | null, key: keyof O, dflt: number): number {
+  if (v === undefined || v === null) return dflt;
   if (typeof v === 'number') return v;
   const x = v[key];
   return x === undefined ? dflt : x as number;
@@ -74,11 +75,13 @@ export function constant_(t: Tensor, value: number): Tensor {
   return fill(t, full(t.shape, value, { dtype: 'float32', backend: t.backend }));
 }
 
-export function zeros_(t: Tensor): Tensor { return constant_(t, 0); }
-export function ones_(t: Tensor): Tensor { return constant_(t, 1); }
+export function zeros_(t: Tensor): Tensor { checkTensor('zeros_', t); return constant_(t, 0); }
+export function ones_(t: Tensor): Tensor { checkTensor('ones_', t); return constant_(t, 1); }
 
 /** Fan-in and fan-out of a weight [out, in, ...kernel], as torch computes them. */
 export function calculateFans(op: string, t: Tensor): { fanIn: number; fanOut: number } {
+  if (typeof op !== 'string') throw new KilnError(`calculateFans: the first argument is the name of the op asking (for messages), got ${describeValue(op)}`);
+  expectTensor('calculateFans', 'the tensor', t);
   if (t.ndim < 2) throw new ShapeError(`${op}: fan in and fan out need a tensor of at least 2 dims, got ${fmtShape(t.shape)}`);
   const receptive = sizeOf(t.shape.slice(2));
   return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive };
@@ -109,7 +112,7 @@ export interface KaimingOptions {
 }
 
 function kaimingStd(op: string, t: Tensor, o: number | KaimingOptions): number {
-  const { a = 0, mode = 'fanIn', nonlinearity = 'leaky_relu' } = typeof o === 'number' ? { a: o } : o;
+  const { a = 0, mode = 'fanIn', nonlinearity = 'leaky_relu' } = typeof o === 'number' ? { a: o } : o ?? {};
   if (!['fanIn', 'fanOut', 'fan_in', 'fan_out'].includes(mode)) throw new KilnError(`${op}: mode must be 'fanIn' or 'fanOut', got ${JSON.stringify(mode)}`);
   const { fanIn, fanOut } = calculateFans(op, t);
   const fan = mode === 'fanIn' || mode === 'fan_in' ? fanIn : fanOut;
@@ -161,7 +164,7 @@ function normalQuantile(p: number): number {
  */
 export function truncNormal_(t: Tensor, mean: number | TruncNormalOptions = 0, std = 1, a = -2, b = 2): Tensor {
   checkTensor('truncNormal_', t);
-  const o: TruncNormalOptions = typeof mean === 'object' ? mean : { mean, std, a, b };
+  const o: TruncNormalOptions = typeof mean === 'object' ? mean ?? {} : { mean, std, a, b };
   const { mean: m = 0, std: s = 1, a: lo = -2, b: hi = 2 } = o;
   if (!(s > 0) || !(lo < hi)) throw new KilnError(`truncNormal_: expected std > 0 and a < b, got std ${s}, a ${lo}, b ${hi}`);
   const cdf = (x: number) => 0.5 * (1 + SCALAR_HELPERS.erf(x / Math.SQRT2));

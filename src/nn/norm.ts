@@ -4,7 +4,7 @@
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
 import { sizeOf } from '../core/shape.js';
-import type { Tensor } from '../tensor.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -30,6 +30,7 @@ export interface InstanceNormOptions {
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
 function checkNormInput(op: string, x: Tensor, minRank: number): number {
+  expectTensor(op, 'the input', x);
   if (x.ndim < minRank) {
     const want = minRank === 2 ? '[N, C] or [N, C, ...]' : '[N, C, ...] with at least one spatial dim';
     throw new ShapeError(`${op}: expected an input ${want}, got ${fmtShape(x.shape)}`);
@@ -39,6 +40,7 @@ function checkNormInput(op: string, x: Tensor, minRank: number): number {
 }
 
 function checkPerChannel(op: string, what: string, t: Tensor | null | undefined, c: number): void {
+  if (t !== undefined && t !== null) expectTensor(op, what, t);
   if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`${op}: expected ${what} of shape [${c}] (one per channel), got ${fmtShape(t.shape)}`);
 }
 
@@ -122,7 +124,7 @@ export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | nu
 export function instanceNorm(input: Tensor, options: InstanceNormOptions = {}): Tensor {
   const op = 'instanceNorm';
   const c = checkNormInput(op, input, 3);
-  const { runningMean = null, runningVar = null, weight, bias, useInputStats = true, momentum = 0.1, eps = 1e-5 } = options;
+  const { runningMean = null, runningVar = null, weight, bias, useInputStats = true, momentum = 0.1, eps = 1e-5 } = options ?? {};
   for (const [what, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) checkPerChannel(op, what, t, c);
   if ((runningMean === null) !== (runningVar === null)) throw new KilnError(`${op}: give both runningMean and runningVar, or neither`);
   if (!useInputStats) {

@@ -1,6 +1,7 @@
 // Pooling as a reduction over the window view: max and average pooling (1-D and 2-D), and adaptive
 // pooling (output size fixed, windows derived from it).
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
+import { describeValue } from '../core/validate.js';
 import { isGradEnabled } from '../autograd.js';
 import { apply } from '../dispatch.js';
 import { OPS } from '../ops/index.js';
@@ -185,6 +186,7 @@ export type AdaptiveSize = number | readonly (number | null)[];
 function adaptiveOut(op: string, x: Tensor, nd: number, size: AdaptiveSize): number[] {
   checkInput(op, x, nd, true);
   const spatial = x.shape.slice(x.ndim - nd);
+  if (typeof size !== 'number' && !Array.isArray(size)) throw new ShapeError(`${op}: outputSize must be a positive integer or ${nd} of them (null keeps the input size), got ${describeValue(size)}`);
   const list = typeof size === 'number' ? spatial.map(() => size) : size.map((s, t) => (s === null ? spatial[t] : s));
   if (list.length !== nd || list.some((s) => !Number.isInteger(s) || s < 1)) {
     throw new ShapeError(`${op}: outputSize must be a positive integer or ${nd} of them (null keeps the input size), got ${JSON.stringify(size)}`);

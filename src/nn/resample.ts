@@ -1,8 +1,9 @@
 // Resampling: interpolate (nearest: gathers; linear and bilinear: products with per-dim interpolation
 // matrices, so they differentiate as matmuls) and pixelShuffle/pixelUnshuffle (reshape and permute).
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
+import { describeValue } from '../core/validate.js';
 import { tensor } from '../creation.js';
-import type { Tensor } from '../tensor.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 
 export type InterpolateMode = 'nearest' | 'linear' | 'bilinear';
 
@@ -45,6 +46,8 @@ function linearMatrix(coords: readonly number[], n: number, backend: Tensor['bac
 /** torch.nn.functional.interpolate for [N, C, L] (nearest, linear) and [N, C, H, W] (nearest, bilinear). */
 export function interpolate(input: Tensor, options: InterpolateOptions): Tensor {
   const op = 'interpolate';
+  expectTensor(op, 'the input', input);
+  if (options === null || typeof options !== 'object') throw new KilnError(`${op}: options must be an object such as { size: [8, 8] } or { scaleFactor: 2, mode: 'bilinear' }, got ${describeValue(options)}`);
   const { size, scaleFactor, mode = 'nearest' } = options;
   if (!(mode in SPATIAL)) throw new KilnError(`${op}: unknown mode '${mode}' (expected 'nearest', 'linear' or 'bilinear')`);
   const nd = input.ndim - 2;
@@ -80,6 +83,7 @@ export function interpolate(input: Tensor, options: InterpolateOptions): Tensor 
 }
 
 function checkShuffle(op: string, x: Tensor, factor: number): void {
+  expectTensor(op, 'the input', x);
   if (!Number.isInteger(factor) || factor < 1) throw new KilnError(`${op}: the factor must be a positive integer, got ${factor}`);
   if (x.ndim < 3) throw new ShapeError(`${op}: expected an input [..., C, H, W], got ${fmtShape(x.shape)}`);
 }

@@ -3,13 +3,15 @@
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { apply } from '../dispatch.js';
 import { OPS } from '../ops/index.js';
-import type { Tensor } from '../tensor.js';
+import { describeValue } from '../core/validate.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 
 /** A size argument: one number for every spatial dim, or one per dim. */
 export type Size = number | readonly number[];
 
 /** Expands a size argument to one non-negative (or positive) integer per spatial dim. */
 export function perDim(op: string, what: string, v: Size, nd: number, min = 1): number[] {
+  if (typeof v !== 'number' && !Array.isArray(v)) throw new ShapeError(`${op}: ${what} must be a positive integer or ${nd} of them, got ${describeValue(v)}`);
   const list = typeof v === 'number' ? Array.from({ length: nd }, () => v) : [...v];
   if (list.length !== nd || list.some((x) => !Number.isInteger(x) || x < min)) {
     const kind = min > 0 ? 'positive' : 'non-negative';
@@ -20,6 +22,7 @@ export function perDim(op: string, what: string, v: Size, nd: number, min = 1): 
 
 /** Checks the input is float32 with `nd` spatial dims after [N, C] (or [C] when `unbatched` is allowed). */
 export function checkInput(op: string, x: Tensor, nd: number, unbatched: boolean): void {
+  expectTensor(op, 'the input', x);
   const spatial = nd === 1 ? ['L'] : nd === 2 ? ['H', 'W'] : ['D', 'H', 'W'].slice(3 - nd);
   const want = `[N, C, ${spatial.join(', ')}]`;
   if (x.ndim !== nd + 2 && !(unbatched && x.ndim === nd + 1)) {
