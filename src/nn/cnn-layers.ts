@@ -10,7 +10,7 @@ import { leakyRelu } from '../activations.js';
 import type { PadMode } from '../padding.js';
 import type { Tensor } from '../tensor.js';
 import { conv1d, conv2d, convTranspose2d, type ConvPadding } from './conv.js';
-import { Module } from './module.js';
+import { Module, forwardInputs } from './module.js';
 import { batchNorm, groupNorm } from './norm.js';
 import {
   adaptiveAvgPool2d, adaptiveMaxPool2d, avgPool1d, avgPool2d, maxPool1d, maxPool2d,
@@ -90,6 +90,7 @@ export class Conv1d extends ConvNd {
     super('Conv1d', 1, inChannels, outChannels, kernelSize, options);
   }
   forward(x: Tensor): Tensor {
+    forwardInputs('Conv1d', { input: x });
     const [input, opts] = this.prepare(x);
     return conv1d(input, this.weight, this.bias, opts);
   }
@@ -101,6 +102,7 @@ export class Conv2d extends ConvNd {
     super('Conv2d', 2, inChannels, outChannels, kernelSize, options);
   }
   forward(x: Tensor): Tensor {
+    forwardInputs('Conv2d', { input: x });
     const [input, opts] = this.prepare(x);
     return conv2d(input, this.weight, this.bias, opts);
   }
@@ -144,6 +146,7 @@ export class ConvTranspose2d extends Module {
 
   /** `outputSize` (the spatial size, or the whole shape) picks the outputPadding that reaches it. */
   forward(x: Tensor, outputSize?: readonly number[]): Tensor {
+    forwardInputs('ConvTranspose2d', { input: x });
     let outputPadding = this.outputPadding;
     if (outputSize) {
       const want = outputSize.slice(outputSize.length - 2);
@@ -164,37 +167,37 @@ export class ConvTranspose2d extends Module {
 /** Max pooling over [N, C, L]. */
 export class MaxPool1d extends Module {
   constructor(readonly kernelSize: Size, readonly options: MaxPoolOptions = {}) { super(); }
-  forward(x: Tensor): Tensor | [Tensor, Tensor] { return maxPool1d(x, this.kernelSize, this.options); }
+  forward(x: Tensor): Tensor | [Tensor, Tensor] { forwardInputs('MaxPool1d', { input: x }); return maxPool1d(x, this.kernelSize, this.options); }
 }
 
 /** Max pooling over [N, C, H, W]; returns [values, indices] with returnIndices. */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: Size, readonly options: MaxPoolOptions = {}) { super(); }
-  forward(x: Tensor): Tensor | [Tensor, Tensor] { return maxPool2d(x, this.kernelSize, this.options); }
+  forward(x: Tensor): Tensor | [Tensor, Tensor] { forwardInputs('MaxPool2d', { input: x }); return maxPool2d(x, this.kernelSize, this.options); }
 }
 
 /** Average pooling over [N, C, L]. */
 export class AvgPool1d extends Module {
   constructor(readonly kernelSize: Size, readonly options: AvgPoolOptions = {}) { super(); }
-  forward(x: Tensor): Tensor { return avgPool1d(x, this.kernelSize, this.options); }
+  forward(x: Tensor): Tensor { forwardInputs('AvgPool1d', { input: x }); return avgPool1d(x, this.kernelSize, this.options); }
 }
 
 /** Average pooling over [N, C, H, W]. */
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: Size, readonly options: AvgPoolOptions = {}) { super(); }
-  forward(x: Tensor): Tensor { return avgPool2d(x, this.kernelSize, this.options); }
+  forward(x: Tensor): Tensor { forwardInputs('AvgPool2d', { input: x }); return avgPool2d(x, this.kernelSize, this.options); }
 }
 
 /** Average pooling to a fixed output size. */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: AdaptiveSize) { super(); }
-  forward(x: Tensor): Tensor { return adaptiveAvgPool2d(x, this.outputSize); }
+  forward(x: Tensor): Tensor { forwardInputs('AdaptiveAvgPool2d', { input: x }); return adaptiveAvgPool2d(x, this.outputSize); }
 }
 
 /** Max pooling to a fixed output size. */
 export class AdaptiveMaxPool2d extends Module {
   constructor(readonly outputSize: AdaptiveSize, readonly options: { returnIndices?: boolean } = {}) { super(); }
-  forward(x: Tensor): Tensor | [Tensor, Tensor] { return adaptiveMaxPool2d(x, this.outputSize, this.options); }
+  forward(x: Tensor): Tensor | [Tensor, Tensor] { forwardInputs('AdaptiveMaxPool2d', { input: x }); return adaptiveMaxPool2d(x, this.outputSize, this.options); }
 }
 
 // ----- normalisation -----------------------------------------------------------------------------
@@ -233,6 +236,7 @@ abstract class BatchNormNd extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    forwardInputs(this.op, { input: x });
     if (!this.ranks.includes(x.ndim)) {
       const want = this.ranks.map((r) => `${r}-D ${r === 2 ? '[N, C]' : r === 3 ? '[N, C, L]' : '[N, C, H, W]'}`).join(' or ');
       throw new ShapeError(`${this.op}: expected a ${want} input, got ${fmtShape(x.shape)}`);
@@ -278,6 +282,7 @@ export class GroupNorm extends Module {
     this.bias = affine ? zeros([numChannels]).requiresGrad_(true) : null;
   }
   forward(x: Tensor): Tensor {
+    forwardInputs('GroupNorm', { input: x });
     if (x.ndim < 2 || x.shape[1] !== this.numChannels) throw new ShapeError(`GroupNorm: expected an input [N, ${this.numChannels}, ...], got ${fmtShape(x.shape)}`);
     return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
   }
@@ -288,13 +293,14 @@ export class GroupNorm extends Module {
 /** Flattens dims startDim..endDim (default: all but the batch dim). */
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) { super(); }
-  forward(x: Tensor): Tensor { return x.flatten(this.startDim, this.endDim); }
+  forward(x: Tensor): Tensor { forwardInputs('Flatten', { input: x }); return x.flatten(this.startDim, this.endDim); }
 }
 
 /** Splits dim `dim` into `unflattenedSize` (one entry may be -1). */
 export class Unflatten extends Module {
   constructor(readonly dim: number, readonly unflattenedSize: readonly number[]) { super(); }
   forward(x: Tensor): Tensor {
+    forwardInputs('Unflatten', { input: x });
     const d = this.dim < 0 ? this.dim + x.ndim : this.dim;
     if (d < 0 || d >= x.ndim) throw new ShapeError(`Unflatten: dim ${this.dim} is out of range for input ${fmtShape(x.shape)}`);
     return x.reshape([...x.shape.slice(0, d), ...this.unflattenedSize, ...x.shape.slice(d + 1)]);
@@ -304,11 +310,11 @@ export class Unflatten extends Module {
 /** leakyRelu as a layer. */
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) { super(); }
-  forward(x: Tensor): Tensor { return leakyRelu(x, this.negativeSlope); }
+  forward(x: Tensor): Tensor { forwardInputs('LeakyReLU', { input: x }); return leakyRelu(x, this.negativeSlope); }
 }
 
 /** Zeroes whole channels with probability p while training. */
 export class Dropout2d extends Module {
   constructor(readonly p = 0.5) { super(); }
-  forward(x: Tensor): Tensor { return F.dropout2d(x, this.p, this.training); }
+  forward(x: Tensor): Tensor { forwardInputs('Dropout2d', { input: x }); return F.dropout2d(x, this.p, this.training); }
 }

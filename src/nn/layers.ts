@@ -5,7 +5,7 @@ import { rand } from '../creation.js';
 import { ones, zeros } from '../creation.js';
 import * as F from '../functional.js';
 import type { Tensor } from '../tensor.js';
-import { Module } from './module.js';
+import { Module, forwardInputs } from './module.js';
 
 /** Uniform(-bound, bound) parameter. */
 function uniformParam(shape: number[], bound: number): Tensor {
@@ -25,6 +25,7 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : uniformParam([outFeatures], bound);
   }
   forward(x: Tensor): Tensor {
+    forwardInputs('Linear', { input: x });
     return F.scoped([x, this.weight, this.bias], () => {
       const y = x.matmul(this.weight.mT());
       return this.bias ? y.add(this.bias) : y;
@@ -47,13 +48,13 @@ export class Sequential extends Module {
   }
 }
 
-export class ReLU extends Module { forward(x: Tensor): Tensor { return F.relu(x); } }
+export class ReLU extends Module { forward(x: Tensor): Tensor { forwardInputs('ReLU', { input: x }); return F.relu(x); } }
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
-  forward(x: Tensor): Tensor { return F.gelu(x, this.approximate); }
+  forward(x: Tensor): Tensor { forwardInputs('GELU', { input: x }); return F.gelu(x, this.approximate); }
 }
-export class Sigmoid extends Module { forward(x: Tensor): Tensor { return F.sigmoid(x); } }
-export class Tanh extends Module { forward(x: Tensor): Tensor { return x.tanh(); } }
+export class Sigmoid extends Module { forward(x: Tensor): Tensor { forwardInputs('Sigmoid', { input: x }); return F.sigmoid(x); } }
+export class Tanh extends Module { forward(x: Tensor): Tensor { forwardInputs('Tanh', { input: x }); return x.tanh(); } }
 
 /** Layer normalisation over the trailing dims, with learnable scale and shift. */
 export class LayerNorm extends Module {
@@ -66,7 +67,7 @@ export class LayerNorm extends Module {
     this.weight = elementwiseAffine ? ones(this.normalizedShape).requiresGrad_(true) : null;
     this.bias = elementwiseAffine ? zeros(this.normalizedShape).requiresGrad_(true) : null;
   }
-  forward(x: Tensor): Tensor { return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps); }
+  forward(x: Tensor): Tensor { forwardInputs('LayerNorm', { input: x }); return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps); }
 }
 
 /** A lookup table of `num` vectors of size `dim`, initialised N(0, 1) like torch.nn.Embedding. */
@@ -77,13 +78,13 @@ export class Embedding extends Module {
     if (typeof numEmbeddings !== 'number' || typeof embeddingDim !== 'number' || !Number.isInteger(numEmbeddings) || !Number.isInteger(embeddingDim) || numEmbeddings <= 0 || embeddingDim <= 0) throw new KilnError(`Embedding: sizes must be positive, got ${numEmbeddings} x ${embeddingDim}`);
     this.weight = F.randnParam([numEmbeddings, embeddingDim]);
   }
-  forward(indices: Tensor): Tensor { return F.embedding(indices, this.weight); }
+  forward(indices: Tensor): Tensor { forwardInputs('Embedding', { indices }); return F.embedding(indices, this.weight); }
 }
 
 /** Zeroes activations with probability p while training. */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) { super(); }
-  forward(x: Tensor): Tensor { return F.dropout(x, this.p, this.training); }
+  forward(x: Tensor): Tensor { forwardInputs('Dropout', { input: x }); return F.dropout(x, this.p, this.training); }
 }
 
 const BUILTIN_LAYERS: readonly Function[] = [Linear, Sequential, ReLU, GELU, Sigmoid, Tanh, LayerNorm, Embedding, Dropout];

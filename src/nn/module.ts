@@ -5,7 +5,15 @@ import type { BackendName } from '../core/backend.js';
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
 import { shapesEqual } from '../core/shape.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, expectTensor } from '../tensor.js';
+
+/**
+ * Checks the tensor arguments of a module's forward, given by name (`{ input: x }`): one that is not a
+ * tensor is a KilnError naming `Module.forward` and the argument, before the layer's ops see it.
+ */
+export function forwardInputs(module: string, args: Record<string, unknown>): void {
+  for (const [name, v] of Object.entries(args)) expectTensor(`${module}.forward`, `the ${name}`, v);
+}
 
 /** A module is callable: `model(x)` is `model.forward(x)`, typed as forward is. */
 export interface Module {

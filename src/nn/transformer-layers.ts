@@ -6,16 +6,20 @@ import { arange, ones, zeros } from '../creation.js';
 import * as F from '../functional.js';
 import { scaledDotProductAttention } from '../attention.js';
 import { maskedFill } from '../tensor-ops.js';
-import type { Tensor } from '../tensor.js';
+import { describeValue } from '../core/validate.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 import { xavierUniform_ } from './init.js';
 import { Linear } from './layers.js';
-import { Module } from './module.js';
+import { Module, forwardInputs } from './module.js';
 
 /** float32's machine epsilon: torch's default eps for rms_norm. */
 const FLOAT32_EPS = 1.1920928955078125e-7;
 
 /** x / √(mean(x²) + eps) over the trailing `normalizedShape` dims, times an optional weight. */
 export function rmsNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, eps?: number | null): Tensor {
+  expectTensor('rmsNorm', 'the input', x);
+  if (!Array.isArray(normalizedShape)) throw new ShapeError(`rmsNorm: normalizedShape must be an array of sizes, got ${describeValue(normalizedShape)}`);
+  if (weight !== undefined && weight !== null) expectTensor('rmsNorm', 'the weight', weight);
   const k = normalizedShape.length;
   const tail = x.shape.slice(x.ndim - k);
   if (k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
@@ -35,7 +39,7 @@ export class RMSNorm extends Module {
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.weight = elementwiseAffine ? ones(this.normalizedShape).requiresGrad_(true) : null;
   }
-  forward(x: Tensor): Tensor { return rmsNorm(x, this.normalizedShape, this.weight, this.eps); }
+  forward(x: Tensor): Tensor { forwardInputs('RMSNorm', { input: x }); return rmsNorm(x, this.normalizedShape, this.weight, this.eps); }
 }
 
 export interface MultiheadAttentionOptions {
@@ -105,6 +109,7 @@ export class MultiheadAttention extends Module {
   }
 
   forward(query: Tensor, key: Tensor, value: Tensor, o: MultiheadAttentionCallOptions = {}): [Tensor, Tensor | null] {
+    forwardInputs('MultiheadAttention', { query, key, value });
     const { keyPaddingMask = null, needWeights = true, attnMask = null, averageAttnWeights = true, isCausal = false } = o;
     const E = this.embedDim, H = this.numHeads, D = this.headDim;
     const batched = query.ndim === 3;
