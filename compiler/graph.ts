@@ -1,7 +1,8 @@
 // The graph IR: plain SSA nodes in topological order, printable as code and as a table.
 import type { DType } from '../src/core/dtype.js';
 import { shortDType } from '../src/core/dtype.js';
-import { assertNever } from '../src/core/errors.js';
+import { KilnError, assertNever } from '../src/core/errors.js';
+import { describeValue } from '../src/core/validate.js';
 import type { RandomKind } from '../src/dispatch.js';
 import type { OpName } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor.js';
@@ -68,8 +69,15 @@ export function sourceText(s: InputSource): string {
   }
 }
 
+/** The graph argument of the public printers, checked (they take what compile() traced, e.g. a `graph` log's). */
+function checkGraph(op: string, g: unknown): asserts g is Graph {
+  const ok = g !== null && typeof g === 'object' && Array.isArray((g as Graph).nodes) && Array.isArray((g as Graph).outputs);
+  if (!ok) throw new KilnError(`${op}: expected a traced graph (with nodes and outputs), got ${describeValue(g)}`);
+}
+
 /** Prints a graph as readable code, one node a line with its type and source line. */
 export function printGraph(g: Graph): string {
+  checkGraph('printGraph', g);
   const inputs = g.nodes.filter((n) => n.kind === 'input');
   const src = (n: Extract<GraphNode, { kind: 'input' }>) => sourceText(n.source);
   const head = `graph ${g.name}(${inputs.map((n) => `%${n.id}: ${fmtType(n)} ${src(n as Extract<GraphNode, { kind: 'input' }>)}`).join(', ')}) {`;
@@ -82,6 +90,7 @@ export function printGraph(g: Graph): string {
 
 /** Prints a graph as a table: id, opcode, target, args, type, source. */
 export function printGraphTable(g: Graph): string {
+  checkGraph('printGraphTable', g);
   const rows = g.nodes.map((n) => [
     `%${n.id}`, n.kind, n.kind === 'op' ? n.op : n.kind === 'random' ? n.random : n.kind === 'input' ? n.source.kind : 'const',
     n.kind === 'op' ? n.inputs.map((i) => `%${i}`).join(',') : '', fmtType(n), n.loc ?? '',

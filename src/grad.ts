@@ -44,7 +44,8 @@ function seeds(op: string, roots: Tensor[], given: GradOptions['gradOutputs']): 
  * The gradients of `outputs` with respect to `inputs` (torch.autograd.grad), one per input, without
  * touching any .grad. Inputs may be leaves or intermediate tensors.
  */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+  const opts = options ?? {};
   const outs = list(outputs, 'outputs', 'grad');
   const ins = list(inputs, 'inputs', 'grad');
   if (opts.materializeGrads && !opts.allowUnused) throw new AutogradError('grad: materializeGrads requires allowUnused');
@@ -72,7 +73,8 @@ export interface BackwardOptions {
 }
 
 /** Backpropagates from several tensors in one sweep, accumulating into the leaves' .grad (torch.autograd.backward). */
-export function backward(tensors: Tensor | readonly Tensor[], opts: BackwardOptions = {}): void {
+export function backward(tensors: Tensor | readonly Tensor[], options: BackwardOptions = {}): void {
+  const opts = options ?? {};
   const roots = seeds('backward', list(tensors, 'tensors', 'backward'), opts.gradTensors);
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
@@ -84,7 +86,7 @@ export function backward(tensors: Tensor | readonly Tensor[], opts: BackwardOpti
 }
 
 /** Runs `fn` with gradient recording on, even inside noGrad() (torch.enable_grad). */
-export function enableGrad<T>(fn: () => T): T { return withGradMode(true, fn); }
+export function enableGrad<T>(fn: () => T): T { return withGradMode(true, fn, 'enableGrad'); }
 
 let inference = 0;
 

@@ -17,6 +17,7 @@ import type { Backend, BackendName, Buffer } from './core/backend.js';
 import { listBackends } from './core/backend.js';
 import type { DType } from './core/dtype.js';
 import { KilnError, OutOfMemoryError } from './core/errors.js';
+import { describeValue } from './core/validate.js';
 import {
   allocatedSinceCollect, createdSinceCollect, markCollected, markTurn, releaseCollected, resetPeak, setTurnHook, setWeakTracking, usage,
 } from './storage.js';
@@ -301,7 +302,10 @@ export function releaseMemory(): MemoryInfo {
 
 /** Sets the memory policy (see MemoryOptions); returns the settings in force. */
 export function configureMemory(opts: MemoryOptions = {}): Required<MemoryOptions> {
-  for (const [k, v] of Object.entries(opts)) {
+  if (opts !== undefined && opts !== null && (typeof opts !== 'object' || Array.isArray(opts))) {
+    throw new KilnError(`configureMemory: options must be an object such as { limitBytes: 2 ** 30 }, got ${describeValue(opts)}`);
+  }
+  for (const [k, v] of Object.entries(opts ?? {})) {
     if (v === undefined) continue;
     if (k === 'collect') {
       if (typeof v !== 'boolean') throw new KilnError(`configureMemory: collect must be a boolean, got ${String(v)}`);
@@ -311,8 +315,8 @@ export function configureMemory(opts: MemoryOptions = {}): Required<MemoryOption
       throw new KilnError(`configureMemory: unknown option '${k}'; expected collect, warnBytes, limitBytes or collectAfterBytes`);
     }
   }
-  Object.assign(config, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
-  if (opts.warnBytes !== undefined) policy.warned = false;
+  Object.assign(config, Object.fromEntries(Object.entries(opts ?? {}).filter(([, v]) => v !== undefined)));
+  if (opts?.warnBytes !== undefined) policy.warned = false;
   // WeakRefs keep their targets until a reclamation: only worth it while reclamation is on.
   setWeakTracking(syncCollectPossible && config.collect);
   return { ...config };

@@ -1,5 +1,8 @@
 // A seedable generator (xoshiro128**) so manualSeed(n) makes rand/randn/randint/dropout repeatable.
 
+import { KilnError } from './core/errors.js';
+import { describeValue } from './core/validate.js';
+
 let s0 = 0x9e3779b9, s1 = 0x243f6a88, s2 = 0xb7e15162, s3 = 0x12345678;
 
 function splitmix32(a: number): () => number {
@@ -14,6 +17,7 @@ function splitmix32(a: number): () => number {
 
 /** Seeds the global generator. */
 export function manualSeed(seed: number): void {
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new KilnError(`manualSeed: the seed must be a finite number, got ${describeValue(seed)}`);
   const next = splitmix32(seed | 0);
   s0 = next(); s1 = next(); s2 = next(); s3 = next();
 }

@@ -3,6 +3,7 @@
 // generator (so manualSeed makes an epoch's order repeatable) and collates samples into tensors.
 import { getBackend } from '../core/backend.js';
 import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
+import { describeValue } from '../core/validate.js';
 import { fromTypedArray, tensor } from '../creation.js';
 import { stack } from '../functional.js';
 import { uniform } from '../random.js';
@@ -68,6 +69,7 @@ export class Subset<T> implements Dataset<T> {
 
 /** A random permutation of 0..n-1 from kiln's generator (Fisher–Yates). */
 export function randpermIndices(n: number): number[] {
+  if (!Number.isInteger(n) || n < 0) throw new KilnError(`randpermIndices: n must be a non-negative integer, got ${describeValue(n)}`);
   const out = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(uniform() * (i + 1));
@@ -118,6 +120,7 @@ function stackSamples(samples: readonly Tensor[]): Tensor {
  * anything else is returned as a list.
  */
 export function defaultCollate(samples: readonly unknown[]): unknown {
+  if (!Array.isArray(samples)) throw new KilnError(`defaultCollate: expected an array of samples, got ${describeValue(samples)}`);
   if (samples.length === 0) return [];
   const first = samples[0];
   if (first instanceof Tensor) return stackSamples(samples as Tensor[]);

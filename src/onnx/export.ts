@@ -9,6 +9,7 @@ import {
 } from 'onnx-buf';
 import type { DType } from '../core/dtype.js';
 import { KilnError, fmtShape } from '../core/errors.js';
+import { describeValue } from '../core/validate.js';
 import { sizeOf } from '../core/shape.js';
 import { noGrad } from '../autograd.js';
 import { setTracer } from '../dispatch.js';
@@ -304,6 +305,7 @@ function parameterNames(m: Module | null): Map<Tensor, string> {
 
 /** Exports a function or module, traced on example arguments, as an ONNX model (bytes). */
 export function exportModel(target: ((...args: Tensor[]) => unknown) | Module, exampleArgs: Tensor | readonly Tensor[], opts: ExportOptions = {}): Uint8Array {
+  if (!(exampleArgs instanceof Tensor) && !Array.isArray(exampleArgs)) throw new KilnError(`onnx.export: the example arguments must be a Tensor or an array of them, got ${describeValue(exampleArgs)}`);
   const args = exampleArgs instanceof Tensor ? [exampleArgs] : [...exampleArgs];
   args.forEach((a, i) => { if (!(a instanceof Tensor)) throw new KilnError(`onnx.export: example argument ${i} must be a Tensor`); });
   if (args.length === 0) throw new KilnError('onnx.export: give at least one example input tensor');
