@@ -142,7 +142,9 @@ export async function load(src: string | Uint8Array | ArrayBuffer | BlobLike, op
   if (typeof src === 'string') {
     if (!isNode()) throw new KilnError('load: reading a path needs Node; in a browser pass the bytes, an ArrayBuffer or a Blob (e.g. from fetch or a file input)');
     const fs = await import('node:fs/promises');
-    const buf = await fs.readFile(src);
+    const buf = await fs.readFile(src).catch((e: unknown) => {
+      throw new KilnError(`load: cannot read ${JSON.stringify(src)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
     bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } else if (src instanceof Uint8Array) bytes = src;
   else if (src instanceof ArrayBuffer) bytes = new Uint8Array(src);
