@@ -69,7 +69,15 @@ export function explain(fn: (...args: any[]) => unknown, ...rest: unknown[]): Ex
   const { args: _args, ...compileOpts } = opts as CompileOptions & { args?: unknown[] };
   const compiled = given ? (fn as (...a: unknown[]) => unknown) : compileFunction(fn, compileOpts);
   const state = given ?? (compiled as ReturnType<typeof compileFunction>)._state;
-  compiled(...args);
+  try {
+    compiled(...args);
+  } catch (e) {
+    // explain(fn) alone calls fn with no arguments: say so, rather than leave the op's complaint alone.
+    if (args.length === 0 && e instanceof KilnError) {
+      throw new KilnError(`explain: ${state.name === 'anonymous' ? 'the function' : state.name} was called with no arguments (explain(fn, ...args) calls it once on args) and failed: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
   return explainState(state, state.lastEntry);
 }
 

@@ -231,6 +231,8 @@ const COMPILE: Case[] = [
   err('compile', 'indexAdd index out of range on a replay', 'indexAdd', () => { const f = compile((a: Tensor, t: Tensor) => a.indexAdd(1, t, a)); f(x23(), i32([0, 1, 2])); return f(x23(), i32([0, 3, 2])); }, ShapeError),
   err('compile', 'indexPut index out of range, compiled', 'indexPut', () => compile((a: Tensor, t: Tensor) => a.indexPut([t], 0, { accumulate: true }))(x23(), i32([1, -3])), ShapeError),
   err('compile', 'explain(5)', 'explain', () => k.explain(5 as never)),
+  err('compile', 'explain(compiled) without the arguments', /^explain: .*no arguments.*conv2d: the input must be a tensor, got undefined/,
+    () => k.explain(compile((x: Tensor) => k.conv2d(x, ones([1, 1, 1, 1]))))),
   err('compile', 'a module whose parameters live on wasm, compiled for cpu', 'compile', () => {
     const m = new nn.Linear(3, 2).to('wasm');
     return k.compile((x: Tensor) => m.forward(x), { backend: 'cpu' })(ones([1, 3], { backend: 'cpu' }));
