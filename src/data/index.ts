@@ -60,6 +60,7 @@ export class Subset<T> implements Dataset<T> {
   readonly indices: readonly number[];
   constructor(dataset: DatasetLike<T>, indices: readonly number[]) {
     this.dataset = asDataset('Subset', dataset);
+    if (!Array.isArray(indices)) throw new KilnError(`Subset: indices must be an array of integers, got ${describeValue(indices)}`);
     indices.forEach((i) => checkIndex('Subset', i, this.dataset.length));
     this.indices = [...indices];
   }
@@ -159,7 +160,8 @@ export class DataLoader<T, B = any> implements Iterable<B> {
   readonly dropLast: boolean;
   private readonly collateFn: ((samples: T[]) => B) | null;
 
-  constructor(dataset: DatasetLike<T>, opts: DataLoaderOptions<T, B> = {}) {
+  constructor(dataset: DatasetLike<T>, options: DataLoaderOptions<T, B> = {}) {
+    const opts = options ?? {};
     this.dataset = asDataset('DataLoader', dataset);
     const bs = opts.batchSize ?? 1;
     if (!Number.isInteger(bs) || bs < 1) throw new KilnError(`DataLoader: batchSize must be a positive integer, got ${String(opts.batchSize)}`);

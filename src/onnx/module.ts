@@ -5,6 +5,7 @@ import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from 'onnx-buf
 import type { BackendName } from '../core/backend.js';
 import { currentBackend } from '../core/backend.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
+import { describeValue } from '../core/validate.js';
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor.js';
 import { HostTensor, elemTypeName, kilnDTypeOf } from './host.js';
@@ -93,7 +94,10 @@ export class OnnxModule extends Module {
 
   constructor(readonly model: ModelProto, opts: LoadOptions & { resolve?: ExternalDataResolver } = {}) {
     super();
-    this.graph = model.graph!;
+    if (model === null || typeof model !== 'object' || !model.graph) {
+      throw new KilnError(`OnnxModule: expected a decoded ONNX model with a graph (onnx.load makes one from bytes or a path), got ${describeValue(model)}`);
+    }
+    this.graph = model.graph;
     this.backend = opts.backend ?? currentBackend();
     const opsets = opsetsOf(model);
     // A model of other domains only (the training optimizers) may import no default-domain opset.
