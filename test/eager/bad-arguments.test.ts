@@ -337,6 +337,39 @@ async function sweepMethod(name: string): Promise<Report> {
   return r;
 }
 
+// ----- the other classes ---------------------------------------------------------------------------
+
+/**
+ * Every other class users construct (optimizers, schedulers, datasets, loaders, OnnxModule), by dotted
+ * name, with a bad first argument and with a valid-looking first argument and a bad second. Left out:
+ * the error classes, Tensor (made by kiln's creation functions, never with `new`), the nn modules
+ * (swept through forward above) and optim.Optimizer (the optimizers' base: its constructor is
+ * protected).
+ */
+function otherClasses(): [string, new (...args: unknown[]) => unknown][] {
+  const out: [string, new (...args: unknown[]) => unknown][] = [];
+  const walk = (ns: object, prefix: string) => {
+    for (const [key, v] of Object.entries(ns)) {
+      if (isClass(v)) out.push([prefix + key, v as new (...args: unknown[]) => unknown]);
+      else if (v !== null && typeof v === 'object' && !Array.isArray(v) && !NOT_NAMESPACES.has(key) && v !== nn) walk(v, `${prefix}${key}.`);
+    }
+  };
+  walk(k, '');
+  return out.filter(([name, C]) => !(C.prototype instanceof Error) && C !== Tensor && name !== 'optim.Optimizer').sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+async function sweepClass(name: string, C: new (...args: unknown[]) => unknown): Promise<Report> {
+  const r = newReport();
+  const short = name.split('.').pop()!;
+  for (const [what, bad] of BAD) {
+    // A plain array is a dataset (DataLoader, Subset); anything else first is refused.
+    await record(r, () => new C(bad), (got) => judge(`new ${name}(${what})`, short, got, !Array.isArray(bad)));
+    const first = () => [k.ones([2], { requiresGrad: true })];
+    await record(r, () => new C(first(), bad), (got) => judge(`new ${name}([tensor], ${what})`, short, got, false));
+  }
+  return r;
+}
+
 // ----- kiln's state after the bad calls ---------------------------------------------------------------
 
 const BACKENDS_CHECKED: BackendName[] = ['cpu', 'wasm'];
@@ -372,7 +405,7 @@ async function liveAfterRepeating(calls: readonly (() => unknown)[]): Promise<nu
 
 // ----- the sweep ------------------------------------------------------------------------------------
 
-const counts = { functions: 0, modules: 0, methods: 0, calls: 0 };
+const counts = { functions: 0, modules: 0, classes: 0, methods: 0, calls: 0 };
 
 describe('bad arguments get a KilnError naming the op, and leave kiln as it was', () => {
   beforeAll(async () => {
@@ -380,7 +413,7 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
   });
   afterAll(() => {
     k.manualSeed(0);
-    console.log(`[bad arguments] ${counts.functions} functions, ${counts.modules} nn modules, ${counts.methods} Tensor methods; ${counts.calls} calls`);
+    console.log(`[bad arguments] ${counts.functions} functions, ${counts.modules} nn modules, ${counts.classes} other classes, ${counts.methods} Tensor methods; ${counts.calls} calls`);
   });
 
   it('covers every export: the exclusion lists name only functions that exist, every module class has a case', () => {
@@ -426,6 +459,17 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
       thrownCalls.push([`nn.${name}`, r.thrown]);
       expect(r.failures, `\n${r.failures.join("\n")}\n`).toEqual([]);
       await expectGoodState(`nn.${name}`);
+    });
+  }
+
+  for (const [name, C] of otherClasses()) {
+    it(`new ${name}`, async () => {
+      const r = await sweepClass(name, C);
+      counts.classes++;
+      counts.calls += r.calls;
+      thrownCalls.push([`new ${name}`, r.thrown]);
+      expect(r.failures, `\n${r.failures.join('\n')}\n`).toEqual([]);
+      await expectGoodState(`new ${name}`);
     });
   }
 
