@@ -1,10 +1,12 @@
 // Bad arguments, found systematically rather than listed by hand: every function kiln exports (the
-// namespaces' too), every nn module's forward and every Tensor method is called with values that are
-// not tensors (undefined, null, a number, a plain array, a string) where a tensor goes. Each call must
-// throw a KilnError whose message names the op (never a TypeError or RangeError from inside kiln), or,
-// for a number, behave exactly as the same number made a tensor (kiln.add(3, x) is add(tensor(3), x)).
-// After each function's calls kiln must be in a good state: a known-good computation still gives the
-// right answer, eagerly and compiled, grad mode and the backend are as they were, and no tensor leaked.
+// namespaces' too), every nn module's forward, every other exported class's constructor and every
+// Tensor method is called with values that are not tensors (undefined, null, a number, a plain array,
+// a string) first and second. Each call must throw a KilnError whose message names the op (never a
+// TypeError or RangeError from inside kiln), or, for a number, behave exactly as the same number made
+// a tensor (kiln.add(3, x) is add(tensor(3), x)); the few for which a bad value is legitimate are
+// listed with reasons. After each sweep kiln must be in a good state: a known-good computation still
+// gives the right answer, eagerly and compiled, grad mode and the backend are as they were; and
+// repeating every call that threw leaks no tensor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/index.js';
 import { KilnError, Tensor, nn, type BackendName } from '../../src/index.js';
@@ -432,7 +434,7 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
       counts.functions++;
       counts.calls += r.calls;
       thrownCalls.push([`kiln.${name}`, r.thrown]);
-      expect(r.failures, `\n${r.failures.join("\n")}\n`).toEqual([]);
+      expect(r.failures, `\n${r.failures.join('\n')}\n`).toEqual([]);
       await expectGoodState(`kiln.${name}`);
     });
   }
@@ -443,7 +445,7 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
       counts.modules++;
       counts.calls += r.calls;
       thrownCalls.push([`nn.${name}`, r.thrown]);
-      expect(r.failures, `\n${r.failures.join("\n")}\n`).toEqual([]);
+      expect(r.failures, `\n${r.failures.join('\n')}\n`).toEqual([]);
       await expectGoodState(`nn.${name}`);
     });
   }
@@ -457,7 +459,7 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
       counts.modules++;
       counts.calls += r.calls;
       thrownCalls.push([`nn.${name}`, r.thrown]);
-      expect(r.failures, `\n${r.failures.join("\n")}\n`).toEqual([]);
+      expect(r.failures, `\n${r.failures.join('\n')}\n`).toEqual([]);
       await expectGoodState(`nn.${name}`);
     });
   }
@@ -479,7 +481,7 @@ describe('bad arguments get a KilnError naming the op, and leave kiln as it was'
       counts.methods++;
       counts.calls += r.calls;
       thrownCalls.push([`Tensor.${name}`, r.thrown]);
-      expect(r.failures, `\n${r.failures.join("\n")}\n`).toEqual([]);
+      expect(r.failures, `\n${r.failures.join('\n')}\n`).toEqual([]);
       await expectGoodState(`Tensor.${name}`);
     });
   }
