@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as kiln from '../src/index.js';
 import type { Backend, BackendName, Tensor } from '../src/index.js';
 import { observeCall, type CallCost } from './cost.js';
-import { collect, timeTask, type Budget, type Timing } from './measure.js';
+import { collect, timeInterleaved, timeTask, type Budget, type Timing } from './measure.js';
 import { measureRoofline, rooflineFraction, type Roofline } from './roofline.js';
 import { WORKLOADS, type Scale, type Workload } from './workloads.js';
 
@@ -208,11 +208,12 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
   const c2 = await wallMs(compiledCall);
   collect();
 
-  say(`${info.name} ${w.name}: timing eager`);
-  const eager = await timeTask(`${w.name} eager`, dropping(eagerCall), e2.ms, budget);
-  collect();
-  say(`${info.name} ${w.name}: timing compiled`);
-  const compiled = await timeTask(`${w.name} compiled`, dropping(compiledCall), c2.ms, budget);
+  // Eager and compiled in alternating rounds, so load that drifts during the run hits both alike.
+  say(`${info.name} ${w.name}: timing eager and compiled`);
+  const [eager, compiled] = await timeInterleaved([
+    { name: `${w.name} eager`, fn: dropping(eagerCall), estimateMs: e2.ms },
+    { name: `${w.name} compiled`, fn: dropping(compiledCall), estimateMs: c2.ms },
+  ], budget, quick ? 1 : 4);
   collect();
 
   const s = compiled.medianMs / 1000;

@@ -1,6 +1,7 @@
 // bench: timing with tinybench. Heavy calls get an iteration count from a time budget (tinybench's
 // sequential mode runs until both its time budget and its minimum iterations are met, so the budget
-// is spent here and tinybench gets time 0); samples are kept to report the median and p90.
+// is spent here and tinybench gets time 0); samples are kept to report the median and p90. Tasks
+// compared with each other (eager and compiled) are timed in alternating rounds.
 import { Bench } from 'tinybench';
 
 /** Latency figures of one timed task, in milliseconds. */
@@ -31,13 +32,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 /** Runs the garbage collector when node runs with --expose-gc (frees eager temporaries between samples). */
 export function collect(): void { gc?.(); }
 
-/**
- * Times `fn` (awaited when it returns a promise). `estimateMs` (a previous call's time) sets the
- * iteration count so the task spends about `budget.ms`; slow calls get a GC before each sample.
- */
-export async function timeTask(name: string, fn: () => unknown, estimateMs: number, budget: Budget): Promise<Timing> {
-  const iters = Math.max(budget.minIters, Math.min(budget.maxIters, Math.round(budget.ms / Math.max(estimateMs, 1e-3))));
-  const heavy = estimateMs > 10;
+/** One tinybench run of `iters` samples of `fn`; the samples in ms, unsorted. */
+async function samplesOf(name: string, fn: () => unknown, iters: number, heavy: boolean): Promise<number[]> {
   const bench = new Bench({
     name, time: 0, iterations: iters, warmup: true, warmupIterations: heavy ? 1 : Math.min(iters, 50), warmupTime: 0,
     retainSamples: true, throws: true,
@@ -46,6 +42,43 @@ export async function timeTask(name: string, fn: () => unknown, estimateMs: numb
   await bench.run();
   const r = bench.tasks[0].result;
   if (r.state !== 'completed') throw new Error(`tinybench task ${name} ended ${r.state}${'error' in r ? `: ${(r.error as Error).message}` : ''}`);
-  const samples = [...(r.latency.samples ?? [])].sort((a, b) => a - b);
-  return { medianMs: r.latency.p50, p90Ms: quantile(samples, 0.9), minMs: r.latency.min, samples: r.latency.samplesCount };
+  return [...(r.latency.samples ?? [])];
+}
+
+/** A task for `timeInterleaved`: `estimateMs` is a previous call's time. */
+export interface TimedTask {
+  readonly name: string;
+  readonly fn: () => unknown;
+  readonly estimateMs: number;
+}
+
+/**
+ * Times several tasks in alternating rounds (A B, B A, A B ...), each task spending about
+ * `budget.ms` in all: on a shared machine whose load drifts, each task's samples then come from the
+ * same stretches of time, so their ratio does not depend on which one ran first.
+ */
+export async function timeInterleaved(tasks: readonly TimedTask[], budget: Budget, rounds = 4): Promise<Timing[]> {
+  const samples = tasks.map((): number[] => []);
+  const itersOf = (t: TimedTask) => Math.max(budget.minIters, Math.min(budget.maxIters, Math.round(budget.ms / Math.max(t.estimateMs, 1e-3))));
+  for (let r = 0; r < rounds; r++) {
+    const order = tasks.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const t = tasks[i];
+      samples[i].push(...await samplesOf(t.name, t.fn, Math.max(1, Math.ceil(itersOf(t) / rounds)), t.estimateMs > 10));
+    }
+  }
+  return samples.map((xs) => {
+    const sorted = xs.sort((a, b) => a - b);
+    return { medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9), minMs: sorted[0], samples: sorted.length };
+  });
+}
+
+/**
+ * Times `fn` (awaited when it returns a promise). `estimateMs` (a previous call's time) sets the
+ * iteration count so the task spends about `budget.ms`; slow calls get a GC before each sample.
+ */
+export async function timeTask(name: string, fn: () => unknown, estimateMs: number, budget: Budget): Promise<Timing> {
+  const [t] = await timeInterleaved([{ name, fn, estimateMs }], budget, 1);
+  return t;
 }
