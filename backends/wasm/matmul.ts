@@ -4,8 +4,9 @@
 // runs the full K; the epilogue (bias, activation, residual ... as an expression of acc0) is applied
 // to the tile's accumulators and stored through the output view. The epilogue is a function of its
 // own, called once per tile with the accumulators: inlined into the tile, its loads and temporaries
-// made V8 spill the k-loop's accumulators (a batch-norm epilogue doubled a conv's time). Column
-// blocks keep B panels in L2.
+// made V8 spill the k-loop's accumulators (a batch-norm epilogue doubled a conv's time). What the
+// epilogue reads the same across an output row (a conv's bias, batch-norm scale and shift) is
+// computed once per row as scalars and broadcast. Column blocks keep B panels in L2.
 // A split B (implicit GEMM: a convolution's window view, rows and columns each decoding into several
 // dims) is packed from a table of row offsets and each panel's column offsets; a panel whose 8
 // columns are consecutive in memory (a run along an output row) copies two vectors per row. Bounds
@@ -17,8 +18,8 @@ import { contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import type { Fn, Ref } from './emit.js';
 import { Lanes } from './emit.js';
-import type { Value } from './expr.js';
-import { Lowerer, variantNodes } from './expr.js';
+import type { Hoisted, Value } from './expr.js';
+import { Lowerer, hoist, invariantFrontier, variantNodes } from './expr.js';
 import { RowSite, addConst } from './loops.js';
 import type { KernelModule, Launcher } from './module.js';
 import type { Stream } from './views.js';
@@ -382,6 +383,18 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   const VG = nb + 1;
   const variant = variantNodes([epi.expr], () => true);
   const varies = (e: Expr) => variant.get(e) ?? true;
+  // Which nodes of the epilogue differ between the columns of an output row: the accumulator, loads
+  // that move, are masked or gather along n, and what reads them.
+  const variesAlongRow = variantNodes([epi.expr], (e) => e.view.strides[nb + 1] !== 0 || !!e.gather ||
+    (!!e.view.mask && (e.view.mask[nb + 1][0] > 0 || e.view.mask[nb + 1][1] < N)));
+  const markAcc = (e: Expr): boolean => {
+    const kids = e.kind === 'op' ? e.args.map(markAcc) : e.kind === 'cast' ? [markAcc(e.x)] : [];
+    const v = e.kind === 'acc' || kids.some((x) => x) || variesAlongRow.get(e) === true;
+    variesAlongRow.set(e, v);
+    return v;
+  };
+  markAcc(epi.expr);
+  const perRow = invariantFrontier([epi.expr], variesAlongRow).length > 0;
   // Per-call state the tiles read: stream bases at the batch, batch coordinates, A base.
   const streamGlobal = (s: Stream) => `sb${s.id}`;
   for (const s of ss.streams) m.addGlobal(streamGlobal(s), i32, true, m.i32.const(0));
@@ -425,30 +438,36 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const acc = Array.from({ length: R * 2 }, (_, j) => c4.fAt(2 + j));
     // A masked load reads a safe address where its lane is outside: address 0 (reserved bottom of memory).
     const safe = fn.let(i32, m.i32.const(0));
-    // Epilogue: per vector of 4 columns, pointers of every stream at (row + r, col + 4c).
+    /** The load site at (row + r, col + 4·cv): pointers of every stream there. */
+    const siteAt = (r: number, cv: number): RowSite => {
+      const q = new Map<Stream, number>();
+      for (const s of ss.streams) {
+        let a: Ref = m.global.get(streamGlobal(s), i32);
+        const sm = s.strides[nb] * s.esize, sn = s.strides[nb + 1] * s.esize;
+        if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(0), m.i32.const(r)), m.i32.const(sm)));
+        if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(1), m.i32.const(4 * cv)), m.i32.const(sn)));
+        q.set(s, fn.let(i32, a));
+      }
+      const coord = (g: number): Ref => (g < nb ? m.global.get(`bc${g}`, i32)
+        : g === nb ? m.i32.add(fn.get(0), m.i32.const(r)) : m.i32.add(fn.get(1), m.i32.const(4 * cv)));
+      return new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, () => safe, varies);
+    };
     for (let r = 0; r < R; r++) {
+      // What does not vary along the row (a bias, batch-norm scale and shift) once per row, as scalars.
+      const rowValues: Hoisted = perRow ? hoist([epi.expr], variesAlongRow, new Lowerer(c1, km, siteAt(r, 0), () => { throw new Error('wasm matmul: acc varies along a row'); }), c4)
+        : { scalar: new Map(), vector: new Map() };
       for (let cv = 0; cv < 2; cv++) {
         const valid = Math.min(4, C - 4 * cv);
         if (valid <= 0) continue;
-        const q = new Map<Stream, number>();
-        for (const s of ss.streams) {
-          let a: Ref = m.global.get(streamGlobal(s), i32);
-          const sm = s.strides[nb] * s.esize, sn = s.strides[nb + 1] * s.esize;
-          if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(0), m.i32.const(r)), m.i32.const(sm)));
-          if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(1), m.i32.const(4 * cv)), m.i32.const(sn)));
-          q.set(s, fn.let(i32, a));
-        }
-        const coord = (g: number): Ref => (g < nb ? m.global.get(`bc${g}`, i32)
-          : g === nb ? m.i32.add(fn.get(0), m.i32.const(r)) : m.i32.add(fn.get(1), m.i32.const(4 * cv)));
-        const site = new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, () => safe, varies);
+        const site = siteAt(r, cv);
         const accIdx = acc[2 * r + cv].idx;
         if (valid === 4) {
-          const L4 = new Lowerer(c4, km, site, (): Value => ({ dt: 'float32', v: c4.fAt(accIdx) }));
+          const L4 = new Lowerer(c4, km, site, (): Value => ({ dt: 'float32', v: c4.fAt(accIdx) }), rowValues.vector);
           site.store(c4, outStream, L4.lower(epi.expr), epi.dtype);
         } else {
           for (let t = 0; t < valid; t++) {
             const st = site.shifted(t);
-            const L1 = new Lowerer(c1, km, st, (): Value => ({ dt: 'float32', v: c1.f(m.f32x4.extract_lane(fn.get(accIdx), t)) }));
+            const L1 = new Lowerer(c1, km, st, (): Value => ({ dt: 'float32', v: c1.f(m.f32x4.extract_lane(fn.get(accIdx), t)) }), rowValues.scalar);
             st.store(c1, outStream, L1.lower(epi.expr), epi.dtype);
           }
         }

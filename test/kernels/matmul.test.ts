@@ -142,12 +142,23 @@ forEachKernelBackend(BACKENDS, (be, backend) => {
     });
 
     it('an epilogue reading padded views (masked loads) of inputs past the operands', async () => {
-      // in2: a [5, 6] tensor seen as [7, 9] (padded by 1 row before and after, 3 columns after); in4: a column [9] padded to n = 11.
+      // in2: a [5, 6] tensor seen as [7, 9] (padded by 1 row before and after, 3 columns after); in4: a row [6] padded to n = 9.
       const m = 7, n = 9, k = 5;
       const padRows = view([m, n], [6, 1], -6, [[1, 6], [0, 6]]);
       const padCol = view([m, n], [0, 1], 0, [[0, m], [0, 6]]);
       const epilogue = op('mul', [op('add', [acc(0), ld(2, padRows)]), op('add', [ld(4, padCol), cst(1)])]);
       await checkUnit(be, { m, n, k, epilogue, nInputs: 5 }, [{ n: 30, seed: 5 }, { n: 3, seed: 6 }, { n: 6, seed: 7 }]);
+    });
+
+    it('per-row epilogue operands (computed once per row): scale and shift, padded along m, with a column tail', async () => {
+      // in2, in3: per-row values [5] seen along m = 7 (zero in the first and last row); x·sqrt(s + 1) + t, then relu.
+      const m = 7, n = 11, k = 6;
+      const epilogue = (batch: number[]) => {
+        const perRow = (input: number) => ld(input, view([...batch, m, n], [...batch.map(() => 0), 1, 0], -1, [...batch.map((b): [number, number] => [0, b]), [1, 6], [0, n]]));
+        return op('relu', [op('add', [op('mul', [acc(0), op('sqrt', [op('add', [perRow(2), cst(1)])])]), perRow(3)])]);
+      };
+      await checkUnit(be, { m, n, k, epilogue: epilogue([]), nInputs: 4 }, [{ n: 5, seed: 8 }, { n: 5, seed: 9 }]);
+      await checkUnit(be, { batch: [2], m, n, k, epilogue: epilogue([2]), nInputs: 4 }, [{ n: 5, seed: 8 }, { n: 5, seed: 9 }]);
     });
 
     it('output views: written transposed into an existing buffer, and into a column window', async () => {
