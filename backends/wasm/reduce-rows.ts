@@ -6,6 +6,7 @@
 // tap is one v128 load (contiguous, or two loads and a shuffle for a stride-2 window walk).
 // Per output the taps combine in row-major order: float sums and products in float32, max/min by
 // pmax/pmin with NaN tracked apart (any NaN makes the result NaN). The JS tier (jstier.ts) follows.
+// argmax/argmin keep the first extreme (NaN first of all), which no order changes.
 import type { Expr, ReduceKernel, View } from '../../src/core/kernel.js';
 import { children } from '../../src/core/kernel.js';
 import { reduction } from '../../src/core/reductions.js';
@@ -33,7 +34,7 @@ export interface ReduceNest {
 }
 
 /**
- * True when a reduce kernel is walked across rows: one float sum/prod/max/min (no arg reduction, no
+ * True when a reduce kernel is walked across rows: one float sum/prod/max/min or argmax/argmin (no
  * 'full' outputs, no gather) over at most ROW_WINDOW_MAX_TAPS taps whose own innermost run is too
  * short for SIMD along it (under 16), at least two outer groups (the first, whose size a shared
  * module reads at run time, is never the walked one) of which the last has 4 or more outputs, and
@@ -42,7 +43,7 @@ export interface ReduceNest {
 export function walksAcrossRows(k: ReduceKernel, nest: ReduceNest): boolean {
   if (k.reductions.length !== 1 || k.outputs.some((o) => o.scope !== 'outer')) return false;
   const [red] = k.reductions;
-  if (reduction(red.op).arg || red.dtype !== 'float32' || red.body.dtype !== 'float32') return false;
+  if (red.dtype !== (reduction(red.op).arg ? 'int32' : 'float32') || red.body.dtype !== 'float32') return false;
   if (nest.loads.some((e) => e.gather)) return false;
   const { outerGroups, innerGroups } = nest;
   const taps = sizeOf(k.inner);
@@ -123,11 +124,19 @@ export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: R
     /** The window at one width: every tap combined in order, then the outputs stored. */
     const emitWindow = (c: Lanes, at: RowSite) => {
       const acc = c.fconst(identity);
+      const best = sem.arg ? c.iconst(0) : null; // argmax/argmin: the tap of the extreme so far
       let nan: M | null = null;
       taps.forEach((_, t) => {
         const tapSite = new Site(fn, ss, at.ptr, vg, coordAt(t, () => at.coord(vg)), paramOf, varies, at.laneOffset, tapBytes(t));
         const pre = c.w === 1 ? tapPre[t].scalar : tapPre[t].vector;
         const v = toF(c, new Lowerer(c, km, tapSite, noAcc, pre).lower(red.body));
+        if (best) {
+          // The first extreme wins (strictly better only), and the first NaN beats every number.
+          const upd = c.mask((isMax ? v.gt(acc) : v.lt(acc)).or(v.ne(v).and(acc.eq(acc))).r);
+          fn.set(best.idx, c.sel(upd, t, best).r);
+          fn.set(acc.idx, c.sel(upd, v, acc).r);
+          return;
+        }
         let next: F;
         switch (sem.combine) {
           case 'add': next = acc.add(v); break;
@@ -141,9 +150,9 @@ export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: R
         }
         fn.set(acc.idx, next.r);
       });
-      const result: F = nan ? c.sel(nan, NaN, acc) : acc;
+      const result: Value = best ? { dt: 'int32', v: best } : { dt: 'float32', v: nan ? c.sel(nan, NaN, acc) : acc };
       const outSite = new Site(fn, ss, at.ptr, vg, coordAt(-1, () => at.coord(vg)), paramOf, varies, at.laneOffset);
-      const L = new Lowerer(c, km, outSite, () => ({ dt: 'float32', v: result }), c.w === 1 ? outPre.scalar : outPre.vector);
+      const L = new Lowerer(c, km, outSite, () => result, c.w === 1 ? outPre.scalar : outPre.vector);
       const vals = k.outputs.map((o) => L.lower(o.expr));
       k.outputs.forEach((o, i) => outSite.store(c, outStreams[i], vals[i], o.dtype));
     };

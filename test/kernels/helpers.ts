@@ -344,7 +344,8 @@ export function erf64(x: number): number {
  * Reduce kernels over small sliding windows (pooling, depthwise convolution) of an [N, C, H, W]
  * input, the shapes the wasm backend walks across rows (backends/wasm/reduce-rows.ts): steps 1 and 2,
  * a flipped width, a padded height (masked along a row-invariant dim) and a masked width (along the
- * walked dim), output widths with and without a SIMD tail, a per-channel weight and a bias output.
+ * walked dim), output widths with and without a SIMD tail, a per-channel weight and a bias output,
+ * ties for argmax/argmin.
  * Input 0 is the image; inputs 1 and 2 are the weight [C, kh, kw] and the bias [C].
  */
 export function windowKernels(rop: ReduceOp): { label: string; kernel: ReduceKernel; inputs: TypedArray[] }[] {
@@ -366,9 +367,11 @@ export function windowKernels(rop: ReduceOp): { label: string; kernel: ReduceKer
     const x = ld(0, view(shape, strides, offset, mask));
     const wgt = ld(1, view(shape, [0, kh * kw, 0, 0, kw, 1]));
     const body = rop === 'sum' ? op('mul', [x, wgt]) : rop === 'prod' ? op('add', [op('mul', [x, cst(1e-2)]), cst(1)]) : x;
-    const outExpr = rop === 'sum' ? op('add', [acc(0), ld(2, view([N, C, Ho, Wo], [0, 1, 0, 0]))]) : acc(0);
+    const isArg = rop === 'argmax' || rop === 'argmin';
+    const outExpr = rop === 'sum' ? op('add', [acc(0), ld(2, view([N, C, Ho, Wo], [0, 1, 0, 0]))]) : acc(0, isArg ? 'int32' : 'float32');
     const r = rng(40 + ci);
-    const xs = Float32Array.from({ length: N * C * H * W }, (_, i) => (i % 17 === 3 ? (r() < 0.5 ? -0 : 0) : Math.fround((r() - 0.5) * 4)));
+    // Few distinct values for argmax/argmin, so windows hold ties.
+    const xs = Float32Array.from({ length: N * C * H * W }, (_, i) => (i % 17 === 3 ? (r() < 0.5 ? -0 : 0) : isArg ? Math.floor(r() * 4) : Math.fround((r() - 0.5) * 4)));
     const nIn = rop === 'sum' ? 3 : 1;
     const inputs: TypedArray[] = [xs, randF32(C * kh * kw, 50 + ci), randF32(C, 60 + ci)].slice(0, nIn);
     const label = `${rop} ${kh}x${kw}/${s} [${N},${C},${H},${W}]${flip ? ' flipped' : ''}${maskH ? ' masked H' : ''}${maskW ? ' masked W' : ''}`;

@@ -91,7 +91,7 @@ forEachKernelBackend(BACKENDS, (be) => {
     });
 
     it('small windows (pooling, depthwise conv): steps 1 and 2, flipped, masked, NaN and signed zeros', async () => {
-      for (const rop of ['sum', 'prod', 'max', 'min'] as const) {
+      for (const rop of ['sum', 'prod', 'max', 'min', 'argmax', 'argmin'] as const) {
         for (const { label, kernel, inputs } of windowKernels(rop)) await check(be, kernel, inputs, { tol: { rtol: 1e-5, atol: 1e-5 }, label });
       }
     });

@@ -170,7 +170,7 @@ describe('JS tier and WebAssembly compute the same bits', () => {
       }
     });
     it('small windows walked across rows (pooling, depthwise conv)', () => {
-      for (const o of ['sum', 'prod', 'max', 'min'] as const) {
+      for (const o of ['sum', 'prod', 'max', 'min', 'argmax', 'argmin'] as const) {
         for (const { label, kernel, inputs } of windowKernels(o)) {
           expect(reduceLoopNest(kernel as ReduceKernel).acrossRows, label).toBe(true);
           expectSameBits(kernel, inputs, label);
