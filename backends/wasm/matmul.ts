@@ -427,30 +427,41 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         fn.emit(m.br(L, m.i32.ne(fn.get(pb), fn.get(end))));
       })));
     }
-    fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
+    if (epiReads) fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
+    else emitEpilogue(fn, R, C, 2, 3, acc.map((a) => a.idx));
     fn.finish(tileName(R, C), b.none, false);
   };
+  // An epilogue that reads inputs is a function of its own (see the header); one that only converts
+  // or stores the accumulators stays in the tile, saving the call.
+  const epiReads = loads.length > 0;
   const epiName = (R: number, C: number) => `epi${R}x${C}`;
   const buildEpi = (R: number, C: number) => {
     const fn = km.makeFn([i32, i32, ...Array.from({ length: R * 2 }, () => b.v128)]); // (row, col, acc...)
+    emitEpilogue(fn, R, C, 0, 1, Array.from({ length: R * 2 }, (_, j) => 2 + j));
+    fn.finish(epiName(R, C), b.none, false);
+  };
+  /** The epilogue of an R x C tile at (local `row`, local `col`), accumulators in locals `accs`. */
+  const emitEpilogue = (fn: Fn, R: number, C: number, row: number, col: number, accs: readonly number[]) => {
     const c4 = new Lanes(fn, 4);
     const c1 = new Lanes(fn, 1);
-    const acc = Array.from({ length: R * 2 }, (_, j) => c4.fAt(2 + j));
-    // A masked load reads a safe address where its lane is outside: address 0 (reserved bottom of memory).
-    const safe = fn.let(i32, m.i32.const(0));
+    const acc = accs.map((idx) => c4.fAt(idx));
+    // A masked load reads a safe address where its lane is outside: address 0 (the reserved bottom of
+    // memory), the value of a fresh local.
+    let safe = -1;
+    const safeAddr = () => (safe < 0 ? (safe = fn.local(i32)) : safe);
     /** The load site at (row + r, col + 4·cv): pointers of every stream there. */
     const siteAt = (r: number, cv: number): RowSite => {
       const q = new Map<Stream, number>();
       for (const s of ss.streams) {
         let a: Ref = m.global.get(streamGlobal(s), i32);
         const sm = s.strides[nb] * s.esize, sn = s.strides[nb + 1] * s.esize;
-        if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(0), m.i32.const(r)), m.i32.const(sm)));
-        if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(1), m.i32.const(4 * cv)), m.i32.const(sn)));
+        if (sm) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(row), m.i32.const(r)), m.i32.const(sm)));
+        if (sn) a = m.i32.add(a, m.i32.mul(m.i32.add(fn.get(col), m.i32.const(4 * cv)), m.i32.const(sn)));
         q.set(s, fn.let(i32, a));
       }
       const coord = (g: number): Ref => (g < nb ? m.global.get(`bc${g}`, i32)
-        : g === nb ? m.i32.add(fn.get(0), m.i32.const(r)) : m.i32.add(fn.get(1), m.i32.const(4 * cv)));
-      return new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, () => safe, varies);
+        : g === nb ? m.i32.add(fn.get(row), m.i32.const(r)) : m.i32.add(fn.get(col), m.i32.const(4 * cv)));
+      return new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, safeAddr, varies);
     };
     for (let r = 0; r < R; r++) {
       // What does not vary along the row (a bias, batch-norm scale and shift) once per row, as scalars.
@@ -473,12 +484,11 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         }
       }
     }
-    fn.finish(epiName(R, C), b.none, false);
   };
   const variants = new Set<string>();
   const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref) => {
     const name = tileName(R, C);
-    if (!variants.has(name)) { variants.add(name); buildEpi(R, C); buildTile(R, C); }
+    if (!variants.has(name)) { variants.add(name); if (epiReads) buildEpi(R, C); buildTile(R, C); }
     fn.emit(m.call(name, [pa, pb, row, col], b.none));
   };
 
