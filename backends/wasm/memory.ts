@@ -14,9 +14,14 @@ export const ALIGN = 16;
 /**
  * Bytes at the bottom of memory reserved for runtime constant tables (the 2/pi bits used by the
  * sin/cos large-argument reduction live here); address 0 is never handed out, so a null pointer is invalid.
+ * Also read (and discarded) by masked vector loads up to 28 bytes before a buffer (matmul.ts's
+ * implicit-GEMM packing): keep it at least 32.
  */
 export const RESERVED_BYTES = 1024;
-/** Slack kept after the last buffer so a v128 access at the tail of a buffer never leaves memory. */
+/**
+ * Slack kept after the last buffer so a v128 access at the tail of a buffer never leaves memory (and
+ * a masked load reading up to 28 bytes past a buffer's end, as matmul.ts's packing does): at least 32.
+ */
 const TAIL_SLACK = 64;
 /** The most a wasm32 memory can hold (65536 pages). */
 export const MAX_PAGES = 65536;
