@@ -989,7 +989,8 @@ class Gen {
       for (let i = 1; i < nArgs; i++) {
         for (let j = 0; j < i; j++) {
           const a = this.args[i], b = this.args[j];
-          if (a.shape.join() === b.shape.join() && a.dtype === b.dtype && !a.requiresGrad && !b.requiresGrad && chance(r, 0.5)) return [i, j];
+          // Same data kind too: an alias reads the other's values, which must keep the grid its value model assumes.
+          if (a.shape.join() === b.shape.join() && a.dtype === b.dtype && a.data === b.data && !a.requiresGrad && !b.requiresGrad && chance(r, 0.5)) return [i, j];
         }
       }
       return null;
