@@ -39,8 +39,8 @@ export interface MemoryOptions {
    */
   limitBytes?: number;
   /**
-   * Bytes allocated since the last reclamation that trigger the next one, at the least (default
-   * 32 MiB); the trigger is max(this, the bytes live after the last reclamation).
+   * Bytes allocated since the last reclamation, and not freed since, that trigger the next one, at
+   * the least (default 32 MiB); the trigger is max(this, the bytes live after the last reclamation).
    */
   collectAfterBytes?: number;
 }
@@ -177,7 +177,7 @@ const COLLECT_AFTER_TENSORS = 200_000;
 
 /**
  * Called before `op` allocates `bytes`, at a point where every buffer in use belongs to a reachable
- * tensor: reclaims when what was allocated since the last reclamation (bytes, or tensor handles)
+ * tensor: reclaims when what was allocated since the last reclamation (bytes still held, or tensor handles)
  * passed the trigger, at most ~10% of the time (a reclamation waits until 10x its own duration has
  * passed) unless 4x the trigger is reached; warns once past warnBytes; throws past limitBytes.
  */

@@ -12,6 +12,9 @@ export interface Usage { buffers: number; bytes: number }
 
 const usageByOp = new Map<string, Usage>();
 const usageByBackend = new Map<BackendName, Usage>();
+/** Reclamations so far: a storage made since the last one gives its bytes back to the pressure count when freed. */
+let epoch = 0;
+
 const totals = {
   /** Tensor handles holding a storage (views included). */
   tensors: 0,
@@ -20,7 +23,11 @@ const totals = {
   peakBytes: 0,
   /** Bytes of every buffer ever created (one step's allocation is a difference of two readings). */
   totalAllocatedBytes: 0,
-  /** Bytes of buffers created since the last reclamation (the pressure policy reads it). */
+  /**
+   * Bytes of buffers created since the last reclamation and not freed since (the pressure policy
+   * reads it): what a collection could reclaim at most. A loop that disposes what it makes (tidy,
+   * dispose, compiled programs' temporaries) never needs one.
+   */
   allocatedSinceCollect: 0,
   /** Tensor handles created since the event loop last turned (the never-hang guard reports it). */
   createdSinceTurn: 0,
@@ -39,6 +46,7 @@ function add(map: Map<string, Usage>, key: string, bytes: number, n: number): vo
 export class Storage {
   private refs = 0;
   private freed = false;
+  private readonly epoch = epoch;
   private buf: Buffer;
   readonly bytes: number;
   /**
@@ -82,6 +90,7 @@ export class Storage {
       this.freed = true;
       totals.buffers--;
       totals.bytes -= this.bytes;
+      if (this.epoch === epoch) totals.allocatedSinceCollect -= this.bytes;
       add(usageByOp, this.op, this.bytes, -1);
       add(usageByBackend as Map<string, Usage>, this.backend.name, this.bytes, -1);
       this.backend.free(this.buf);
@@ -159,7 +168,7 @@ export function setTurnHook(f: () => void): void { onTurnStart = f; }
 export function markTurn(): void { totals.createdSinceTurn = 0; }
 
 /** Marks a reclamation: the pressure policy counts allocation from here. */
-export function markCollected(): void { totals.allocatedSinceCollect = 0; totals.createdSinceCollect = 0; }
+export function markCollected(): void { epoch++; totals.allocatedSinceCollect = 0; totals.createdSinceCollect = 0; }
 
 /** Resets the high-water mark to the bytes live now. */
 export function resetPeak(): void { totals.peakBytes = totals.bytes; }
@@ -173,7 +182,7 @@ export function usage(): {
   return { ...totals, byOp: usageByOp, byBackend: usageByBackend };
 }
 
-/** Bytes created since the last reclamation. */
+/** Bytes created since the last reclamation and still held. */
 export function allocatedSinceCollect(): number { return totals.allocatedSinceCollect; }
 /** Tensor handles created since the last reclamation. */
 export function createdSinceCollect(): number { return totals.createdSinceCollect; }

@@ -4,6 +4,7 @@ import { KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { describeValue } from '../core/validate.js';
 import { isGradEnabled } from '../autograd.js';
 import { apply } from '../dispatch.js';
+import { scoped } from '../functional.js';
 import { OPS } from '../ops/index.js';
 import { arange, tensor } from '../creation.js';
 import { sizeOf } from '../core/shape.js';
@@ -120,9 +121,10 @@ function indicesOf(arg: Tensor, table: Tensor, lead: readonly number[]): Tensor 
 
 function maxPoolNd(op: string, nd: number, x: Tensor, kernelSize: Size, o: MaxPoolOptions): Tensor | [Tensor, Tensor] {
   const g = geometry(op, x, nd, kernelSize, o);
+  // The padded input is freed as the call returns (unless autograd needs it).
+  if (!o.returnIndices) return scoped([x], () => windowMax(windows(padFor(x, g, -Infinity), g.ks, g.stride, g.dilation), nd, false).value);
   const win = windows(padFor(x, g, -Infinity), g.ks, g.stride, g.dilation);
-  const { value, arg } = windowMax(win, nd, o.returnIndices ?? false);
-  if (!o.returnIndices) return value;
+  const { value, arg } = windowMax(win, nd, true);
   const table = tapIndex(g, (t, p) => range(0, g.ks[t]).map((k) => p * g.stride[t] - g.padding[t] + k * g.dilation[t]));
   return [value, indicesOf(arg!, table, x.shape.slice(0, x.ndim - nd))];
 }
@@ -143,6 +145,10 @@ export function maxPool2d(input: Tensor, kernelSize: Size, options: MaxPoolOptio
 
 function avgPoolNd(op: string, nd: number, x: Tensor, kernelSize: Size, o: AvgPoolOptions): Tensor {
   const g = geometry(op, x, nd, kernelSize, o);
+  return scoped([x], () => avgPoolBody(op, nd, x, g, o));
+}
+
+function avgPoolBody(op: string, nd: number, x: Tensor, g: Geometry, o: AvgPoolOptions): Tensor {
   const win = windows(padFor(x, g, 0), g.ks, g.stride, g.dilation);
   const sum = win.sum(range(win.ndim - nd, win.ndim));
   const d = o.divisorOverride;

@@ -79,6 +79,21 @@ describe.skipIf(!k.memory().reclamation.synchronous)('synchronous reclamation (N
     expect(live()).toBeLessThan(16 << 20);
     for (const { t, v } of kept) expect(t.item()).toBe(v);
   });
+
+  it('a loop that frees what it makes (dispose, tidy, pooling with padding) triggers no collection; the same loop leaving garbage does', () => {
+    k.configureMemory({ collectAfterBytes: 1 << 20 });
+    const x = k.randn([1, 8, 64, 64]); // 128 KiB
+    const step = () => k.maxPool2d(x, 3, { stride: 2, padding: 1 });
+    step().dispose(); // kiln's cached scalar constants (true, -inf) are made once
+    const start = k.memory().reclamation.collections;
+    const tensors = k.memory().numTensors;
+    for (let i = 0; i < 100; i++) step().dispose();
+    for (let i = 0; i < 100; i++) k.tidy(() => { k.maxPool2d(x.mul(2), 3, { stride: 2, padding: 1 }); });
+    expect(k.memory().reclamation.collections).toBe(start);
+    expect(k.memory().numTensors).toBe(tensors); // pooling's padded input freed as it returns
+    for (let i = 0; i < 100; i++) k.maxPool2d(x.mul(2), 3, { stride: 2, padding: 1 });
+    expect(k.memory().reclamation.collections).toBeGreaterThan(start);
+  });
 });
 
 describe('the never-hang guard', () => {
