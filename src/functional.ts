@@ -298,8 +298,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[] | re
   if (value === 0) return apply(OPS.pad, [x], { pads: pairs });
   return scoped([x], () => {
     const out = apply(OPS.pad, [x], { pads: pairs });
-    // A broadcast scalar (kiln's cached constant true): the mask of the padding reads no memory.
-    const inside = apply(OPS.pad, [x._scalar(true, 'pad').expand(x.shape)], { pads: pairs });
+    // A broadcast scalar: the mask of the padding reads no memory.
+    const inside = apply(OPS.pad, [full([], true, { backend: x.backend }).expand(x.shape)], { pads: pairs });
     return out.where(inside, value);
   });
 }

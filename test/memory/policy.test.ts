@@ -94,6 +94,13 @@ describe.skipIf(!k.memory().reclamation.synchronous)('synchronous reclamation (N
     for (let i = 0; i < 100; i++) k.maxPool2d(x.mul(2), 3, { stride: 2, padding: 1 });
     expect(k.memory().reclamation.collections).toBeGreaterThan(start);
   });
+
+  it('tensors disposed as they go still trigger a collection by their count (their handles hold JavaScript heap until one)', () => {
+    const x = k.randn([2]);
+    const start = k.memory().reclamation.collections;
+    for (let i = 0; i < 60_000; i++) x.add(1).dispose();
+    expect(k.memory().reclamation.collections).toBeGreaterThan(start);
+  });
 });
 
 describe('the never-hang guard', () => {
