@@ -14,7 +14,7 @@ import { sizeOf } from '../../src/core/shape.js';
 import type { F, M, Ref } from './emit.js';
 import { Lanes } from './emit.js';
 import type { LoadExpr, Value } from './expr.js';
-import { Lowerer, hoist, toF, variantNodes } from './expr.js';
+import { Lowerer, hoist, toF } from './expr.js';
 import type { RowSite } from './loops.js';
 import { RowSite as Site, rowLoop, walkRow } from './loops.js';
 import type { KernelModule, Launcher } from './module.js';
@@ -34,16 +34,16 @@ export interface ReduceNest {
 }
 
 /**
- * True when a reduce kernel is walked across rows: one float sum/prod/max/min or argmax/argmin (no
- * 'full' outputs, no gather) over at most ROW_WINDOW_MAX_TAPS taps whose own innermost run is too
+ * True when a reduce kernel is walked across rows: float sums/prods/max/min and argmax/argmin, a later
+ * one's body possibly reading an earlier one's result (max pooling's value routed through its argmax,
+ * for its gradient), no 'full' outputs, no gather, over at most ROW_WINDOW_MAX_TAPS taps whose own innermost run is too
  * short for SIMD along it (under 16), at least two outer groups (the first, whose size a shared
  * module reads at run time, is never the walked one) of which the last has 4 or more outputs, and
  * every access moving at most 2 elements per output along it.
  */
 export function walksAcrossRows(k: ReduceKernel, nest: ReduceNest): boolean {
-  if (k.reductions.length !== 1 || k.outputs.some((o) => o.scope !== 'outer')) return false;
-  const [red] = k.reductions;
-  if (red.dtype !== (reduction(red.op).arg ? 'int32' : 'float32') || red.body.dtype !== 'float32') return false;
+  if (!k.reductions.length || k.outputs.some((o) => o.scope !== 'outer')) return false;
+  if (k.reductions.some((red) => red.dtype !== (reduction(red.op).arg ? 'int32' : 'float32') || red.body.dtype !== 'float32')) return false;
   if (nest.loads.some((e) => e.gather)) return false;
   const { outerGroups, innerGroups } = nest;
   const taps = sizeOf(k.inner);
@@ -64,8 +64,7 @@ function points(sizes: readonly number[]): number[][] {
 /** Builds a kernel walksAcrossRows accepted into `km` (export `run`, rows of the outer groups before the last). */
 export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: ReduceNest): Launcher<ReduceKernel> {
   const { loads, outViews, outerGroups, innerGroups } = nest;
-  const [red] = k.reductions;
-  const sem = reduction(red.op);
+  const reds = k.reductions;
   const nIn = k.nInputs;
   const nOut = k.outputs.length;
   const START = nIn + nOut + 1; // same parameters as buildReduce: pointers, scratch, start, end
@@ -90,24 +89,21 @@ export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: R
     const p = ss.loads.get(e)!;
     return p.stream.strides[vg] !== 0 || p.masks.some((x) => x.g === vg);
   };
-  const variant = variantNodes([red.body, ...k.outputs.map((o) => o.expr)], loadVaries);
-  // In the outputs the reduction's result varies along the walk too.
-  const outVariant = new Map<Expr, boolean>();
+  // What varies along the walk: moving loads, and reduction results (in the outputs and later bodies).
+  const variant = new Map<Expr, boolean>();
   const visit = (e: Expr): boolean => {
-    const hit = outVariant.get(e);
+    const hit = variant.get(e);
     if (hit !== undefined) return hit;
     const kids = children(e).map(visit);
     const v = e.kind === 'acc' || (e.kind === 'load' && loadVaries(e)) || kids.some((x) => x);
-    outVariant.set(e, v);
+    variant.set(e, v);
     return v;
   };
-  k.outputs.forEach((o) => visit(o.expr));
+  [...reds.map((r) => r.body), ...k.outputs.map((o) => o.expr)].forEach(visit);
   const varies = (e: Expr) => variant.get(e) ?? true;
   const rowPtr = new Map<Stream, number>();
   for (const s of ss.streams) rowPtr.set(s, fn.local(b.i32));
   const noAcc = (): Value => { throw new Error('wasm: acc in a window body'); };
-  const isMax = sem.combine === 'max';
-  const identity = sem.identity.float32;
 
   rowLoop(fn, rowGroups, ss.streams, rowPtr, fn.get(START), () => fn.get(START + 1), (coords) => {
     /** Coordinates at tap t (-1: the outputs, every inner coordinate 0), given the walked one. */
@@ -118,18 +114,34 @@ export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: R
     const rowP = (s: Stream) => rowPtr.get(s)!;
     const zero = () => m.i32.const(0);
     // Loop invariants of every tap (a depthwise weight) and of the outputs (a bias), once per row.
-    const tapPre = taps.map((_, t) => hoist([red.body], variant, new Lowerer(c1, km, site(t, rowP, zero), noAcc), c4));
-    const outPre = hoist(k.outputs.map((o) => o.expr), outVariant, new Lowerer(c1, km, site(-1, rowP, zero), noAcc), c4);
+    const tapPre = reds.map((red) => taps.map((_, t) => hoist([red.body], variant, new Lowerer(c1, km, site(t, rowP, zero), noAcc), c4)));
+    const outPre = hoist(k.outputs.map((o) => o.expr), variant, new Lowerer(c1, km, site(-1, rowP, zero), noAcc), c4);
 
-    /** The window at one width: every tap combined in order, then the outputs stored. */
+    /** The window at one width: for each reduction in turn, every tap combined in order; then the outputs stored. */
     const emitWindow = (c: Lanes, at: RowSite) => {
-      const acc = c.fconst(identity);
+      const results: Value[] = [];
+      const accOf = (i: number): Value => {
+        if (i >= results.length) throw new Error(`wasm: reduction result ${i} read before it is computed`);
+        return results[i];
+      };
+      reds.forEach((red, j) => results.push(emitReduction(c, at, j, accOf)));
+      const outSite = new Site(fn, ss, at.ptr, vg, coordAt(-1, () => at.coord(vg)), paramOf, varies, at.laneOffset);
+      const L = new Lowerer(c, km, outSite, accOf, c.w === 1 ? outPre.scalar : outPre.vector);
+      const vals = k.outputs.map((o) => L.lower(o.expr));
+      k.outputs.forEach((o, i) => outSite.store(c, outStreams[i], vals[i], o.dtype));
+    };
+    /** Reduction j over the window's taps in order; earlier results through `accOf`. */
+    const emitReduction = (c: Lanes, at: RowSite, j: number, accOf: (i: number) => Value): Value => {
+      const red = reds[j];
+      const sem = reduction(red.op);
+      const isMax = sem.combine === 'max';
+      const acc = c.fconst(sem.identity.float32);
       const best = sem.arg ? c.iconst(0) : null; // argmax/argmin: the tap of the extreme so far
       let nan: M | null = null;
       taps.forEach((_, t) => {
         const tapSite = new Site(fn, ss, at.ptr, vg, coordAt(t, () => at.coord(vg)), paramOf, varies, at.laneOffset, tapBytes(t));
-        const pre = c.w === 1 ? tapPre[t].scalar : tapPre[t].vector;
-        const v = toF(c, new Lowerer(c, km, tapSite, noAcc, pre).lower(red.body));
+        const pre = c.w === 1 ? tapPre[j][t].scalar : tapPre[j][t].vector;
+        const v = toF(c, new Lowerer(c, km, tapSite, accOf, pre).lower(red.body));
         if (best) {
           // The first extreme wins (strictly better only), and the first NaN beats every number.
           const upd = c.mask((isMax ? v.gt(acc) : v.lt(acc)).or(v.ne(v).and(acc.eq(acc))).r);
@@ -150,11 +162,7 @@ export function buildReduceAcrossRows(km: KernelModule, k: ReduceKernel, nest: R
         }
         fn.set(acc.idx, next.r);
       });
-      const result: Value = best ? { dt: 'int32', v: best } : { dt: 'float32', v: nan ? c.sel(nan, NaN, acc) : acc };
-      const outSite = new Site(fn, ss, at.ptr, vg, coordAt(-1, () => at.coord(vg)), paramOf, varies, at.laneOffset);
-      const L = new Lowerer(c, km, outSite, () => result, c.w === 1 ? outPre.scalar : outPre.vector);
-      const vals = k.outputs.map((o) => L.lower(o.expr));
-      k.outputs.forEach((o, i) => outSite.store(c, outStreams[i], vals[i], o.dtype));
+      return best ? { dt: 'int32', v: best } : { dt: 'float32', v: nan ? c.sel(nan, NaN, acc) : acc };
     };
     // One vector at a time: the taps already give each vector nine or so independent loads, and
     // interleaving several windows spills their hoisted tap invariants and accumulators (measured:

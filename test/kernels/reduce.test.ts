@@ -7,6 +7,7 @@ import type { DType } from '../../src/core/dtype.js';
 import type { Expr, ReduceKernel, ReduceOp } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
 import { SERIAL_ROW_MAX } from '../../backends/webgpu/codegen.js';
+import { reduceLoopNest } from '../../backends/wasm/reduce.js';
 import { acc, cast, check, cst, forEachKernelBackend, host, ld, op, randF32, randI32, random, red, rng, runOn, startBackends, view, windowKernels, type Tol } from './helpers.js';
 
 const BACKENDS = await startBackends('kernels/reduce.test.ts');
@@ -93,6 +94,28 @@ forEachKernelBackend(BACKENDS, (be) => {
     it('small windows (pooling, depthwise conv): steps 1 and 2, flipped, masked, NaN and signed zeros', async () => {
       for (const rop of ['sum', 'prod', 'max', 'min', 'argmax', 'argmin'] as const) {
         for (const { label, kernel, inputs } of windowKernels(rop)) await check(be, kernel, inputs, { tol: { rtol: 1e-5, atol: 1e-5 }, label });
+      }
+    });
+
+    it('small windows with several reductions, later ones reading earlier results (max pooling through its argmax, a variance through its mean)', async () => {
+      for (const { label, kernel, inputs } of windowKernels('argmax')) {
+        const [{ body: x }] = kernel.reductions;
+        const [N, C, Ho, Wo, kh, kw] = [...kernel.outer, ...kernel.inner];
+        const tap = ld(1, view([N, C, Ho, Wo, kh, kw], [0, 0, 0, 0, kw, 1]), 'int32');
+        const taps = cst(1 / (kh * kw));
+        const dev = op('sub', [x, op('mul', [acc(2), taps])]);
+        const k = red([N, C, Ho, Wo], [kh, kw], 2, [
+          { op: 'argmax', body: x },
+          { op: 'sum', body: op('where', [op('eq', [acc(0, 'int32'), tap]), x, cst(0)]) },
+          { op: 'sum', body: x },
+          { op: 'sum', body: op('mul', [dev, dev]) },
+          { op: 'max', body: x },
+        ], [
+          { expr: acc(0, 'int32'), scope: 'outer' }, { expr: acc(1), scope: 'outer' },
+          { expr: op('mul', [acc(3), taps]), scope: 'outer' }, { expr: op('sub', [acc(4), acc(1)]), scope: 'outer' },
+        ]);
+        expect(reduceLoopNest(k).acrossRows, `${label}: wasm walks it across rows`).toBe(true);
+        await check(be, k, [inputs[0], Int32Array.from({ length: kh * kw }, (_, i) => i)], { tol: { rtol: 1e-5, atol: 1e-5 }, label: `${label}: argmax, value at it, variance` });
       }
     });
 
