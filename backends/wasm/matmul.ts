@@ -170,35 +170,9 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
       }, true);
     };
-    if (!runOnly) {
-      /** True when every bound holds at row kk for column c. */
-      const inside = (c: number): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
-        const t = m.i32.and(m.i32.ge_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.lo)), m.i32.lt_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.hi)));
-        return acc ? m.i32.and(acc, t) : t;
-      }, null);
-      rows(() => {
-        for (let c = 0; c < NR; c++) {
-          const inb = inside(c);
-          const ok = fn.let(i32, inb ? m.i32.and(fn.get(valid[c]), inb) : fn.get(valid[c]));
-          // Outside a bound the address may lie outside the buffer: read the safe address instead.
-          const v = m.f32.load(0, 4, bounds.length ? m.select(fn.get(ok), rowAddr(fn.get(offs[c])), fn.get(4)) : rowAddr(fn.get(offs[c])));
-          fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
-        }
-      });
-      fn.finish(name, b.none, false);
-      return name;
-    }
-    let consecutive: Ref = fn.get(valid[NR - 1]);
-    for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
-    fn.if(m.i32.eqz(consecutive), () => fn.emit(m.return(m.i32.const(0))));
     // Each bound's column part over the panel: its least and greatest.
     const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
     const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
-    const vectors = () => {
-      fn.set(src, rowAddr(fn.get(offs[0])));
-      fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
-      fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
-    };
     // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
     // unsigned compare against the interval's width (0 when empty: never whole).
     const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
@@ -210,6 +184,39 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
       const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
       return acc ? m.i32.and(acc, t) : t;
     }, null);
+    if (!runOnly) {
+      /** True when every bound holds at row kk for column c. */
+      const inside = (c: number): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
+        const t = m.i32.and(m.i32.ge_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.lo)), m.i32.lt_s(m.i32.add(fn.get(kPart[j]), fn.get(nPart[j][c])), m.i32.const(bd.hi)));
+        return acc ? m.i32.and(acc, t) : t;
+      }, null);
+      const checked = () => {
+        for (let c = 0; c < NR; c++) {
+          const inb = inside(c);
+          const ok = fn.let(i32, inb ? m.i32.and(fn.get(valid[c]), inb) : fn.get(valid[c]));
+          // Outside a bound the address may lie outside the buffer: read the safe address instead.
+          const v = m.f32.load(0, 4, bounds.length ? m.select(fn.get(ok), rowAddr(fn.get(offs[c])), fn.get(4)) : rowAddr(fn.get(offs[c])));
+          fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.select(fn.get(ok), v, m.f32.const(0))));
+        }
+      };
+      // A row inside every bound, all 8 columns real (not the tail panel), copies without tests (a
+      // convolution's weight gradient reads its input's windows this way: most rows are interior).
+      const allValid = fn.let(i32, fn.get(valid[NR - 1]));
+      const unchecked = () => {
+        for (let c = 0; c < NR; c++) fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.f32.load(0, 4, rowAddr(fn.get(offs[c])))));
+      };
+      rows(() => fn.if(whole ? m.i32.and(whole, fn.get(allValid)) : fn.get(allValid), unchecked, checked));
+      fn.finish(name, b.none, false);
+      return name;
+    }
+    let consecutive: Ref = fn.get(valid[NR - 1]);
+    for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
+    fn.if(m.i32.eqz(consecutive), () => fn.emit(m.return(m.i32.const(0))));
+    const vectors = () => {
+      fn.set(src, rowAddr(fn.get(offs[0])));
+      fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));
+      fn.emit(m.v128.store(16, 4, fn.get(dst), m.v128.load(16, 4, fn.get(src))));
+    };
     // Each bound's column parts as two i32x4 (lanes 0-3, 4-7), for the lane masks of a border row.
     const nVec = nPart.map((ps) => [0, 4].map((c0) => {
       let v = m.i32x4.splat(fn.get(ps[c0]));
