@@ -143,18 +143,28 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
   const rowSegments = paddedRowSegments(ss, vg, L);
   const rowPtr = new Map<Stream, number>();
   for (const s of ss.streams) rowPtr.set(s, fn.local(i32));
+  // Where the walked group's masks hold (the interior of a padded row), a load that does not move
+  // along it is invariant too (pad's mask of a broadcast scalar): hoisted out of that stretch.
+  const interiorVariant = variantNodes(roots, (e) => { const p = ss.loads.get(e)!; return p.stream.strides[vg] !== 0 || p.gather?.g === vg; });
+  const segVariant = rowSegments.map((seg) => (seg.inside.has(vg) ? interiorVariant : variant));
   rowLoop(fn, outerGroups, ss.streams, rowPtr, fn.get(START), () => fn.get(START + 1), (coords) => {
     const coordAt = (vcoord: () => Ref) => (g: number): Ref => (g === vg ? vcoord() : fn.get(coords[g]));
-    const rowSite = new Site(fn, ss, (s) => rowPtr.get(s)!, vg, coordAt(() => m.i32.const(0)), paramOf, varies);
-    const outer = new Lowerer(c1, km, rowSite, noAcc);
-    const h = hoist(roots, variant, outer, L >= 4 ? c4 : null);
-    for (const seg of rowSegments) {
+    const hoistFor = (vmap: Map<Expr, boolean>, inside?: ReadonlySet<number>) => {
+      const vary = (e: Expr) => vmap.get(e) ?? true;
+      const rowSite = new Site(fn, ss, (s) => rowPtr.get(s)!, vg, coordAt(() => m.i32.const(0)), paramOf, vary, 0, undefined, inside);
+      return hoist(roots, vmap, new Lowerer(c1, km, rowSite, noAcc), L >= 4 ? c4 : null);
+    };
+    const h = hoistFor(variant);
+    rowSegments.forEach((seg, i) => {
+      const vmap = segVariant[i];
+      const hs = vmap === variant ? h : hoistFor(vmap, seg.inside);
+      const vary = (e: Expr) => vmap.get(e) ?? true;
       walkRow(fn, {
         start: seg.start, length: seg.length, streams: ss.streams, vg, unroll,
-        simd: (site) => emitOutputs(c4, site, h.vector),
-        scalar: (site) => emitOutputs(c1, site, h.scalar),
-      }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, varies, 0, undefined, seg.inside));
-    }
+        simd: (site) => emitOutputs(c4, site, hs.vector),
+        scalar: (site) => emitOutputs(c1, site, hs.scalar),
+      }, (s) => rowPtr.get(s)!, (ptrOf, vcoord) => new Site(fn, ss, ptrOf, vg, coordAt(vcoord), paramOf, vary, 0, undefined, seg.inside));
+    });
   });
   fn.finish('run');
   const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / L));

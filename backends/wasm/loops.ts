@@ -186,6 +186,19 @@ export class RowSite implements LoadSite {
       if (sv === -1) v = reverseLanes(fn, v);
       return wrap(m.v128.and(v, m.i32x4.splat(m.i32.sub(m.i32.const(0), fn.get(okl)))));
     }
+    // The same element in every lane (a broadcast along the walk, such as pad's mask of a scalar in
+    // the interior of a padded row): one scalar load, splat.
+    if (laneFree && sv === 0) {
+      const a = this.laneAddr(p, 0, idx ? c.laneI(idx, 0) : null);
+      const ok = this.inRange(p, 0, idxLane);
+      let r: Ref;
+      if (ok === null) r = loadScalar(fn, e.dtype, a.ref, a.off);
+      else {
+        const okl = fn.let(fn.b.i32, ok);
+        r = m.select(fn.get(okl), loadScalar(fn, e.dtype, m.select(fn.get(okl), joined(fn, a), safe())), e.dtype === 'float32' ? m.f32.const(0) : m.i32.const(0));
+      }
+      return e.dtype === 'float32' ? { dt: 'float32', v: c.f(m.f32x4.splat(r)) } : wrap(m.i32x4.splat(r));
+    }
     // Every other element (a stride-2 window walk): two overlapping vectors and a shuffle, reading
     // nothing outside the four lanes' span (unmasked only: a masked-off read goes to the buffer's start).
     if (laneFree && (sv === 2 || sv === -2) && e.dtype !== 'bool' && !this.masksOf(p).length) {

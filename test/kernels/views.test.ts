@@ -105,6 +105,14 @@ forEachKernelBackend(BACKENDS, (be) => {
       // pad with a value: where(padded ones, padded x, -inf), as a pad with -inf lowers
       const m = view([2, 3, 18], [48, 16, 1], -1, [[0, 2], [0, 3], [1, 17]]);
       await check(be, ew([2, 3, 18], 2, [op('where', [ld(0, m, 'bool'), ld(1, m), cst(-Infinity)])]), [randBool(96, 6), randF32(96, 7)]);
+      // ... and as pad lowers it: the mask a broadcast scalar (true or false), padded rows and columns,
+      // and a broadcast float scalar padded the same way
+      const sv = view([2, 5, 21], [0, 0, 0], 0, [[0, 2], [1, 4], [2, 19]]);
+      const xv = view([2, 5, 21], [51, 17, 1], -19, [[0, 2], [1, 4], [2, 19]]);
+      for (const flag of [1, 0]) {
+        await check(be, ew([2, 5, 21], 3, [op('where', [ld(0, sv, 'bool'), ld(1, xv), cst(-Infinity)]), op('mul', [ld(2, sv), ld(1, xv)])]),
+          [Uint8Array.of(flag), randF32(102, 8), Float32Array.of(1.5)], { label: `pad mask of a broadcast ${flag ? 'true' : 'false'}` });
+      }
     });
 
     it('gather along an outer axis (embedding) and the inner axis (take_along_dim, indexSelect)', async () => {
