@@ -25,8 +25,8 @@ const totals = {
   totalAllocatedBytes: 0,
   /**
    * Bytes of buffers created since the last reclamation and not freed since (the pressure policy
-   * reads it): what a collection could reclaim at most. A loop that disposes what it makes (tidy,
-   * dispose, compiled programs' temporaries) never needs one.
+   * reads it): what a collection could reclaim at most. A loop that frees what it makes (dispose,
+   * tidy, the frees of kiln's composites and of backward) never needs one.
    */
   allocatedSinceCollect: 0,
   /** Tensor handles created since the event loop last turned (the never-hang guard reports it). */

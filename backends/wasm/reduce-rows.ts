@@ -6,7 +6,8 @@
 // tap is one v128 load (contiguous, or two loads and a shuffle for a stride-2 window walk).
 // Per output the taps combine in row-major order: float sums and products in float32, max/min by
 // pmax/pmin with NaN tracked apart (any NaN makes the result NaN). The JS tier (jstier.ts) follows.
-// argmax/argmin keep the first extreme (NaN first of all), which no order changes.
+// argmax/argmin keep the first extreme (NaN first of all), which no order changes. Several reductions
+// run one after another over the same taps, each seeing the earlier ones' results.
 import type { Expr, ReduceKernel, View } from '../../src/core/kernel.js';
 import { children } from '../../src/core/kernel.js';
 import { reduction } from '../../src/core/reductions.js';
@@ -34,12 +35,12 @@ export interface ReduceNest {
 }
 
 /**
- * True when a reduce kernel is walked across rows: float sums/prods/max/min and argmax/argmin, a later
- * one's body possibly reading an earlier one's result (max pooling's value routed through its argmax,
- * for its gradient), no 'full' outputs, no gather, over at most ROW_WINDOW_MAX_TAPS taps whose own innermost run is too
- * short for SIMD along it (under 16), at least two outer groups (the first, whose size a shared
- * module reads at run time, is never the walked one) of which the last has 4 or more outputs, and
- * every access moving at most 2 elements per output along it.
+ * True when a reduce kernel is walked across rows: float sums/prods/max/min and argmax/argmin, a
+ * later one's body possibly reading an earlier one's result (max pooling's value routed through its
+ * argmax, for its gradient), no 'full' outputs, no gather, over at most ROW_WINDOW_MAX_TAPS taps
+ * whose own innermost run is too short for SIMD along it (under 16), at least two outer groups (the
+ * first, whose size a shared module reads at run time, is never the walked one) of which the last
+ * has 4 or more outputs, and every access moving at most 2 elements per output along it.
  */
 export function walksAcrossRows(k: ReduceKernel, nest: ReduceNest): boolean {
   if (!k.reductions.length || k.outputs.some((o) => o.scope !== 'outer')) return false;
