@@ -85,8 +85,9 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
   const c1 = new Lanes(fn, 1);
   const c4 = new Lanes(fn, 4);
   const paramOf = (input: number) => input;
-  const loadVaries = (s: Stream, e: { masks: readonly { g: number }[]; gather?: { g: number } }) =>
-    s.strides[vg] !== 0 || e.masks.some((x) => x.g === vg) || e.gather?.g === vg;
+  /** Whether a load changes along the walked group (its masks there counted unless they hold: a padded row's interior). */
+  const loadVaries = (s: Stream, e: { masks: readonly { g: number }[]; gather?: { g: number } }, masksHold = false) =>
+    s.strides[vg] !== 0 || (!masksHold && e.masks.some((x) => x.g === vg)) || e.gather?.g === vg;
   const variant = variantNodes(roots, (e) => { const p = ss.loads.get(e)!; return loadVaries(p.stream, p); });
   const varies = (e: Expr) => variant.get(e) ?? true;
   // Cheap bodies are memory bound: two vectors per iteration. Expensive ones (transcendentals)
@@ -145,7 +146,7 @@ export function buildElementwise(km: KernelModule, k: ElementwiseKernel): Launch
   for (const s of ss.streams) rowPtr.set(s, fn.local(i32));
   // Where the walked group's masks hold (the interior of a padded row), a load that does not move
   // along it is invariant too (pad's mask of a broadcast scalar): hoisted out of that stretch.
-  const interiorVariant = variantNodes(roots, (e) => { const p = ss.loads.get(e)!; return p.stream.strides[vg] !== 0 || p.gather?.g === vg; });
+  const interiorVariant = variantNodes(roots, (e) => { const p = ss.loads.get(e)!; return loadVaries(p.stream, p, true); });
   const segVariant = rowSegments.map((seg) => (seg.inside.has(vg) ? interiorVariant : variant));
   rowLoop(fn, outerGroups, ss.streams, rowPtr, fn.get(START), () => fn.get(START + 1), (coords) => {
     const coordAt = (vcoord: () => Ref) => (g: number): Ref => (g === vg ? vcoord() : fn.get(coords[g]));

@@ -159,16 +159,16 @@ export class RowSite implements LoadSite {
     const safe = () => fn.get(this.paramOf(e.input));
     const wrap = (r: Ref): Value => (e.dtype === 'float32' ? { dt: 'float32', v: c.f(r) } : e.dtype === 'int32' ? { dt: 'int32', v: c.i(r) } : { dt: 'bool', v: c.i(r) });
     const idxLane = (t: number): Ref | null => (idx ? c.laneI(idx, t) : null);
-    if (c.w === 1) {
-      const a = this.laneAddr(p, 0, idx ? idx.r : null);
-      const ok = this.inRange(p, 0, idxLane);
-      if (ok === null) return wrap(loadScalar(fn, e.dtype, a.ref, a.off));
+    /** Lane t's element as a scalar (gather index `idxT`): 0 where a tested mask is off, read from the safe address. */
+    const scalarAt = (t: number, idxT: Ref | null): Ref => {
+      const a = this.laneAddr(p, t, idxT);
+      const ok = this.inRange(p, t, idxLane);
+      if (ok === null) return loadScalar(fn, e.dtype, a.ref, a.off);
       const okl = fn.let(fn.b.i32, ok);
-      const addr = m.select(fn.get(okl), joined(fn, a), safe());
-      const raw = loadScalar(fn, e.dtype, addr);
-      const zero = e.dtype === 'float32' ? m.f32.const(0) : m.i32.const(0);
-      return wrap(m.select(fn.get(okl), raw, zero));
-    }
+      const raw = loadScalar(fn, e.dtype, m.select(fn.get(okl), joined(fn, a), safe()));
+      return m.select(fn.get(okl), raw, e.dtype === 'float32' ? m.f32.const(0) : m.i32.const(0));
+    };
+    if (c.w === 1) return wrap(scalarAt(0, idx ? idx.r : null));
     // SIMD: contiguous / reversed v128 access when only lane-invariant parts are masked or gathered.
     const sv = this.vg >= 0 ? p.stream.strides[this.vg] : 0;
     const laneFree = !this.masksOf(p).some((k) => k.g === this.vg) && (!p.gather || (p.gather.g !== this.vg && !this.varies(p.gather.index)));
@@ -189,14 +189,7 @@ export class RowSite implements LoadSite {
     // The same element in every lane (a broadcast along the walk, such as pad's mask of a scalar in
     // the interior of a padded row): one scalar load, splat.
     if (laneFree && sv === 0) {
-      const a = this.laneAddr(p, 0, idx ? c.laneI(idx, 0) : null);
-      const ok = this.inRange(p, 0, idxLane);
-      let r: Ref;
-      if (ok === null) r = loadScalar(fn, e.dtype, a.ref, a.off);
-      else {
-        const okl = fn.let(fn.b.i32, ok);
-        r = m.select(fn.get(okl), loadScalar(fn, e.dtype, m.select(fn.get(okl), joined(fn, a), safe())), e.dtype === 'float32' ? m.f32.const(0) : m.i32.const(0));
-      }
+      const r = scalarAt(0, idxLane(0));
       return e.dtype === 'float32' ? { dt: 'float32', v: c.f(m.f32x4.splat(r)) } : wrap(m.i32x4.splat(r));
     }
     // Every other element (a stride-2 window walk): two overlapping vectors and a shuffle, reading
@@ -210,18 +203,7 @@ export class RowSite implements LoadSite {
     }
     // Lane by lane: strided, inner-masked or inner-gathered.
     const lanes: Ref[] = [];
-    for (let t = 0; t < 4; t++) {
-      const a = this.laneAddr(p, t, idx ? c.laneI(idx, t) : null);
-      const ok = this.inRange(p, t, idxLane);
-      let v: Ref;
-      if (ok === null) v = loadScalar(fn, e.dtype, a.ref, a.off);
-      else {
-        const okl = fn.let(fn.b.i32, ok);
-        const addr = m.select(fn.get(okl), joined(fn, a), safe());
-        v = m.select(fn.get(okl), loadScalar(fn, e.dtype, addr), e.dtype === 'float32' ? m.f32.const(0) : m.i32.const(0));
-      }
-      lanes.push(v);
-    }
+    for (let t = 0; t < 4; t++) lanes.push(scalarAt(t, idxLane(t)));
     return e.dtype === 'float32' ? { dt: 'float32', v: c.fromLanesF(lanes) } : wrap(c.fromLanesI(lanes).r);
   }
 

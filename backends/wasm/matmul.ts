@@ -170,20 +170,26 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         fn.set(dst, m.i32.add(fn.get(dst), m.i32.const(NR * 4)));
       }, true);
     };
-    // Each bound's column part over the panel: its least and greatest.
-    const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
-    const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
-    // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
-    // unsigned compare against the interval's width (0 when empty: never whole).
-    const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
-    const width = bounds.map((bd, j) => {
-      const w = fn.let(i32, m.i32.sub(m.i32.sub(m.i32.const(bd.hi), fn.get(hi[j])), fn.get(start[j])));
-      return fn.let(i32, m.select(m.i32.gt_s(fn.get(w), m.i32.const(0)), fn.get(w), m.i32.const(0)));
-    });
-    const whole = bounds.reduce<Ref | null>((acc, _bd, j) => {
-      const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
-      return acc ? m.i32.and(acc, t) : t;
-    }, null);
+    /**
+     * Emits, once per panel, what decides that row kk lies inside every bound for all of the panel's
+     * columns; returns that test (null without bounds) for use inside the row loop.
+     */
+    const wholeRowTest = (): Ref | null => {
+      // Each bound's column part over the panel: its least and greatest.
+      const lo = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), true), fn.get(ps[0]))));
+      const hi = nPart.map((ps) => fn.let(i32, ps.slice(1).reduce((a, q) => minI(a, fn.get(q), false), fn.get(ps[0]))));
+      // A row is wholly inside bound j when its row part lies in [bd.lo - lo, bd.hi - hi): one
+      // unsigned compare against the interval's width (0 when empty: never whole).
+      const start = bounds.map((bd, j) => fn.let(i32, m.i32.sub(m.i32.const(bd.lo), fn.get(lo[j]))));
+      const width = bounds.map((bd, j) => {
+        const w = fn.let(i32, m.i32.sub(m.i32.sub(m.i32.const(bd.hi), fn.get(hi[j])), fn.get(start[j])));
+        return fn.let(i32, m.select(m.i32.gt_s(fn.get(w), m.i32.const(0)), fn.get(w), m.i32.const(0)));
+      });
+      return bounds.reduce<Ref | null>((acc, _bd, j) => {
+        const t = m.i32.lt_u(m.i32.sub(fn.get(kPart[j]), fn.get(start[j])), fn.get(width[j]));
+        return acc ? m.i32.and(acc, t) : t;
+      }, null);
+    };
     if (!runOnly) {
       /** True when every bound holds at row kk for column c. */
       const inside = (c: number): Ref | null => bounds.reduce<Ref | null>((acc, bd, j) => {
@@ -201,6 +207,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
       };
       // A row inside every bound, all 8 columns real (not the tail panel), copies without tests (a
       // convolution's weight gradient reads its input's windows this way: most rows are interior).
+      const whole = wholeRowTest();
       const allValid = fn.let(i32, fn.get(valid[NR - 1]));
       const unchecked = () => {
         for (let c = 0; c < NR; c++) fn.emit(m.f32.store(4 * c, 4, fn.get(dst), m.f32.load(0, 4, rowAddr(fn.get(offs[c])))));
@@ -212,6 +219,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     let consecutive: Ref = fn.get(valid[NR - 1]);
     for (let c = 1; c < NR; c++) consecutive = m.i32.and(consecutive, m.i32.eq(fn.get(offs[c]), m.i32.add(fn.get(offs[0]), m.i32.const(c))));
     fn.if(m.i32.eqz(consecutive), () => fn.emit(m.return(m.i32.const(0))));
+    const whole = wholeRowTest();
     const vectors = () => {
       fn.set(src, rowAddr(fn.get(offs[0])));
       fn.emit(m.v128.store(0, 4, fn.get(dst), m.v128.load(0, 4, fn.get(src))));

@@ -121,10 +121,10 @@ function indicesOf(arg: Tensor, table: Tensor, lead: readonly number[]): Tensor 
 
 function maxPoolNd(op: string, nd: number, x: Tensor, kernelSize: Size, o: MaxPoolOptions): Tensor | [Tensor, Tensor] {
   const g = geometry(op, x, nd, kernelSize, o);
+  const win = () => windows(padFor(x, g, -Infinity), g.ks, g.stride, g.dilation);
   // The padded input is freed as the call returns (unless autograd needs it).
-  if (!o.returnIndices) return scoped([x], () => windowMax(windows(padFor(x, g, -Infinity), g.ks, g.stride, g.dilation), nd, false).value);
-  const win = windows(padFor(x, g, -Infinity), g.ks, g.stride, g.dilation);
-  const { value, arg } = windowMax(win, nd, true);
+  if (!o.returnIndices) return scoped([x], () => windowMax(win(), nd, false).value);
+  const { value, arg } = windowMax(win(), nd, true);
   const table = tapIndex(g, (t, p) => range(0, g.ks[t]).map((k) => p * g.stride[t] - g.padding[t] + k * g.dilation[t]));
   return [value, indicesOf(arg!, table, x.shape.slice(0, x.ndim - nd))];
 }
