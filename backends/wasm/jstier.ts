@@ -24,6 +24,7 @@ import type { ScalarOp } from '../../src/ops/scalar.js';
 import type { JsMath } from './jsmath.js';
 import { pmax, pmin } from './jsmath.js';
 import { FLOAT_ACCS, FLUSH_ITERS, reduceLoopNest } from './reduce.js';
+import { winogradJs, winogradPlan } from './winograd.js';
 
 /** A JS-tier kernel: `ins[i]` / `outs[i]` are typed arrays over the wasm memory; a bad index is recorded in `err`. */
 export type JsTierKernel = (ins: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], err: IndexErrorRecord) => void;
@@ -33,6 +34,8 @@ type OpExpr = Extract<Expr, { kind: 'op' }>;
 /** Small value helpers the generated code calls (as `H`). */
 const H = {
   pmax, pmin,
+  /** A 3×3 stride-1 convolution's outputs by Winograd, as its WebAssembly computes them (winograd.ts). */
+  winograd: winogradJs,
   /** JS truthiness of a float: NaN and ±0 are false (expr.ts truthy). */
   truthy: (x: number): boolean => x === x && x !== 0,
   relu: (x: number): number => (x <= 0 ? 0 : x),
@@ -329,12 +332,18 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
   const inner: string[] = [];
   const [out] = k.outputs;
   const [e] = emitExprs([out.expr], inner, tmp);
+  // A 3×3 stride-1 convolution: float32 operands take Winograd's outputs where all are finite (matmul.ts).
+  const wp = winogradPlan(k);
+  if (wp) lines.push(`const WP = ${JSON.stringify(wp)};`);
+  const batchOnly = (d: number) => (d < nb ? `c${d}` : '0');
+  const direct = `for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk', false)}, ${operand(k.b, 'kk', `c${nb + 1}`, true)}, acc0);`;
   const body = [
+    ...(wp ? [`const Y = in${k.a.input} instanceof Float32Array && in${k.b.input} instanceof Float32Array ? H.winograd(WP, in${k.a.input}, ${jsAddress(k.a.view, batchOnly)}, ${k.a.view.strides[nb]}, ${k.a.view.strides[nb + 1]}, in${k.b.input}, ${jsAddress(k.b.view, batchOnly)}, W.madd) : null;`] : []),
     `for (let m = 0; m < ${k.m}; m++) {`,
     `  const c${nb} = m;`,
     `  for (let c${nb + 1} = 0; c${nb + 1} < ${k.n}; c${nb + 1}++) {`,
     '    let acc0 = 0;',
-    `    for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk', false)}, ${operand(k.b, 'kk', `c${nb + 1}`, true)}, acc0);`,
+    wp ? `    if (Y) acc0 = Y[m * ${k.n} + c${nb + 1}]; else ${direct}` : `    ${direct}`,
     ...inner.map((l) => '    ' + l),
     `    out0[${storeAddr(out.view, 'o')}] = ${castCode(out.expr.dtype, out.dtype, e)};`,
     '    o++;',

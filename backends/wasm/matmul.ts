@@ -24,6 +24,7 @@ import { RowSite, addConst } from './loops.js';
 import type { KernelModule, Launcher } from './module.js';
 import type { Stream } from './views.js';
 import { StreamSet, collectLoads, elemBytes, viewIsEmpty } from './views.js';
+import { buildWinogradStages, winogradPlan } from './winograd.js';
 
 /** Rows and columns of the register tile. */
 const MR = 4;
@@ -418,13 +419,14 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   // ---- tile(pa, pb, row, col): R x 8 register tile over the full K, then the epilogue ----------
   const aOffsetStride = needA ? K : am;
   const aKStride = needA ? 1 : ak;
-  const tileName = (R: number, C: number) => `tile${R}x${C}`;
-  const buildTile = (R: number, C: number) => {
+  const tileName = (R: number, C: number, fromC: boolean) => `${fromC ? 'tileC' : 'tile'}${R}x${C}`;
+  /** `fromC`: the accumulators are loaded from a computed [M, N] matrix at pb (Winograd's outputs). */
+  const buildTile = (R: number, C: number, fromC: boolean) => {
     const fn = km.fn(4);
     const c4 = new Lanes(fn, 4);
-    const c1 = new Lanes(fn, 1);
-    const acc = Array.from({ length: R * 2 }, () => c4.fconst(0));
-    if (K > 0) {
+    const acc = Array.from({ length: R * 2 }, (_, j) => (fromC
+      ? c4.f(m.v128.load((j >> 1) * N * 4 + (j & 1) * 16, 4, fn.get(1))) : c4.fconst(0)));
+    if (K > 0 && !fromC) {
       const pa = fn.let(i32, fn.get(0));
       const pb = fn.let(i32, fn.get(1));
       const end = fn.let(i32, m.i32.add(fn.get(1), m.i32.const(panelBytes)));
@@ -444,7 +446,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     }
     if (epiReads) fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
     else emitEpilogue(fn, R, C, 2, 3, acc.map((a) => a.idx));
-    fn.finish(tileName(R, C), b.none, false);
+    fn.finish(tileName(R, C, fromC), b.none, false);
   };
   // An epilogue that reads inputs is a function of its own (see the header); one that only converts
   // or stores the accumulators stays in the tile, saving the call.
@@ -501,14 +503,19 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     }
   };
   const variants = new Set<string>();
-  const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref) => {
-    const name = tileName(R, C);
-    if (!variants.has(name)) { variants.add(name); if (epiReads) buildEpi(R, C); buildTile(R, C); }
+  const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref, fromC: boolean) => {
+    const name = tileName(R, C, fromC);
+    if (!variants.has(name)) {
+      variants.add(name);
+      if (epiReads && !variants.has(epiName(R, C))) { variants.add(epiName(R, C)); buildEpi(R, C); }
+      buildTile(R, C, fromC);
+    }
     fn.emit(m.call(name, [pa, pb, row, col], b.none));
   };
 
-  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1[, M]) --------------------------------
-  {
+  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1[, M]): tiles over packed B ----------
+  // ---- mmC(...inputs, out, C, aScratch, a, batch, rb0, rb1): tiles from Winograd's outputs C -----
+  const buildMm = (fromC: boolean) => {
     const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6, P_M = nIn + 7;
     const fn = km.fn(nIn + (dynM ? 8 : 7));
     const coords = batchCoords(fn, P_BATCH);
@@ -521,6 +528,8 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const panelsPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / Math.max(1, panelBytes)));
     const rb = fn.local(i32), p = fn.local(i32), pa = fn.local(i32);
     const rowBytes = MR * aOffsetStride * 4;
+    /** Address in C of the tile at row block rb, panel `panel`. */
+    const cAt = (panel: Ref): Ref => m.i32.add(fn.get(P_PACK), m.i32.shl(m.i32.add(m.i32.mul(fn.get(rb), m.i32.const(MR * N)), m.i32.mul(panel, m.i32.const(NR))), m.i32.const(2)));
     // Row blocks of MR rows: full ones, then the partial last one (compile-time counts unless dynM).
     const dyn = dynM ? (() => {
       const full = fn.let(i32, m.i32.div_u(fn.get(P_M), m.i32.const(MR)));
@@ -535,13 +544,13 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
       const panels = (R: number) => {
         if (fullEnd > p0) {
           fn.forRange(p, m.i32.const(p0), () => m.i32.const(fullEnd), 1, () => {
-            tileCall(fn, R, NR, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.mul(fn.get(p), m.i32.const(panelBytes))),
-              m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.mul(fn.get(p), m.i32.const(NR)));
+            tileCall(fn, R, NR, fn.get(pa), fromC ? cAt(fn.get(p)) : m.i32.add(fn.get(P_PACK), m.i32.mul(fn.get(p), m.i32.const(panelBytes))),
+              m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.mul(fn.get(p), m.i32.const(NR)), fromC);
           }, true);
         }
         if (hasTail) {
-          tileCall(fn, R, tailCols, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.const(nFullP * panelBytes)),
-            m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR));
+          tileCall(fn, R, tailCols, fn.get(pa), fromC ? cAt(m.i32.const(nFullP)) : m.i32.add(fn.get(P_PACK), m.i32.const(nFullP * panelBytes)),
+            m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR), fromC);
         }
       };
       if (dyn || nFullRB > 0) {
@@ -566,7 +575,22 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         });
       }
     }
-    fn.finish('mm');
+    fn.finish(fromC ? 'mmC' : 'mm');
+  };
+  buildMm(false);
+
+  // ---- Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), the direct path above as its fallback
+  const wino = needA ? null : winogradPlan(k);
+  if (wino) {
+    buildWinogradStages(km, wino, am, ak);
+    buildMm(true);
+    // wUb(a, U, batch), wVb(b, V, batch): the stages at the batch's A and B.
+    for (const [name, inner, v, extra] of [['wUb', 'wU', av, 0], ['wVb', 'wV', bv, 2]] as const) {
+      const fn = km.fn(3 + extra); // (a or b, U or V, batch[, g0, g1])
+      const coords = batchCoords(fn, 2);
+      fn.emit(m.call(inner, [batchBase(fn, fn.get(0), v, v.strides, coords, 4), fn.get(1), ...(extra ? [fn.get(3), fn.get(4)] : [])], b.none));
+      fn.finish(name);
+    }
   }
 
   const packBytes = nP * panelBytes;
@@ -576,6 +600,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const rows = kk.m;
     const batchTotal = sizeOf(kk.batch);
     const bVaries = batchStrides(kk.b.view).some((s, d) => s !== 0 && kk.batch[d] > 1);
+    const aVaries = batchStrides(kk.a.view).some((s, d) => s !== 0 && kk.batch[d] > 1);
     const nRowBlocks = Math.ceil(rows / MR);
     const aBytes = needA ? rows * K * 4 : 0;
     return (ex, ptrs, env) => {
@@ -584,9 +609,12 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const conv = [k.a.input, k.b.input].map((inp) => env.inputs[inp]).map((x) => (x && x.dtype !== 'float32' ? x : null));
     const convBytes = conv.map((x) => (x ? align(4 * x.size) : 0));
     const ktabBytes = split ? align(4 * ROW * K) : 0;
-    const pack = env.scratch(align(packBytes) + align(aBytes) + ktabBytes + convBytes[0] + convBytes[1] + 16);
+    // Winograd's buffers share the space of the direct path's packed B (used only after them).
+    const directBytes = align(packBytes) + align(aBytes);
+    const winoBytes = wino ? wino.uBytes + wino.vBytes + wino.mBytes + wino.cBytes : 0;
+    const pack = env.scratch(Math.max(directBytes, winoBytes) + ktabBytes + convBytes[0] + convBytes[1] + 16);
     const aScr = pack + align(packBytes);
-    const ktab = aScr + align(aBytes);
+    const ktab = pack + Math.max(directBytes, winoBytes);
     if (split) ex.ktab(ktab);
     let cursor = ktab + ktabBytes;
     const operand = (j: 0 | 1): number => {
@@ -601,8 +629,32 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const aPtr = operand(0);
     const bPtr = k.b.input === k.a.input && conv[0] ? aPtr : operand(1);
     const args = dynM ? [...ptrs, pack, aScr, aPtr, 0, 0, 0, rows] : [...ptrs, pack, aScr, aPtr, 0, 0, 0];
+    let packed = false, transformed = false;
     for (let bi = 0; bi < batchTotal; bi++) {
-      if (bi === 0 || bVaries) ex.packB(bPtr, pack, bi, ktab);
+      if (wino && !conv[0] && !conv[1]) {
+        const U = pack, V = U + wino.uBytes, Mw = V + wino.vBytes, C = Mw + wino.mBytes;
+        if (!transformed || aVaries) ex.wUb(aPtr, U, bi);
+        let bad = 0;
+        const gb = wino.tb / 4;
+        for (let g0 = 0; g0 < wino.groups; g0 += gb) {
+          const g1 = Math.min(wino.groups, g0 + gb);
+          ex.wVb(bPtr, V, bi, g0, g1);
+          ex.wMM(U, V, Mw, Math.ceil((g1 - g0) / 2));
+          bad |= (ex.wY as unknown as (...a: number[]) => number)(Mw, C, g0, g1);
+        }
+        if (!bad) {
+          const cArgs = [...ptrs, C, aScr, aPtr, bi, 0, 0];
+          for (let r = 0; r < nRowBlocks; r += ROW_BLOCKS_PER_CALL) {
+            cArgs[nIn + 5] = r;
+            cArgs[nIn + 6] = Math.min(nRowBlocks, r + ROW_BLOCKS_PER_CALL);
+            ex.mmC(...cArgs);
+          }
+          continue;
+        }
+        // An output that is not finite: this batch item again, directly (it overwrites U).
+        transformed = false;
+      }
+      if (!packed || bVaries) { ex.packB(bPtr, pack, bi, ktab); packed = true; }
       if (needA) { if (dynM) ex.packA(aPtr, aScr, bi, rows); else ex.packA(aPtr, aScr, bi); }
       args[nIn + 4] = bi;
       for (let r = 0; r < nRowBlocks; r += ROW_BLOCKS_PER_CALL) {

@@ -163,6 +163,36 @@ export function matmul(batch: number[], M: number, N: number, K: number, a: View
   };
 }
 
+/** A 2-D convolution with 3×3 windows, stride 1 (a padding per side, default 1). */
+export interface Conv {
+  n: number; cin: number; cout: number; h: number; w: number;
+  pad?: [number, number];
+  groups?: number;
+  /** 'bias-relu': relu(acc + bias[channel]) (input 2); 'residual': acc + r (input 2, the output's shape). */
+  epilogue?: 'bias-relu' | 'residual';
+}
+
+/** The matmul kernel compile() makes of conv2d(x, w, padding) for 3×3 windows, stride 1 (see implicit-gemm.test.ts). */
+export function convKernel(c: Conv): MatmulKernel {
+  const [ph, pw] = c.pad ?? [1, 1];
+  const g = c.groups ?? 1, cg = c.cin / g, og = c.cout / g;
+  const ho = c.h + 2 * ph - 2, wo = c.w + 2 * pw - 2, hw = c.h * c.w;
+  const a: View = view([c.n, g, og, cg * 9], [0, og * cg * 9, cg * 9, 1]);
+  const bounds = [
+    ...(ph ? [{ terms: [[5, 1], [3, 1]] as [number, number][], lo: ph, hi: ph + c.h }] : []),
+    ...(pw ? [{ terms: [[6, 1], [4, 1]] as [number, number][], lo: pw, hi: pw + c.w }] : []),
+  ];
+  const b = { input: 1, view: view([c.n, g, cg, 3, 3, ho, wo], [c.cin * hw, cg * hw, hw, c.w, 1, c.w, 1], -(ph * c.w + pw)), split: [3, 2] as const, ...(bounds.length ? { bounds } : {}) };
+  const out = [c.n, g, og, ho * wo];
+  let expr: Expr = acc(0);
+  if (c.epilogue === 'bias-relu') expr = op('relu', [op('add', [acc(0), ld(2, view(out, [0, og, 1, 0]))])]);
+  if (c.epilogue === 'residual') expr = op('add', [acc(0), ld(2, out)]);
+  return {
+    kind: 'matmul', batch: [c.n, g], m: og, n: ho * wo, k: cg * 9, nInputs: c.epilogue ? 3 : 2,
+    a: { input: 0, view: a }, b, outputs: [{ expr, dtype: 'float32' }],
+  };
+}
+
 // ---- data ---------------------------------------------------------------------------------------
 
 /** The tests' seeded generator (test/rng.ts). */

@@ -15,8 +15,9 @@ import { createWasmBackendSync, type WasmBackend } from '../../backends/wasm/ind
 import { asList, cotangents, gradInputs, toKiln } from '../eager/harness.js';
 import { OPINFO, viewKiln, viewRef, type OpRow, type Sample } from '../eager/opinfo.js';
 import * as R from '../eager/reference.js';
-import { acc, cast, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runSync, view, windowKernels } from '../kernels/helpers.js';
+import { acc, cast, convKernel, cst, ew, getWasm, ld, matmul, op, randBool, randF32, randI32, red, rng, runSync, view, windowKernels } from '../kernels/helpers.js';
 import { reduceLoopNest } from '../../backends/wasm/reduce.js';
+import { winogradPlan } from '../../backends/wasm/winograd.js';
 
 /** Bitwise equality of two arrays (NaN equals NaN; +0 and -0 differ). */
 function diffs(a: ArrayLike<number>, b: ArrayLike<number>, limit = 6): string[] {
@@ -218,6 +219,18 @@ describe('JS tier and WebAssembly compute the same bits', () => {
         }
       });
     }
+    it('3×3 stride-1 convolutions (Winograd on both tiers; an infinity sends a batch item to the direct sum)', () => {
+      for (const c of [{ n: 2, cin: 16, cout: 19, h: 11, w: 13 }, { n: 1, cin: 20, cout: 16, h: 10, w: 9, pad: [0, 1] as [number, number], epilogue: 'bias-relu' as const }]) {
+        const kc = convKernel(c);
+        expect(winogradPlan(kc)).not.toBeNull();
+        const x = randF32(c.n * c.cin * c.h * c.w, 5, -2, 2), wt = randF32(c.cout * c.cin * 9, 6, -1, 1);
+        const extra = c.epilogue ? [randF32(c.cout, 7)] : [];
+        expectSameBits(kc, [wt, x, ...extra], `conv ${JSON.stringify(c)}`);
+        const xInf = x.slice();
+        xInf[17] = Infinity;
+        expectSameBits(kc, [wt, xInf, ...extra], `conv ${JSON.stringify(c)}, an infinite input`);
+      }
+    });
   });
 });
 

@@ -1,0 +1,94 @@
+// 3×3 stride-1 convolutions as implicit-GEMM matmul kernels (a split B reading the input's windows),
+// the shapes the wasm backend computes by Winograd F(2×2, 3×3) (backends/wasm/winograd.ts): odd sizes,
+// batches, groups, padding on one side or none, several tile blocks, output-channel tails, fused
+// epilogues, and non-finite inputs and weights (which must give exactly what the direct sum gives).
+// Every backend against the cpu reference; on wasm the plan is asserted, so the cases do exercise it.
+import { describe, expect, it } from 'vitest';
+import type { MatmulKernel } from '../../src/core/kernel.js';
+import { winogradPlan } from '../../backends/wasm/winograd.js';
+import * as kiln from '../../src/index.js';
+import { check, convKernel, forEachKernelBackend, random, startBackends, type Conv, type Tol } from './helpers.js';
+
+const BACKENDS = await startBackends('kernels/winograd.test.ts');
+const TOL: Tol = { rtol: 1e-4, atol: 1e-4 };
+
+/** Inputs in [-1, 1): weights, input, and the epilogue's operand. */
+function inputsOf(c: Conv, seed: number): Float32Array[] {
+  const [ph, pw] = c.pad ?? [1, 1];
+  const outs = c.n * c.cout * (c.h + 2 * ph - 2) * (c.w + 2 * pw - 2);
+  const extra = c.epilogue === 'bias-relu' ? [random('float32', c.cout, seed + 2, -1, 1)] : c.epilogue === 'residual' ? [random('float32', outs, seed + 2, -1, 1)] : [];
+  return [random('float32', c.cout * (c.cin / (c.groups ?? 1)) * 9, seed, -1, 1), random('float32', c.n * c.cin * c.h * c.w, seed + 1, -1, 1), ...extra] as Float32Array[];
+}
+
+const CASES: [string, Conv][] = [
+  ['the smallest planned: 16 -> 16 channels, 8×8', { n: 1, cin: 16, cout: 16, h: 8, w: 8 }],
+  ['odd sizes, batch 2, a partial last tile row and column', { n: 2, cin: 20, cout: 24, h: 13, w: 11 }],
+  ['no padding (no bounds), 19 output channels (a 3-row tile tail)', { n: 1, cin: 17, cout: 19, h: 9, w: 30, pad: [0, 0] }],
+  ['padding 2 (rows and columns wholly outside the data)', { n: 3, cin: 32, cout: 16, h: 8, w: 8, pad: [2, 2] }],
+  ['padding (1, 0)', { n: 1, cin: 33, cout: 18, h: 7, w: 64, pad: [1, 0] }],
+  ['2 groups: weights differ per batch item', { n: 2, cin: 32, cout: 32, h: 10, w: 10, groups: 2 }],
+  ['several tile blocks (64 -> 64 channels, 28×28)', { n: 1, cin: 64, cout: 64, h: 28, w: 28 }],
+  ['bias and relu in the epilogue', { n: 2, cin: 16, cout: 20, h: 12, w: 9, epilogue: 'bias-relu' }],
+  ['a residual in the epilogue', { n: 1, cin: 24, cout: 16, h: 17, w: 16, epilogue: 'residual' }],
+];
+
+forEachKernelBackend(BACKENDS, (be, backend) => {
+  describe('3×3 stride-1 convolution kernels (Winograd on wasm)', () => {
+    CASES.forEach(([label, c], i) => {
+      it(label, async () => {
+        const k = convKernel(c);
+        if (backend === 'wasm') expect(winogradPlan(k), 'the wasm backend plans Winograd for this kernel').not.toBeNull();
+        await check(be, k, inputsOf(c, 10 * i + 1), { tol: TOL, label });
+      });
+    });
+
+    it('an infinity or NaN in the input or the weights gives exactly what the direct sum gives', async () => {
+      // The weight's case without padding: there the direct sums differ by backend (0·Inf read or skipped).
+      for (const [what, at, v, pad] of [['input +Inf', 1, Infinity, 1], ['input -Inf', 1, -Infinity, 1], ['input NaN', 1, NaN, 1], ['weight +Inf', 0, Infinity, 0]] as const) {
+        const c: Conv = { n: 2, cin: 16, cout: 16, h: 10, w: 10, pad: [pad, pad] };
+        const k = convKernel(c);
+        const ins = inputsOf(c, 7);
+        ins[at][at === 1 ? 1 * 100 + 3 * 10 + 4 : 5] = v; // input: batch 0, channel 1, row 3, column 4
+        await check(be, k, ins, { tol: TOL, label: what });
+      }
+    });
+  });
+});
+
+describe('which kernels the wasm backend computes by Winograd', () => {
+  it('3×3 stride-1 windows of at least 16 channels each way and 64 outputs; not others', () => {
+    expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h: 8, w: 8 }))).not.toBeNull();
+    expect(winogradPlan(convKernel({ n: 1, cin: 8, cout: 16, h: 8, w: 8 }))).toBeNull(); // too few input channels
+    expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 8, h: 8, w: 8 }))).toBeNull(); // too few output channels
+    expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h: 5, w: 5, pad: [0, 0] }))).toBeNull(); // 9 outputs
+    // Stride 2: the window's column moves by 2 elements per output.
+    const k = convKernel({ n: 1, cin: 16, cout: 16, h: 17, w: 17, pad: [0, 0] });
+    const v = k.b.view;
+    const strided: MatmulKernel = { ...k, n: 49, b: { ...k.b, view: { ...v, shape: [...v.shape.slice(0, 5), 7, 7], strides: [...v.strides.slice(0, 5), 34, 2] } } };
+    expect(winogradPlan(strided)).toBeNull();
+  });
+});
+
+describe('conv2d through the API on wasm (a Winograd kernel eagerly and compiled)', () => {
+  it('matches a float64 direct convolution, with bias and relu; compiled equals eager', async () => {
+    await kiln.ready();
+    kiln.manualSeed(5);
+    const [n, ci, co, h, w] = [2, 32, 24, 15, 14];
+    const x = kiln.randn([n, ci, h, w], { backend: 'wasm' }), wt = kiln.randn([co, ci, 3, 3], { backend: 'wasm' }).mul(0.1);
+    const b = kiln.randn([co], { backend: 'wasm' });
+    const fn = (t: kiln.Tensor) => kiln.conv2d(t, wt, b, { padding: 1 }).relu();
+    const eager = await fn(x).dataAsync(), compiled = await kiln.compile(fn)(x).dataAsync();
+    expect(Array.from(compiled)).toEqual(Array.from(eager));
+    const [X, W, B] = [await x.dataAsync(), await wt.dataAsync(), await b.dataAsync()];
+    let worst = 0;
+    for (let ni = 0; ni < n; ni++) for (let o = 0; o < co; o++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) {
+      let s = B[o];
+      for (let c = 0; c < ci; c++) for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) {
+        const yy = y + dy - 1, xi = xx + dx - 1;
+        if (yy >= 0 && yy < h && xi >= 0 && xi < w) s += X[((ni * ci + c) * h + yy) * w + xi] * W[((o * ci + c) * 3 + dy) * 3 + dx];
+      }
+      worst = Math.max(worst, Math.abs(Math.max(s, 0) - eager[((ni * co + o) * h + y) * w + xx]));
+    }
+    expect(worst).toBeLessThan(2e-5);
+  });
+});
