@@ -12,7 +12,8 @@
 // columns are consecutive in memory (a run along an output row) copies two vectors per row. Bounds
 // (padding seen through the window) are sums of a row part (in the table) and a column part: a panel
 // row inside every bound is copied as vectors, one touching the padding as vectors with lane masks
-// (a panel of scattered columns element by element).
+// (a panel of scattered columns element by element). A 3×3 stride-1 convolution runs by Winograd
+// (winograd.ts), its outputs passed to the same epilogue; the direct path stays as its fallback.
 import type { Expr, MatmulKernel, View } from '../../src/core/kernel.js';
 import { contiguousView } from '../../src/core/kernel.js';
 import { sizeOf } from '../../src/core/shape.js';
@@ -419,14 +420,12 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   // ---- tile(pa, pb, row, col): R x 8 register tile over the full K, then the epilogue ----------
   const aOffsetStride = needA ? K : am;
   const aKStride = needA ? 1 : ak;
-  const tileName = (R: number, C: number, fromC: boolean) => `${fromC ? 'tileC' : 'tile'}${R}x${C}`;
-  /** `fromC`: the accumulators are loaded from a computed [M, N] matrix at pb (Winograd's outputs). */
-  const buildTile = (R: number, C: number, fromC: boolean) => {
+  const tileName = (R: number, C: number) => `tile${R}x${C}`;
+  const buildTile = (R: number, C: number) => {
     const fn = km.fn(4);
     const c4 = new Lanes(fn, 4);
-    const acc = Array.from({ length: R * 2 }, (_, j) => (fromC
-      ? c4.f(m.v128.load((j >> 1) * N * 4 + (j & 1) * 16, 4, fn.get(1))) : c4.fconst(0)));
-    if (K > 0 && !fromC) {
+    const acc = Array.from({ length: R * 2 }, () => c4.fconst(0));
+    if (K > 0) {
       const pa = fn.let(i32, fn.get(0));
       const pb = fn.let(i32, fn.get(1));
       const end = fn.let(i32, m.i32.add(fn.get(1), m.i32.const(panelBytes)));
@@ -446,7 +445,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     }
     if (epiReads) fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
     else emitEpilogue(fn, R, C, 2, 3, acc.map((a) => a.idx));
-    fn.finish(tileName(R, C, fromC), b.none, false);
+    fn.finish(tileName(R, C), b.none, false);
   };
   // An epilogue that reads inputs is a function of its own (see the header); one that only converts
   // or stores the accumulators stays in the tile, saving the call.
@@ -503,33 +502,31 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     }
   };
   const variants = new Set<string>();
-  const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref, fromC: boolean) => {
-    const name = tileName(R, C, fromC);
-    if (!variants.has(name)) {
-      variants.add(name);
-      if (epiReads && !variants.has(epiName(R, C))) { variants.add(epiName(R, C)); buildEpi(R, C); }
-      buildTile(R, C, fromC);
-    }
+  const tileCall = (fn: Fn, R: number, C: number, pa: Ref, pb: Ref, row: Ref, col: Ref) => {
+    const name = tileName(R, C);
+    if (!variants.has(name)) { variants.add(name); if (epiReads) buildEpi(R, C); buildTile(R, C); }
     fn.emit(m.call(name, [pa, pb, row, col], b.none));
   };
-
-  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1[, M]): tiles over packed B ----------
-  // ---- mmC(...inputs, out, C, aScratch, a, batch, rb0, rb1): tiles from Winograd's outputs C -----
-  const buildMm = (fromC: boolean) => {
-    const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6, P_M = nIn + 7;
-    const fn = km.fn(nIn + (dynM ? 8 : 7));
-    const coords = batchCoords(fn, P_BATCH);
+  /** Sets the per-call state the epilogue reads (batch coordinates, stream bases) for batch param `bp`. */
+  const setBatch = (fn: Fn, bp: number): number[] => {
+    const coords = batchCoords(fn, bp);
     for (let d = 0; d < nb; d++) fn.emit(m.global.set(`bc${d}`, fn.get(coords[d])));
     for (const s of ss.streams) {
       const full = s.strides.slice(0, nb);
       fn.emit(m.global.set(streamGlobal(s), batchBase(fn, fn.get(s.param), { ...outView, offset: s.offset }, full, coords, s.esize)));
     }
+    return coords;
+  };
+
+  // ---- mm(...inputs, out, pack, aScratch, a, batch, rb0, rb1[, M]) --------------------------------
+  {
+    const P_PACK = nIn + 1, P_ASCR = nIn + 2, P_A = nIn + 3, P_BATCH = nIn + 4, P_RB0 = nIn + 5, P_RB1 = nIn + 6, P_M = nIn + 7;
+    const fn = km.fn(nIn + (dynM ? 8 : 7));
+    const coords = setBatch(fn, P_BATCH);
     const aBase = fn.let(i32, needA ? fn.get(P_ASCR) : batchBase(fn, fn.get(P_A), av, av.strides, coords, 4));
     const panelsPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / Math.max(1, panelBytes)));
     const rb = fn.local(i32), p = fn.local(i32), pa = fn.local(i32);
     const rowBytes = MR * aOffsetStride * 4;
-    /** Address in C of the tile at row block rb, panel `panel`. */
-    const cAt = (panel: Ref): Ref => m.i32.add(fn.get(P_PACK), m.i32.shl(m.i32.add(m.i32.mul(fn.get(rb), m.i32.const(MR * N)), m.i32.mul(panel, m.i32.const(NR))), m.i32.const(2)));
     // Row blocks of MR rows: full ones, then the partial last one (compile-time counts unless dynM).
     const dyn = dynM ? (() => {
       const full = fn.let(i32, m.i32.div_u(fn.get(P_M), m.i32.const(MR)));
@@ -544,13 +541,13 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
       const panels = (R: number) => {
         if (fullEnd > p0) {
           fn.forRange(p, m.i32.const(p0), () => m.i32.const(fullEnd), 1, () => {
-            tileCall(fn, R, NR, fn.get(pa), fromC ? cAt(fn.get(p)) : m.i32.add(fn.get(P_PACK), m.i32.mul(fn.get(p), m.i32.const(panelBytes))),
-              m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.mul(fn.get(p), m.i32.const(NR)), fromC);
+            tileCall(fn, R, NR, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.mul(fn.get(p), m.i32.const(panelBytes))),
+              m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.mul(fn.get(p), m.i32.const(NR)));
           }, true);
         }
         if (hasTail) {
-          tileCall(fn, R, tailCols, fn.get(pa), fromC ? cAt(m.i32.const(nFullP)) : m.i32.add(fn.get(P_PACK), m.i32.const(nFullP * panelBytes)),
-            m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR), fromC);
+          tileCall(fn, R, tailCols, fn.get(pa), m.i32.add(fn.get(P_PACK), m.i32.const(nFullP * panelBytes)),
+            m.i32.mul(fn.get(rb), m.i32.const(MR)), m.i32.const(nFullP * NR));
         }
       };
       if (dyn || nFullRB > 0) {
@@ -575,15 +572,25 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         });
       }
     }
-    fn.finish(fromC ? 'mmC' : 'mm');
-  };
-  buildMm(false);
+    fn.finish('mm');
+  }
 
   // ---- Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), the direct path above as its fallback
   const wino = needA ? null : winogradPlan(k);
   if (wino) {
-    buildWinogradStages(km, wino, am, ak);
-    buildMm(true);
+    // Winograd's outputs go through the epilogue a row of 8 at a time (wEpi8) or one by one (wEpi1),
+    // with wBatch(...inputs, out, batch) having set the batch's state first.
+    for (const [name, C] of [['wEpi8', 8], ['wEpi1', 1]] as const) {
+      const fn = km.makeFn([i32, i32, b.v128, b.v128]); // (row, col, acc lanes 0-3, 4-7)
+      emitEpilogue(fn, 1, C, 0, 1, [2, 3]);
+      fn.finish(name, b.none, false);
+    }
+    {
+      const fn = km.fn(nIn + 2);
+      setBatch(fn, nIn + 1);
+      fn.finish('wBatch');
+    }
+    buildWinogradStages(km, wino, am, ak, { row8: 'wEpi8', one: 'wEpi1' });
     // wUb(a, U, batch), wVb(b, V, batch): the stages at the batch's A and B.
     for (const [name, inner, v, extra] of [['wUb', 'wU', av, 0], ['wVb', 'wV', bv, 2]] as const) {
       const fn = km.fn(3 + extra); // (a or b, U or V, batch[, g0, g1])
@@ -611,7 +618,10 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const ktabBytes = split ? align(4 * ROW * K) : 0;
     // Winograd's buffers share the space of the direct path's packed B (used only after them).
     const directBytes = align(packBytes) + align(aBytes);
-    const winoBytes = wino ? wino.uBytes + wino.vBytes + wino.mBytes + wino.cBytes : 0;
+    const winoBytes = wino ? wino.uBytes + wino.vBytes + wino.mBytes : 0;
+    // Winograd writes outputs block by block and recomputes them directly if one is not finite, so
+    // no input may be the output's buffer (which kiln's plans never do; a caller's kernel might).
+    const winoOk = wino !== null && !conv[0] && !conv[1] && !ptrs.slice(0, nIn).includes(ptrs[OUT]);
     const pack = env.scratch(Math.max(directBytes, winoBytes) + ktabBytes + convBytes[0] + convBytes[1] + 16);
     const aScr = pack + align(packBytes);
     const ktab = pack + Math.max(directBytes, winoBytes);
@@ -631,26 +641,21 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     const args = dynM ? [...ptrs, pack, aScr, aPtr, 0, 0, 0, rows] : [...ptrs, pack, aScr, aPtr, 0, 0, 0];
     let packed = false, transformed = false;
     for (let bi = 0; bi < batchTotal; bi++) {
-      if (wino && !conv[0] && !conv[1]) {
-        const U = pack, V = U + wino.uBytes, Mw = V + wino.vBytes, C = Mw + wino.mBytes;
+      if (winoOk) {
+        const U = pack, V = U + wino.uBytes, Mw = V + wino.vBytes;
         if (!transformed || aVaries) ex.wUb(aPtr, U, bi);
+        transformed = true;
+        packed = false;
+        ex.wBatch(...ptrs, bi);
         let bad = 0;
         const gb = wino.tb / 4;
-        for (let g0 = 0; g0 < wino.groups; g0 += gb) {
+        for (let g0 = 0; g0 < wino.groups && !bad; g0 += gb) {
           const g1 = Math.min(wino.groups, g0 + gb);
           ex.wVb(bPtr, V, bi, g0, g1);
           ex.wMM(U, V, Mw, Math.ceil((g1 - g0) / 2));
-          bad |= (ex.wY as unknown as (...a: number[]) => number)(Mw, C, g0, g1);
+          bad = (ex.wY as unknown as (...a: number[]) => number)(Mw, g0, g1);
         }
-        if (!bad) {
-          const cArgs = [...ptrs, C, aScr, aPtr, bi, 0, 0];
-          for (let r = 0; r < nRowBlocks; r += ROW_BLOCKS_PER_CALL) {
-            cArgs[nIn + 5] = r;
-            cArgs[nIn + 6] = Math.min(nRowBlocks, r + ROW_BLOCKS_PER_CALL);
-            ex.mmC(...cArgs);
-          }
-          continue;
-        }
+        if (!bad) continue;
         // An output that is not finite: this batch item again, directly (it overwrites U).
         transformed = false;
       }

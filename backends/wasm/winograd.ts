@@ -3,12 +3,13 @@
 // dilation 1, is computed as 16 small matmuls instead of one: the weights g become U = G g Gᵀ and each
 // 4×4 input tile d (2×2 outputs) becomes V = Bᵀ d B, so that the tile's outputs are Aᵀ (U ⊙ V) A summed
 // over input channels. Per output that is 16·Cin/4 multiply-adds instead of 9·Cin (2.25x fewer); the
-// transforms are additions. The outputs are written to a scratch matrix [Cout, Ho·Wo] from which the
-// matmul template's tiles load their accumulators and apply the kernel's epilogue as usual.
+// transforms are additions. Tiles go block by block (a block's V and M stay in L2), and each output
+// goes straight into the kernel's epilogue (matmul.ts builds it), as a row of 8 where it can.
 // Exactness: the transforms only add, subtract and halve, so finite results differ from the direct
 // sum by rounding alone; but an infinity in the input or weights can meet its negation inside a
-// transform and give NaN where the direct sum gives ±Inf. So every output is checked: if any is not
-// finite (or a transform overflowed), the kernel recomputes that batch item directly (matmul.ts).
+// transform and give NaN where the direct sum gives ±Inf. So every output is checked before its
+// epilogue: at the first that is not finite (or a transform overflowed) the kernel recomputes the
+// batch item directly (matmul.ts), overwriting what was written.
 import type { MatmulKernel } from '../../src/core/kernel.js';
 import type { Module, Ref } from './emit.js';
 import { Lanes } from './emit.js';
@@ -54,11 +55,10 @@ export interface WinogradPlan {
   readonly rHi: number;
   readonly cLo: number;
   readonly cHi: number;
-  /** Scratch bytes: transformed weights U, tiles V, products M, outputs C (32 bytes of slack each). */
+  /** Scratch bytes: transformed weights U, a block's tiles V and products M (32 bytes of slack each). */
   readonly uBytes: number;
   readonly vBytes: number;
   readonly mBytes: number;
-  readonly cBytes: number;
 }
 
 /**
@@ -95,7 +95,7 @@ export function winogradPlan(k: MatmulKernel): WinogradPlan | null {
   return {
     cin, cout: k.m, ho, wo, th, tw, twp, groupsPerRow: twp / 4, groups: tiles / 4, tb, npb, uPlane, vPlane, mPlane,
     chanStride: sC, rowStride: sKh, rLo, rHi, cLo, cHi,
-    uBytes: align(16 * uPlane), vBytes: align(16 * vPlane), mBytes: align(16 * mPlane), cBytes: align(k.m * ho * wo * 4),
+    uBytes: align(16 * uPlane), vBytes: align(16 * vPlane), mBytes: align(16 * mPlane),
   };
 }
 
@@ -112,10 +112,12 @@ function shuffle(m: Module, a: Ref, b: Ref, lanes: readonly number[]): Ref {
  * wV(xBase, V, g0, g1) (internal): V[ξ][panel][ci][8 tiles] = (Bᵀ d B)[ξ] of the tile groups g0..g1-1,
  * padded input element (ci, r, c) at xBase + 4·(ci·chanStride + r·rowStride + c);
  * wMM(U, V, M, panels): M[ξ][co][tile] = Σ_ci U[ξ][co][ci]·V[ξ][ci][tile], ci in order, multiply-adds;
- * wY(M, C, g0, g1) -> i32: C[co][oh·Wo + ow] = (Aᵀ M A) of each tile; 1 when an output is not finite.
+ * wY(M, g0, g1) -> i32: the outputs (Aᵀ M A) of each tile, output (co, oh·Wo + ow) passed to the
+ * kernel's epilogue (`epilogue.row8(co, n, lanes 0-3, lanes 4-7)` for 8 consecutive outputs,
+ * `epilogue.one(co, n, lane 0, _)`); returns 1, at once, when an output is not finite.
  * Each formula's operation order is fixed here and mirrored by winogradJs below.
  */
-export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: number, ak: number): void {
+export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: number, ak: number, epilogue: { readonly row8: string; readonly one: string }): void {
   const m = km.m;
   const b = km.b;
   const i32 = b.i32, v128 = b.v128, f32 = b.f32;
@@ -290,19 +292,19 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
     fn.finish('wMM');
   }
 
-  // ---- wY(M, C, g0, g1) -> bad: per output channel and group of 4 tiles: Aᵀ M A, stored as two output rows
+  // ---- wY(M, g0, g1) -> bad: per output channel and group of 4 tiles: Aᵀ M A, two output rows to the epilogue
   {
-    const fn = km.fn(4);
-    const co = fn.local(i32), ty = fn.local(i32), gx = fn.local(i32), src = fn.local(i32), dst = fn.local(i32), g = fn.local(i32);
-    const bad = fn.let(v128, m.v128.const(new Array(16).fill(0)));
-    const badS = fn.let(i32, i(0));
+    const fn = km.fn(3);
+    const co = fn.local(i32), ty = fn.local(i32), gx = fn.local(i32), src = fn.local(i32), n0 = fn.local(i32), g = fn.local(i32);
     const planeBytes = p.mPlane;
+    const notFinite = (v: number): Ref => { const z = fn.let(v128, m.f32x4.sub(fn.get(v), fn.get(v))); return m.f32x4.ne(fn.get(z), fn.get(z)); };
+    const fail = () => fn.emit(m.return(i(1)));
     fn.forRange(co, i(0), () => i(cout), 1, () => {
-      fn.forRange(g, fn.get(2), () => fn.get(3), 1, () => {
+      fn.forRange(g, fn.get(1), () => fn.get(2), 1, () => {
         {
           fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
           fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
-          fn.set(src, m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(fn.get(co), i(tb)), m.i32.shl(m.i32.sub(fn.get(g), fn.get(2)), i(2))), i(2))));
+          fn.set(src, m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(fn.get(co), i(tb)), m.i32.shl(m.i32.sub(fn.get(g), fn.get(1)), i(2))), i(2))));
           const mv = Array.from({ length: 16 }, (_, x) => fn.let(v128, m.v128.load(x * planeBytes, 16, fn.get(src))));
           // Aᵀ x: (x0 + x1) + x2, (x1 - x2) - x3.
           const at = (x: readonly number[]): [Ref, Ref] => [
@@ -314,16 +316,14 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
           const y = [0, 1].map((a) => at([s[0][a], s[1][a], s[2][a], s[3][a]]).map((v) => fn.let(v128, v)));
           const oh0 = () => m.i32.shl(fn.get(ty), i(1));
           const ow0 = () => m.i32.shl(fn.get(gx), i(3));
-          fn.set(dst, m.i32.add(fn.get(1), m.i32.shl(m.i32.add(m.i32.mul(fn.get(co), i(ho * wo)), m.i32.add(m.i32.mul(oh0(), i(wo)), ow0())), i(2))));
+          fn.set(n0, m.i32.add(m.i32.mul(oh0(), i(wo)), ow0()));
           const whole = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(1)), i(ho)), m.i32.le_s(m.i32.add(ow0(), i(8)), i(wo)));
           fn.if(whole, () => {
+            const anyBad = [0, 1].flatMap((a) => [0, 1].map((bb) => notFinite(y[a][bb]))).reduce((x, z) => m.v128.or(x, z));
+            fn.if(m.v128.any_true(anyBad), fail);
             for (let a = 0; a < 2; a++) {
-              for (let bb = 0; bb < 2; bb++) {
-                const z = fn.let(v128, m.f32x4.sub(fn.get(y[a][bb]), fn.get(y[a][bb])));
-                fn.set(bad, m.v128.or(fn.get(bad), m.f32x4.ne(fn.get(z), fn.get(z))));
-              }
-              fn.emit(m.v128.store(a * wo * 4, 4, fn.get(dst), shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [0, 4, 1, 5])));
-              fn.emit(m.v128.store(a * wo * 4 + 16, 4, fn.get(dst), shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [2, 6, 3, 7])));
+              fn.emit(m.call(epilogue.row8, [fn.get(co), a ? m.i32.add(fn.get(n0), i(wo)) : fn.get(n0),
+                shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [0, 4, 1, 5]), shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [2, 6, 3, 7])], b.none));
             }
           }, () => {
             // The last tile row or column: the outputs inside [Ho, Wo] one by one.
@@ -334,8 +334,8 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
                   fn.if(ok, () => {
                     const val = fn.let(f32, m.f32x4.extract_lane(fn.get(y[a][bb]), j));
                     const z = fn.let(f32, m.f32.sub(fn.get(val), fn.get(val)));
-                    fn.set(badS, m.i32.or(fn.get(badS), m.f32.ne(fn.get(z), fn.get(z))));
-                    fn.emit(m.f32.store(a * wo * 4 + (2 * j + bb) * 4, 4, fn.get(dst), fn.get(val)));
+                    fn.if(m.f32.ne(fn.get(z), fn.get(z)), fail);
+                    fn.emit(m.call(epilogue.one, [fn.get(co), m.i32.add(fn.get(n0), i(a * wo + 2 * j + bb)), m.f32x4.splat(fn.get(val)), m.v128.const(new Array(16).fill(0))], b.none));
                   });
                 }
               }
@@ -344,7 +344,7 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
         }
       });
     }, true);
-    fn.emit(m.return(m.i32.or(fn.get(badS), m.v128.any_true(fn.get(bad)))));
+    fn.emit(m.return(i(0)));
     fn.finish('wY', i32);
   }
 }
