@@ -18,6 +18,8 @@ import type { KernelModule } from './module.js';
 /** Below these sizes the transforms cost more than the multiply-adds they save. */
 const MIN_CHANNELS = 16;
 const MIN_OUTPUTS = 64;
+/** Bytes wV may read past the input's last element (under memory.ts's tail slack of 64). */
+const READ_PAST_BYTES = 48;
 /** Bytes of a block's V and M together (half the L2 of current cores). */
 const BLOCK_BYTES = 256 << 10;
 
@@ -87,6 +89,10 @@ export function winogradPlan(k: MatmulKernel): WinogradPlan | null {
     if (is(row)) { rLo = Math.max(rLo, bd.lo); rHi = Math.min(rHi, bd.hi); } else if (is(col)) { cLo = Math.max(cLo, bd.lo); cHi = Math.min(cHi, bd.hi); } else return null;
   }
   const th = Math.ceil(ho / 2), tw = Math.ceil(wo / 2), twp = Math.ceil(tw / 4) * 4;
+  // wV reads whole vectors: up to cLo elements before a row's data and (in the last group) a few
+  // past it, which must stay within the heap's slack after the last buffer (memory.ts).
+  const lastRead = 2 * (twp - 4) + 9;
+  if (cLo > 64 || 4 * (lastRead - (cHi - 1)) > READ_PAST_BYTES) return null;
   const tiles = th * twp;
   const tb = Math.min(Math.ceil(tiles / 8) * 8, Math.max(8, Math.floor(BLOCK_BYTES / (16 * 4 * (cin + k.m)) / 8) * 8));
   const npb = tb / 8;

@@ -1,7 +1,8 @@
 // 3×3 stride-1 convolutions as implicit-GEMM matmul kernels (a split B reading the input's windows),
 // the shapes the wasm backend computes by Winograd F(2×2, 3×3) (backends/wasm/winograd.ts): odd sizes,
 // batches, groups, padding on one side or none, several tile blocks, output-channel tails, fused
-// epilogues, and non-finite inputs and weights (which must give exactly what the direct sum gives).
+// epilogues, large padding, and non-finite inputs and weights (which must give exactly what the direct
+// sum gives).
 // Every backend against the cpu reference; on wasm the plan is asserted, so the cases do exercise it.
 import { describe, expect, it } from 'vitest';
 import type { MatmulKernel } from '../../src/core/kernel.js';
@@ -30,6 +31,7 @@ const CASES: [string, Conv][] = [
   ['several tile blocks (64 -> 64 channels, 28×28)', { n: 1, cin: 64, cout: 64, h: 28, w: 28 }],
   ['bias and relu in the epilogue', { n: 2, cin: 16, cout: 20, h: 12, w: 9, epilogue: 'bias-relu' }],
   ['a residual in the epilogue', { n: 1, cin: 24, cout: 16, h: 17, w: 16, epilogue: 'residual' }],
+  ['column padding 9 (vectors reading 36 bytes past the input)', { n: 1, cin: 16, cout: 16, h: 8, w: 8, pad: [1, 9] }],
 ];
 
 forEachKernelBackend(BACKENDS, (be, backend) => {
@@ -69,6 +71,8 @@ describe('which kernels the wasm backend computes by Winograd', () => {
     expect(winogradPlan(convKernel({ n: 1, cin: 8, cout: 16, h: 8, w: 8 }))).toBeNull(); // too few input channels
     expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 8, h: 8, w: 8 }))).toBeNull(); // too few output channels
     expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h: 5, w: 5, pad: [0, 0] }))).toBeNull(); // 9 outputs
+    // Its vectors would read 56 bytes past the input's last element, more than the heap keeps readable.
+    expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h: 8, w: 8, pad: [1, 12] }))).toBeNull();
     // Stride 2: the window's column moves by 2 elements per output.
     const k = convKernel({ n: 1, cin: 16, cout: 16, h: 17, w: 17, pad: [0, 0] });
     const v = k.b.view;
