@@ -59,13 +59,16 @@ export interface TimedTask {
  */
 export async function timeInterleaved(tasks: readonly TimedTask[], budget: Budget, rounds = 4): Promise<Timing[]> {
   const samples = tasks.map((): number[] => []);
+  // A collection before each sample of slow calls, for every task alike when one is slow: the
+  // collection changes the state (caches, kiln's free lists) that the timed call starts from.
+  const heavy = tasks.some((t) => t.estimateMs > 10);
   const itersOf = (t: TimedTask) => Math.max(budget.minIters, Math.min(budget.maxIters, Math.round(budget.ms / Math.max(t.estimateMs, 1e-3))));
   for (let r = 0; r < rounds; r++) {
     const order = tasks.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
       const t = tasks[i];
-      samples[i].push(...await samplesOf(t.name, t.fn, Math.max(1, Math.ceil(itersOf(t) / rounds)), t.estimateMs > 10));
+      samples[i].push(...await samplesOf(t.name, t.fn, Math.max(1, Math.ceil(itersOf(t) / rounds)), heavy));
     }
   }
   return samples.map((xs) => {
