@@ -29,16 +29,21 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Runs the garbage collector when node runs with --expose-gc (frees eager temporaries between samples). */
+/** Runs the garbage collector when node runs with --expose-gc (between workloads). */
 export function collect(): void { gc?.(); }
 
-/** One tinybench run of `iters` samples of `fn`; the samples in ms, unsorted. */
-async function samplesOf(name: string, fn: () => unknown, iters: number, heavy: boolean): Promise<number[]> {
+/**
+ * One tinybench run of `iters` samples of `fn`; the samples in ms, unsorted. Samples run back to
+ * back, warm, as a loop runs the call: a collection before each would leave the caches cold (a 1 ms
+ * compiled depthwise conv took 2 ms after one) and weigh on fast calls most; the median discards
+ * the samples a collection lands in. `slow`: one warm-up iteration instead of up to 50.
+ */
+async function samplesOf(name: string, fn: () => unknown, iters: number, slow: boolean): Promise<number[]> {
   const bench = new Bench({
-    name, time: 0, iterations: iters, warmup: true, warmupIterations: heavy ? 1 : Math.min(iters, 50), warmupTime: 0,
+    name, time: 0, iterations: iters, warmup: true, warmupIterations: slow ? 1 : Math.min(iters, 50), warmupTime: 0,
     retainSamples: true, throws: true,
   });
-  bench.add(name, fn, heavy ? { beforeEach: collect } : {});
+  bench.add(name, fn);
   await bench.run();
   const r = bench.tasks[0].result;
   if (r.state !== 'completed') throw new Error(`tinybench task ${name} ended ${r.state}${'error' in r ? `: ${(r.error as Error).message}` : ''}`);
@@ -59,17 +64,13 @@ export interface TimedTask {
  */
 export async function timeInterleaved(tasks: readonly TimedTask[], budget: Budget, rounds = 4): Promise<Timing[]> {
   const samples = tasks.map((): number[] => []);
-  // A collection before each sample only where every task is slow: it leaves the caches cold (a
-  // 1 ms compiled depthwise conv then takes 2 ms), so it must treat the tasks of a ratio alike, and a
-  // fast call is timed as a loop runs it, warm (the median discards samples a collection hit).
-  const heavy = tasks.every((t) => t.estimateMs > 10);
   const itersOf = (t: TimedTask) => Math.max(budget.minIters, Math.min(budget.maxIters, Math.round(budget.ms / Math.max(t.estimateMs, 1e-3))));
   for (let r = 0; r < rounds; r++) {
     const order = tasks.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
       const t = tasks[i];
-      samples[i].push(...await samplesOf(t.name, t.fn, Math.max(1, Math.ceil(itersOf(t) / rounds)), heavy));
+      samples[i].push(...await samplesOf(t.name, t.fn, Math.max(1, Math.ceil(itersOf(t) / rounds)), t.estimateMs > 10));
     }
   }
   return samples.map((xs) => {
@@ -80,7 +81,7 @@ export async function timeInterleaved(tasks: readonly TimedTask[], budget: Budge
 
 /**
  * Times `fn` (awaited when it returns a promise). `estimateMs` (a previous call's time) sets the
- * iteration count so the task spends about `budget.ms`; slow calls get a GC before each sample.
+ * iteration count so the task spends about `budget.ms`.
  */
 export async function timeTask(name: string, fn: () => unknown, estimateMs: number, budget: Budget): Promise<Timing> {
   const [t] = await timeInterleaved([{ name, fn, estimateMs }], budget, 1);
