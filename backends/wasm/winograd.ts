@@ -181,27 +181,34 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
     const planeBytes = p.vPlane;
     /** The transform of one channel: loads(r, L) gives row r's vector L; stores the 16 tile vectors at dst. */
     const transform = (load: (r: number, L: number) => Ref) => {
-      // d[r][q]: lanes j = column cb + 2j + q.
-      const d = [0, 1, 2, 3].map((r) => {
-        const L = OFF.map((_, Lx) => fn.let(v128, load(r, Lx)));
-        return [
-          fn.let(v128, shuffle(m, fn.get(L[0]), fn.get(L[1]), [0, 2, 4, 6])),
-          fn.let(v128, shuffle(m, fn.get(L[0]), fn.get(L[1]), [1, 3, 5, 7])),
-          fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [0, 2, 4, 6])),
-          fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [1, 3, 5, 7])),
-        ];
-      });
       // Bᵀ x: x0 - x2, x1 + x2, x2 - x1, x1 - x3.
       const bt = (x: readonly number[]): Ref[] => [
         m.f32x4.sub(fn.get(x[0]), fn.get(x[2])), m.f32x4.add(fn.get(x[1]), fn.get(x[2])),
         m.f32x4.sub(fn.get(x[2]), fn.get(x[1])), m.f32x4.sub(fn.get(x[1]), fn.get(x[3])),
       ];
-      // Rows: t[r'][q] = Bᵀ over r of d[.][q].
-      const tcols = [0, 1, 2, 3].map((q) => bt([d[0][q], d[1][q], d[2][q], d[3][q]]).map((v) => fn.let(v128, v)));
+      // Row by row: d[q] (lanes j = column cb + 2j + q), then Bᵀ over q: e[r][q']. Bᵀ over the rows
+      // is stored as soon as its rows are in (rows 0-2 give three outputs), so few vectors stay live.
+      const e: number[][] = [];
+      const store = (r: number, q: number, v: Ref) => fn.emit(m.v128.store((r * 4 + q) * planeBytes, 4, fn.get(dst), v));
       for (let r = 0; r < 4; r++) {
-        const out = bt([tcols[0][r], tcols[1][r], tcols[2][r], tcols[3][r]]);
-        out.forEach((v, q) => fn.emit(m.v128.store((r * 4 + q) * planeBytes, 4, fn.get(dst), v)));
+        const L = OFF.map((_, Lx) => fn.let(v128, load(r, Lx)));
+        const d = [
+          fn.let(v128, shuffle(m, fn.get(L[0]), fn.get(L[1]), [0, 2, 4, 6])),
+          fn.let(v128, shuffle(m, fn.get(L[0]), fn.get(L[1]), [1, 3, 5, 7])),
+          fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [0, 2, 4, 6])),
+          fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [1, 3, 5, 7])),
+        ];
+        e.push(bt(d).map((v) => fn.let(v128, v)));
+        if (r === 2) {
+          for (let q = 0; q < 4; q++) {
+            const [x0, x1, x2] = [e[0][q], e[1][q], e[2][q]];
+            store(0, q, m.f32x4.sub(fn.get(x0), fn.get(x2)));
+            store(1, q, m.f32x4.add(fn.get(x1), fn.get(x2)));
+            store(2, q, m.f32x4.sub(fn.get(x2), fn.get(x1)));
+          }
+        }
       }
+      for (let q = 0; q < 4; q++) store(3, q, m.f32x4.sub(fn.get(e[1][q]), fn.get(e[3][q])));
     };
     fn.forRange(g, fn.get(2), () => fn.get(3), 1, () => {
       {
@@ -387,8 +394,8 @@ export function winogradJs(p: WinogradPlan, a: Float32Array, aBase: number, am: 
           const pr = 2 * ty + r, pc = 2 * tx + q;
           return inside(pr, pc) ? b[bBase + ci * p.chanStride + pr * p.rowStride + pc] : 0;
         };
-        const tcols = [0, 1, 2, 3].map((q) => bt([d(0, q), d(1, q), d(2, q), d(3, q)])); // tcols[q][r']
-        for (let r = 0; r < 4; r++) bt([tcols[0][r], tcols[1][r], tcols[2][r], tcols[3][r]]).forEach((v, q) => { V[(r * 4 + q) * cin + ci] = v; });
+        const e = [0, 1, 2, 3].map((r) => bt([d(r, 0), d(r, 1), d(r, 2), d(r, 3)])); // e[r][q']
+        for (let q = 0; q < 4; q++) bt([e[0][q], e[1][q], e[2][q], e[3][q]]).forEach((v, r) => { V[(r * 4 + q) * cin + ci] = v; });
       }
       for (let co = 0; co < cout; co++) {
         const mv = new Array<number>(16);
