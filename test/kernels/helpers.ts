@@ -168,8 +168,8 @@ export interface Conv {
   n: number; cin: number; cout: number; h: number; w: number;
   pad?: [number, number];
   groups?: number;
-  /** 'bias-relu': relu(acc + bias[channel]) (input 2); 'residual': acc + r (input 2, the output's shape). */
-  epilogue?: 'bias-relu' | 'residual';
+  /** 'bias-relu': relu(acc + bias[channel]) (input 2); 'residual': acc + r (input 2, the output's shape); 'batch-norm': inputs 2 and 3 per channel. */
+  epilogue?: 'bias-relu' | 'residual' | 'batch-norm';
 }
 
 /** The matmul kernel compile() makes of conv2d(x, w, padding) for 3×3 windows, stride 1 (see implicit-gemm.test.ts). */
@@ -187,8 +187,11 @@ export function convKernel(c: Conv): MatmulKernel {
   let expr: Expr = acc(0);
   if (c.epilogue === 'bias-relu') expr = op('relu', [op('add', [acc(0), ld(2, view(out, [0, og, 1, 0]))])]);
   if (c.epilogue === 'residual') expr = op('add', [acc(0), ld(2, out)]);
+  // relu((acc - mean[c]) / sqrt(var[c] + 1e-5)): eval batch norm, per-channel values read once per row.
+  const perChannel = (input: number) => ld(input, view(out, [0, og, 1, 0]));
+  if (c.epilogue === 'batch-norm') expr = op('relu', [op('mul', [op('sub', [acc(0), perChannel(2)]), op('recip', [op('sqrt', [op('add', [perChannel(3), cst(1e-5)])])])])]);
   return {
-    kind: 'matmul', batch: [c.n, g], m: og, n: ho * wo, k: cg * 9, nInputs: c.epilogue ? 3 : 2,
+    kind: 'matmul', batch: [c.n, g], m: og, n: ho * wo, k: cg * 9, nInputs: c.epilogue === 'batch-norm' ? 4 : c.epilogue ? 3 : 2,
     a: { input: 0, view: a }, b, outputs: [{ expr, dtype: 'float32' }],
   };
 }

@@ -17,7 +17,8 @@ const TOL: Tol = { rtol: 1e-4, atol: 1e-4 };
 function inputsOf(c: Conv, seed: number): Float32Array[] {
   const [ph, pw] = c.pad ?? [1, 1];
   const outs = c.n * c.cout * (c.h + 2 * ph - 2) * (c.w + 2 * pw - 2);
-  const extra = c.epilogue === 'bias-relu' ? [random('float32', c.cout, seed + 2, -1, 1)] : c.epilogue === 'residual' ? [random('float32', outs, seed + 2, -1, 1)] : [];
+  const extra = c.epilogue === 'bias-relu' ? [random('float32', c.cout, seed + 2, -1, 1)] : c.epilogue === 'residual' ? [random('float32', outs, seed + 2, -1, 1)]
+    : c.epilogue === 'batch-norm' ? [random('float32', c.cout, seed + 2, -1, 1), random('float32', c.cout, seed + 3, 0.5, 1.5)] : [];
   return [random('float32', c.cout * (c.cin / (c.groups ?? 1)) * 9, seed, -1, 1), random('float32', c.n * c.cin * c.h * c.w, seed + 1, -1, 1), ...extra] as Float32Array[];
 }
 
@@ -31,6 +32,7 @@ const CASES: [string, Conv][] = [
   ['several tile blocks (64 -> 64 channels, 28×28)', { n: 1, cin: 64, cout: 64, h: 28, w: 28 }],
   ['bias and relu in the epilogue', { n: 2, cin: 16, cout: 20, h: 12, w: 9, epilogue: 'bias-relu' }],
   ['a residual in the epilogue', { n: 1, cin: 24, cout: 16, h: 17, w: 16, epilogue: 'residual' }],
+  ['eval batch norm and relu in the epilogue (edge tiles too)', { n: 2, cin: 16, cout: 21, h: 13, w: 11, epilogue: 'batch-norm' }],
   ['column padding 9 (vectors reading 36 bytes past the input)', { n: 1, cin: 16, cout: 16, h: 8, w: 8, pad: [1, 9] }],
 ];
 
