@@ -25,6 +25,7 @@ import { RowSite, addConst } from './loops.js';
 import type { KernelModule, Launcher } from './module.js';
 import type { Stream } from './views.js';
 import { StreamSet, collectLoads, elemBytes, viewIsEmpty } from './views.js';
+import { registerTile } from './tile.js';
 import { buildWinogradStages, winogradPlan } from './winograd.js';
 
 /** Rows and columns of the register tile. */
@@ -423,26 +424,7 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   const tileName = (R: number, C: number) => `tile${R}x${C}`;
   const buildTile = (R: number, C: number) => {
     const fn = km.fn(4);
-    const c4 = new Lanes(fn, 4);
-    const acc = Array.from({ length: R * 2 }, () => c4.fconst(0));
-    if (K > 0) {
-      const pa = fn.let(i32, fn.get(0));
-      const pb = fn.let(i32, fn.get(1));
-      const end = fn.let(i32, m.i32.add(fn.get(1), m.i32.const(panelBytes)));
-      const L = fn.label('k');
-      fn.emit(m.loop(L, fn.block(() => {
-        const b0 = c4.f(m.v128.load(0, 16, fn.get(pb)));
-        const b1 = c4.f(m.v128.load(16, 16, fn.get(pb)));
-        for (let r = 0; r < R; r++) {
-          const a = c4.f(m.v128.load32_splat(r * aOffsetStride * 4, 4, fn.get(pa)));
-          fn.set(acc[2 * r].idx, a.madd(b0, acc[2 * r]).r);
-          fn.set(acc[2 * r + 1].idx, a.madd(b1, acc[2 * r + 1]).r);
-        }
-        fn.set(pa, addConst(fn, fn.get(pa), aKStride * 4));
-        fn.set(pb, m.i32.add(fn.get(pb), m.i32.const(NR * 4)));
-        fn.emit(m.br(L, m.i32.ne(fn.get(pb), fn.get(end))));
-      })));
-    }
+    const acc = registerTile(fn, R, aOffsetStride * 4, aKStride * 4, K > 0 ? panelBytes : 0);
     if (epiReads) fn.emit(m.call(epiName(R, C), [fn.get(2), fn.get(3), ...acc.map((a) => fn.get(a.idx))], b.none));
     else emitEpilogue(fn, R, C, 2, 3, acc.map((a) => a.idx));
     fn.finish(tileName(R, C), b.none, false);

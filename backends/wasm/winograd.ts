@@ -12,8 +12,8 @@
 // batch item directly (matmul.ts), overwriting what was written.
 import type { MatmulKernel } from '../../src/core/kernel.js';
 import type { Module, Ref } from './emit.js';
-import { Lanes } from './emit.js';
 import type { KernelModule } from './module.js';
+import { registerTile } from './tile.js';
 
 /** Below these sizes the transforms cost more than the multiply-adds they save. */
 const MIN_CHANNELS = 16;
@@ -258,23 +258,7 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
   const tile = (R: number): string => {
     const name = `wt${R}`;
     const fn = km.fn(3); // (pa, pb, pc)
-    const c4 = new Lanes(fn, 4);
-    const acc = Array.from({ length: R * 2 }, () => c4.fconst(0));
-    const pa = fn.let(i32, fn.get(0)), pb = fn.let(i32, fn.get(1));
-    const end = fn.let(i32, m.i32.add(fn.get(1), i(cin * 32)));
-    const L = fn.label('k');
-    fn.emit(m.loop(L, fn.block(() => {
-      const b0 = c4.f(m.v128.load(0, 16, fn.get(pb)));
-      const b1 = c4.f(m.v128.load(16, 16, fn.get(pb)));
-      for (let r = 0; r < R; r++) {
-        const a = c4.f(m.v128.load32_splat(r * cin * 4, 4, fn.get(pa)));
-        fn.set(acc[2 * r].idx, a.madd(b0, acc[2 * r]).r);
-        fn.set(acc[2 * r + 1].idx, a.madd(b1, acc[2 * r + 1]).r);
-      }
-      fn.set(pa, m.i32.add(fn.get(pa), i(4)));
-      fn.set(pb, m.i32.add(fn.get(pb), i(32)));
-      fn.emit(m.br(L, m.i32.ne(fn.get(pb), fn.get(end))));
-    })));
+    const acc = registerTile(fn, R, cin * 4, 4, cin * 32);
     for (let r = 0; r < R; r++) {
       for (let cv = 0; cv < 2; cv++) fn.emit(m.v128.store(r * tb * 4 + cv * 16, 16, fn.get(2), acc[2 * r + cv].r));
     }
