@@ -105,6 +105,12 @@ export function winogradPlan(k: MatmulKernel): WinogradPlan | null {
   };
 }
 
+/**
+ * Bᵀ x, one output per row as x[i] ± x[j]: the input transform's rows and columns, in WebAssembly
+ * and in winogradJs (each float operation here is part of the results' bits).
+ */
+const BT: readonly (readonly [number, '+' | '-', number])[] = [[0, '-', 2], [1, '+', 2], [2, '-', 1], [1, '-', 3]];
+
 /** Lane picks of two f32x4 vectors as the byte shuffle of i8x16.shuffle. */
 function shuffle(m: Module, a: Ref, b: Ref, lanes: readonly number[]): Ref {
   return m.i8x16.shuffle(a, b, lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
@@ -181,13 +187,13 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
     const planeBytes = p.vPlane;
     /** The transform of one channel: loads(r, L) gives row r's vector L; stores the 16 tile vectors at dst. */
     const transform = (load: (r: number, L: number) => Ref) => {
-      // Bᵀ x: x0 - x2, x1 + x2, x2 - x1, x1 - x3.
-      const bt = (x: readonly number[]): Ref[] => [
-        m.f32x4.sub(fn.get(x[0]), fn.get(x[2])), m.f32x4.add(fn.get(x[1]), fn.get(x[2])),
-        m.f32x4.sub(fn.get(x[2]), fn.get(x[1])), m.f32x4.sub(fn.get(x[1]), fn.get(x[3])),
-      ];
+      /** Output k of Bᵀ x (vectors in locals). */
+      const btOut = (k: number, x: readonly number[]): Ref => {
+        const [i0, op, i1] = BT[k];
+        return op === '+' ? m.f32x4.add(fn.get(x[i0]), fn.get(x[i1])) : m.f32x4.sub(fn.get(x[i0]), fn.get(x[i1]));
+      };
       // Row by row: d[q] (lanes j = column cb + 2j + q), then Bᵀ over q: e[r][q']. Bᵀ over the rows
-      // is stored as soon as its rows are in (rows 0-2 give three outputs), so few vectors stay live.
+      // stores each output as soon as its rows are in (rows 0-2 give three), so few vectors stay live.
       const e: number[][] = [];
       const store = (r: number, q: number, v: Ref) => fn.emit(m.v128.store((r * 4 + q) * planeBytes, 4, fn.get(dst), v));
       for (let r = 0; r < 4; r++) {
@@ -198,58 +204,49 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
           fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [0, 2, 4, 6])),
           fn.let(v128, shuffle(m, fn.get(L[2]), fn.get(L[3]), [1, 3, 5, 7])),
         ];
-        e.push(bt(d).map((v) => fn.let(v128, v)));
-        if (r === 2) {
-          for (let q = 0; q < 4; q++) {
-            const [x0, x1, x2] = [e[0][q], e[1][q], e[2][q]];
-            store(0, q, m.f32x4.sub(fn.get(x0), fn.get(x2)));
-            store(1, q, m.f32x4.add(fn.get(x1), fn.get(x2)));
-            store(2, q, m.f32x4.sub(fn.get(x2), fn.get(x1)));
-          }
-        }
+        e.push(BT.map((_, k) => fn.let(v128, btOut(k, d))));
+        const ready = BT.map((_, k) => k).filter((k) => Math.max(BT[k][0], BT[k][2]) === r);
+        for (let q = 0; q < 4; q++) for (const k of ready) store(k, q, btOut(k, e.map((row) => row[q])));
       }
-      for (let q = 0; q < 4; q++) store(3, q, m.f32x4.sub(fn.get(e[1][q]), fn.get(e[3][q])));
     };
     fn.forRange(g, fn.get(2), () => fn.get(3), 1, () => {
-      {
-        fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
-        fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
-        // The group's first tile within the block, t0: panel t0 >> 3, half (t0 >> 2) & 1 of its 8 columns.
-        fn.set(t0, m.i32.shl(m.i32.sub(fn.get(g), fn.get(2)), i(2)));
-        const base = () => m.i32.add(fn.get(1), m.i32.add(m.i32.mul(m.i32.shr_u(fn.get(t0), i(3)), i(cin * 32)),
-          m.i32.shl(m.i32.and(m.i32.shr_u(fn.get(t0), i(2)), i(1)), i(4))));
-        const cb = () => m.i32.shl(fn.get(gx), i(3));
-        for (let r = 0; r < 4; r++) {
-          const pr = () => m.i32.add(m.i32.shl(fn.get(ty), i(1)), i(r));
-          fn.set(rowOk[r], m.i32.and(m.i32.ge_s(pr(), i(p.rLo)), m.i32.lt_s(pr(), i(p.rHi))));
-        }
-        const interior = m.i32.and(m.i32.and(m.i32.and(fn.get(rowOk[0]), fn.get(rowOk[3])), m.i32.and(fn.get(rowOk[1]), fn.get(rowOk[2]))),
-          m.i32.and(m.i32.ge_s(cb(), i(p.cLo)), m.i32.le_s(m.i32.add(cb(), i(10)), i(p.cHi))));
-        const channels = (load: (r: number, L: number) => Ref, safe: boolean) => {
-          fn.set(dst, base());
-          for (let r = 0; r < 4; r++) {
-            const real = m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(m.i32.add(m.i32.shl(fn.get(ty), i(1)), i(r)), i(p.rowStride)), cb()), i(2)));
-            // A row outside the data reads the reserved bottom of memory (masked to 0) instead.
-            fn.set(rowAddr[r], safe ? m.select(fn.get(rowOk[r]), real, i(0)) : real);
-          }
-          fn.forRange(ci, i(0), () => i(cin), 1, () => {
-            transform(load);
-            fn.set(dst, m.i32.add(fn.get(dst), i(32)));
-            for (let r = 0; r < 4; r++) fn.set(rowAddr[r], m.i32.add(fn.get(rowAddr[r]), safe ? m.select(fn.get(rowOk[r]), i(p.chanStride * 4), i(0)) : i(p.chanStride * 4)));
-          }, true);
-        };
-        fn.if(interior, () => channels((r, L) => m.v128.load(OFF[L] * 4, 4, fn.get(rowAddr[r])), false), () => {
-          // Lanes outside the data: per vector L a column mask, per row all or nothing.
-          for (let L = 0; L < 4; L++) {
-            let cols = m.i32x4.add(m.i32x4.splat(m.i32.add(cb(), i(OFF[L]))), m.v128.const([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]));
-            const cl = fn.let(v128, cols);
-            cols = m.v128.and(m.i32x4.ge_s(fn.get(cl), m.i32x4.splat(i(p.cLo))), m.i32x4.lt_s(fn.get(cl), m.i32x4.splat(i(p.cHi))));
-            const cm = fn.let(v128, cols);
-            for (let r = 0; r < 4; r++) fn.set(masks[r * 4 + L], m.v128.and(fn.get(cm), m.i32x4.splat(m.i32.sub(i(0), fn.get(rowOk[r])))));
-          }
-          channels((r, L) => m.v128.and(m.v128.load(OFF[L] * 4, 4, fn.get(rowAddr[r])), fn.get(masks[r * 4 + L])), true);
-        });
+      fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
+      fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
+      // The group's first tile within the block, t0: panel t0 >> 3, half (t0 >> 2) & 1 of its 8 columns.
+      fn.set(t0, m.i32.shl(m.i32.sub(fn.get(g), fn.get(2)), i(2)));
+      const base = () => m.i32.add(fn.get(1), m.i32.add(m.i32.mul(m.i32.shr_u(fn.get(t0), i(3)), i(cin * 32)),
+        m.i32.shl(m.i32.and(m.i32.shr_u(fn.get(t0), i(2)), i(1)), i(4))));
+      const cb = () => m.i32.shl(fn.get(gx), i(3));
+      for (let r = 0; r < 4; r++) {
+        const pr = () => m.i32.add(m.i32.shl(fn.get(ty), i(1)), i(r));
+        fn.set(rowOk[r], m.i32.and(m.i32.ge_s(pr(), i(p.rLo)), m.i32.lt_s(pr(), i(p.rHi))));
       }
+      const interior = m.i32.and(m.i32.and(m.i32.and(fn.get(rowOk[0]), fn.get(rowOk[3])), m.i32.and(fn.get(rowOk[1]), fn.get(rowOk[2]))),
+        m.i32.and(m.i32.ge_s(cb(), i(p.cLo)), m.i32.le_s(m.i32.add(cb(), i(10)), i(p.cHi))));
+      const channels = (load: (r: number, L: number) => Ref, safe: boolean) => {
+        fn.set(dst, base());
+        for (let r = 0; r < 4; r++) {
+          const real = m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(m.i32.add(m.i32.shl(fn.get(ty), i(1)), i(r)), i(p.rowStride)), cb()), i(2)));
+          // A row outside the data reads the reserved bottom of memory (masked to 0) instead.
+          fn.set(rowAddr[r], safe ? m.select(fn.get(rowOk[r]), real, i(0)) : real);
+        }
+        fn.forRange(ci, i(0), () => i(cin), 1, () => {
+          transform(load);
+          fn.set(dst, m.i32.add(fn.get(dst), i(32)));
+          for (let r = 0; r < 4; r++) fn.set(rowAddr[r], m.i32.add(fn.get(rowAddr[r]), safe ? m.select(fn.get(rowOk[r]), i(p.chanStride * 4), i(0)) : i(p.chanStride * 4)));
+        }, true);
+      };
+      fn.if(interior, () => channels((r, L) => m.v128.load(OFF[L] * 4, 4, fn.get(rowAddr[r])), false), () => {
+        // Lanes outside the data: per vector L a column mask, per row all or nothing.
+        for (let L = 0; L < 4; L++) {
+          let cols = m.i32x4.add(m.i32x4.splat(m.i32.add(cb(), i(OFF[L]))), m.v128.const([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]));
+          const cl = fn.let(v128, cols);
+          cols = m.v128.and(m.i32x4.ge_s(fn.get(cl), m.i32x4.splat(i(p.cLo))), m.i32x4.lt_s(fn.get(cl), m.i32x4.splat(i(p.cHi))));
+          const cm = fn.let(v128, cols);
+          for (let r = 0; r < 4; r++) fn.set(masks[r * 4 + L], m.v128.and(fn.get(cm), m.i32x4.splat(m.i32.sub(i(0), fn.get(rowOk[r])))));
+        }
+        channels((r, L) => m.v128.and(m.v128.load(OFF[L] * 4, 4, fn.get(rowAddr[r])), fn.get(masks[r * 4 + L])), true);
+      });
     });
     fn.finish('wV', b.none, false);
   }
@@ -298,47 +295,45 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
     const fail = () => fn.emit(m.return(i(1)));
     fn.forRange(co, i(0), () => i(cout), 1, () => {
       fn.forRange(g, fn.get(1), () => fn.get(2), 1, () => {
-        {
-          fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
-          fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
-          fn.set(src, m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(fn.get(co), i(tb)), m.i32.shl(m.i32.sub(fn.get(g), fn.get(1)), i(2))), i(2))));
-          const mv = Array.from({ length: 16 }, (_, x) => fn.let(v128, m.v128.load(x * planeBytes, 16, fn.get(src))));
-          // Aᵀ x: (x0 + x1) + x2, (x1 - x2) - x3.
-          const at = (x: readonly number[]): [Ref, Ref] => [
-            m.f32x4.add(m.f32x4.add(fn.get(x[0]), fn.get(x[1])), fn.get(x[2])),
-            m.f32x4.sub(m.f32x4.sub(fn.get(x[1]), fn.get(x[2])), fn.get(x[3])),
-          ];
-          // Rows first: s[a][q] for a = 0, 1 over ξ rows; then columns.
-          const s = [0, 1, 2, 3].map((q) => at([mv[q], mv[4 + q], mv[8 + q], mv[12 + q]]).map((v) => fn.let(v128, v)));
-          const y = [0, 1].map((a) => at([s[0][a], s[1][a], s[2][a], s[3][a]]).map((v) => fn.let(v128, v)));
-          const oh0 = () => m.i32.shl(fn.get(ty), i(1));
-          const ow0 = () => m.i32.shl(fn.get(gx), i(3));
-          fn.set(n0, m.i32.add(m.i32.mul(oh0(), i(wo)), ow0()));
-          const whole = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(1)), i(ho)), m.i32.le_s(m.i32.add(ow0(), i(8)), i(wo)));
-          fn.if(whole, () => {
-            const anyBad = [0, 1].flatMap((a) => [0, 1].map((bb) => notFinite(y[a][bb]))).reduce((x, z) => m.v128.or(x, z));
-            fn.if(m.v128.any_true(anyBad), fail);
-            for (let a = 0; a < 2; a++) {
-              fn.emit(m.call(epilogue.row8, [fn.get(co), a ? m.i32.add(fn.get(n0), i(wo)) : fn.get(n0),
-                shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [0, 4, 1, 5]), shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [2, 6, 3, 7])], b.none));
-            }
-          }, () => {
-            // The last tile row or column: the outputs inside [Ho, Wo] one by one.
-            for (let a = 0; a < 2; a++) {
-              for (let j = 0; j < 4; j++) {
-                for (let bb = 0; bb < 2; bb++) {
-                  const ok = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(a)), i(ho)), m.i32.lt_s(m.i32.add(ow0(), i(2 * j + bb)), i(wo)));
-                  fn.if(ok, () => {
-                    const val = fn.let(f32, m.f32x4.extract_lane(fn.get(y[a][bb]), j));
-                    const z = fn.let(f32, m.f32.sub(fn.get(val), fn.get(val)));
-                    fn.if(m.f32.ne(fn.get(z), fn.get(z)), fail);
-                    fn.emit(m.call(epilogue.one, [fn.get(co), m.i32.add(fn.get(n0), i(a * wo + 2 * j + bb)), m.f32x4.splat(fn.get(val)), m.v128.const(new Array(16).fill(0))], b.none));
-                  });
-                }
+        fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
+        fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
+        fn.set(src, m.i32.add(fn.get(0), m.i32.shl(m.i32.add(m.i32.mul(fn.get(co), i(tb)), m.i32.shl(m.i32.sub(fn.get(g), fn.get(1)), i(2))), i(2))));
+        const mv = Array.from({ length: 16 }, (_, x) => fn.let(v128, m.v128.load(x * planeBytes, 16, fn.get(src))));
+        // Aᵀ x: (x0 + x1) + x2, (x1 - x2) - x3.
+        const at = (x: readonly number[]): [Ref, Ref] => [
+          m.f32x4.add(m.f32x4.add(fn.get(x[0]), fn.get(x[1])), fn.get(x[2])),
+          m.f32x4.sub(m.f32x4.sub(fn.get(x[1]), fn.get(x[2])), fn.get(x[3])),
+        ];
+        // Rows first: s[a][q] for a = 0, 1 over ξ rows; then columns.
+        const s = [0, 1, 2, 3].map((q) => at([mv[q], mv[4 + q], mv[8 + q], mv[12 + q]]).map((v) => fn.let(v128, v)));
+        const y = [0, 1].map((a) => at([s[0][a], s[1][a], s[2][a], s[3][a]]).map((v) => fn.let(v128, v)));
+        const oh0 = () => m.i32.shl(fn.get(ty), i(1));
+        const ow0 = () => m.i32.shl(fn.get(gx), i(3));
+        fn.set(n0, m.i32.add(m.i32.mul(oh0(), i(wo)), ow0()));
+        const whole = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(1)), i(ho)), m.i32.le_s(m.i32.add(ow0(), i(8)), i(wo)));
+        fn.if(whole, () => {
+          const anyBad = [0, 1].flatMap((a) => [0, 1].map((bb) => notFinite(y[a][bb]))).reduce((x, z) => m.v128.or(x, z));
+          fn.if(m.v128.any_true(anyBad), fail);
+          for (let a = 0; a < 2; a++) {
+            fn.emit(m.call(epilogue.row8, [fn.get(co), a ? m.i32.add(fn.get(n0), i(wo)) : fn.get(n0),
+              shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [0, 4, 1, 5]), shuffle(m, fn.get(y[a][0]), fn.get(y[a][1]), [2, 6, 3, 7])], b.none));
+          }
+        }, () => {
+          // The last tile row or column: the outputs inside [Ho, Wo] one by one.
+          for (let a = 0; a < 2; a++) {
+            for (let j = 0; j < 4; j++) {
+              for (let bb = 0; bb < 2; bb++) {
+                const ok = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(a)), i(ho)), m.i32.lt_s(m.i32.add(ow0(), i(2 * j + bb)), i(wo)));
+                fn.if(ok, () => {
+                  const val = fn.let(f32, m.f32x4.extract_lane(fn.get(y[a][bb]), j));
+                  const z = fn.let(f32, m.f32.sub(fn.get(val), fn.get(val)));
+                  fn.if(m.f32.ne(fn.get(z), fn.get(z)), fail);
+                  fn.emit(m.call(epilogue.one, [fn.get(co), m.i32.add(fn.get(n0), i(a * wo + 2 * j + bb)), m.f32x4.splat(fn.get(val)), m.v128.const(new Array(16).fill(0))], b.none));
+                });
               }
             }
-          });
-        }
+          }
+        });
       });
     }, true);
     fn.emit(m.return(i(0)));
@@ -358,7 +353,7 @@ export function winogradJs(p: WinogradPlan, a: Float32Array, aBase: number, am: 
   const { cin, cout, ho, wo, th, tw } = p;
   /** G x (3 -> 4) and Bᵀ x, Aᵀ x (4 -> 4, 4 -> 2), as in the stages. */
   const g4 = (x0: number, x1: number, x2: number): number[] => { const s = f(x0 + x2); return [x0, f(f(s + x1) * 0.5), f(f(s - x1) * 0.5), x2]; };
-  const bt = (x: readonly number[]): number[] => [f(x[0] - x[2]), f(x[1] + x[2]), f(x[2] - x[1]), f(x[1] - x[3])];
+  const bt = (x: readonly number[]): number[] => BT.map(([i0, op, i1]) => (op === '+' ? f(x[i0] + x[i1]) : f(x[i0] - x[i1])));
   const at = (x: readonly number[]): number[] => [f(f(x[0] + x[1]) + x[2]), f(f(x[1] - x[2]) - x[3])];
   const U = new Float32Array(16 * cout * cin);
   for (let co = 0; co < cout; co++) {
