@@ -16,6 +16,7 @@ import { drawRandom } from '../src/creation.js';
 import { activeTracer, setTracer, untraced } from '../src/dispatch.js';
 import { keep } from '../src/tidy.js';
 import { Tensor } from '../src/tensor.js';
+import type { View } from '../src/core/kernel.js';
 import type { Storage } from '../src/storage.js';
 import { coversStorage, exchangeAll, Settlement } from './commit.js';
 import type { Graph, GraphNode, InputSource } from './graph.js';
@@ -102,6 +103,8 @@ interface Entry {
   readonly graph?: Graph;
   /** Leaf node ids of `graph` (their layouts key its programs). */
   readonly leafIds: readonly number[];
+  /** The last call's leaf views and their text in program keys (views are immutable: same objects, same text). */
+  layouts: { readonly views: View[]; readonly text: string } | null;
   /**
    * Every program of this entry, in one map (the place to bound them): `L|` + leaf layouts, outputs
    * and runtime scalars for calls that run the JavaScript; `S|` + the strict key (signature.ts) for
@@ -236,6 +239,17 @@ function liftScalars(g: Graph, lifted: ReadonlySet<number>): Graph {
   };
 }
 
+/** `|`-joined layouts of the entry's leaves in this call (the program key's part that follows them). */
+function leafLayouts(e: Entry, trace: Trace): string {
+  const views = e.leafIds.map((id) => trace.bindings[id]!._view);
+  const last = e.layouts;
+  if (last && last.views.length === views.length && last.views.every((v, i) => v === views[i])) return last.text;
+  let text = '';
+  for (const v of views) text += `|${viewKey(v)}`;
+  e.layouts = { views, text };
+  return text;
+}
+
 /** Compiles a function (see DESIGN.md "compile()"). */
 export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): Compiled<F> {
   opts = checkCompileOptions(opts);
@@ -269,8 +283,7 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
 
   /** A cached program of `e` for this call's layouts, outputs and runtime scalars (planned on a miss). */
   const programFor = (e: Entry, trace: Trace, outputs: readonly number[]): Program => {
-    let key = `L|${outputs.join(',')}|${e.lifted.size}`;
-    for (const id of e.leafIds) key += `|${viewKey(trace.bindings[id]!._view)}`;
+    let key = `L|${outputs.join(',')}|${e.lifted.size}${leafLayouts(e, trace)}`;
     // Dynamic sizes: sizes in attributes are this call's (checked loosely), so they key the program.
     if (e.dynamicDims.size) for (const n of trace.nodes) if (n.kind === 'op' && SIZE_ATTR_OPS.has(n.op)) key += `|${JSON.stringify(n.attrs)}`;
     let p = cachedProgram(e, key);
@@ -342,9 +355,9 @@ export function compileFunction<F extends (...args: any[]) => any>(fn: F, opts: 
     trace.close();
   };
 
-  const newEntry = (e: Omit<Entry, 'programs' | 'lifted' | 'leafIds'> & { leafIds?: number[] }): Entry | null => {
+  const newEntry = (e: Omit<Entry, 'programs' | 'lifted' | 'leafIds' | 'layouts'> & { leafIds?: number[] }): Entry | null => {
     if (entries.length >= options.cacheLimit) return null;
-    const full: Entry = { ...e, leafIds: e.leafIds ?? [], programs: new Map(), lifted: new Set() };
+    const full: Entry = { ...e, leafIds: e.leafIds ?? [], programs: new Map(), lifted: new Set(), layouts: null };
     entries.push(full);
     info.entries = entries.length;
     return full;

@@ -98,10 +98,6 @@ export function differingDims(a: Signature, b: Signature): Map<number, Set<numbe
 
 export const viewKey = (v: View): string => `${v.shape.join(',')}/${v.strides.join(',')}+${v.offset}`;
 
-/**
- * Everything a JS-skipping replay assumes beyond the structure: primitive values, `this`, each
- * tensor's layout, autograd flags, and which arguments share storage (and how).
- */
 /** Which leaves share storage: each leaf's storage numbered in order of first appearance. */
 export function aliasPattern(leaves: readonly Leaf[]): string {
   const storages: unknown[] = [];
@@ -113,6 +109,10 @@ export function aliasPattern(leaves: readonly Leaf[]): string {
   }).join(',');
 }
 
+/**
+ * Everything a JS-skipping replay assumes beyond the structure: primitive values, `this`, each
+ * tensor's layout, autograd flags, and which arguments share storage (and how).
+ */
 export function strictKey(leaves: readonly Leaf[], sig: Signature, self: unknown): string {
   const storages: unknown[] = [];
   const parts = [sig.struct, sig.values, self && (typeof self === 'object' || typeof self === 'function') ? `this#${idOfObject(self)}` : ''];

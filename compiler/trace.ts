@@ -137,7 +137,7 @@ export class Trace implements Tracer {
   private readonly valueOf = new Map<object, number>();
   private readonly keysOfStorage = new Map<Storage, object[]>();
   /** Handles on another tensor's memory (see alias()). */
-  private readonly aliases = new WeakMap<Tensor, Tensor>();
+  private aliases: WeakMap<Tensor, Tensor> | null = null;
   /** The same per tensor object (a fast path while nothing real was written). */
   private readonly realIds = new Map<Tensor, number>();
   /** Real storages written in place, in the order first written. */
@@ -149,7 +149,8 @@ export class Trace implements Tracer {
   /** Tensors whose .grad was assigned, with the value before this call's first assignment. */
   readonly gradPrev = new Map<Tensor, Tensor | null>();
   private readonly capturedTensors: Tensor[] = [];
-  private readonly realized = new WeakSet<Tensor>();
+  /** Made on first use (rare): a young weak table costs every scavenge while the call runs. */
+  private realized: WeakSet<Tensor> | null = null;
   private readonly retained: Storage[] = [];
   private readonly startSerial: number;
   /** True once anything ran eagerly in the middle (the call cannot be replayed as one graph). */
@@ -320,7 +321,7 @@ export class Trace implements Tracer {
   }
 
   private idOfReal(t: Tensor): number {
-    const of = this.aliases.get(t);
+    const of = this.aliases?.get(t);
     if (of) return this.idOf(of);
     const s = t._storage;
     if (!this.written.size) { const id = this.realIds.get(t); if (id !== undefined) return id; }
@@ -342,7 +343,7 @@ export class Trace implements Tracer {
     const argPath = this.argPaths.get(t);
     if (argPath !== undefined) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'arg', path: argPath } }, t);
     else if (t._constant !== undefined) id = this.bindLeaf({ kind: 'const', ...meta, scalar: t._constant }, t);
-    else if (this.realized.has(t)) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'realized', tensor: t } }, t);
+    else if (this.realized?.has(t)) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'realized', tensor: t } }, t);
     else if (t._serial > this.startSerial) id = this.bindLeaf({ kind: 'const', ...meta, value: t }, t);
     else {
       const owner = this.capturedTensors.find((c) => c.grad === t);
@@ -482,7 +483,7 @@ export class Trace implements Tracer {
     b.version++;
   }
 
-  alias(t: Tensor, of: Tensor): void { this.aliases.set(t, of); }
+  alias(t: Tensor, of: Tensor): void { (this.aliases ??= new WeakMap()).set(t, of); }
 
   gradSet(t: Tensor, prev: Tensor | null): void {
     if (!this.gradPrev.has(t)) this.gradPrev.set(t, prev);
@@ -641,7 +642,7 @@ export class Trace implements Tracer {
         f.base.real = r;
         this.fillView(f.t, r._storage!, f.view);
       }
-      this.realized.add(f.t);
+      (this.realized ??= new WeakSet()).add(f.t);
     }
     st.release(new Set(bases.values()));
   }
@@ -673,9 +674,9 @@ export class Trace implements Tracer {
     for (const t of [...this.derived.keys()]) if (t._storage === s) this.derived.delete(t);
   }
 
-  /** The sub-graph computing `outputs` (a snapshot: nodes added later are not part of it). */
-  /** Gather nodes that no output depends on. */
+  /** Gather nodes that no output depends on (none, without a walk, when the trace has no gather). */
   private deadGathers(outputs: readonly number[]): number[] {
+    if (!this.nodes.some((n) => n.kind === 'op' && OPS[n.op].kind === 'gather')) return [];
     const live = new Set<number>();
     const stack = [...outputs];
     while (stack.length) {
@@ -688,6 +689,7 @@ export class Trace implements Tracer {
     return this.nodes.filter((n) => n.kind === 'op' && OPS[n.op].kind === 'gather' && !live.has(n.id)).map((n) => n.id);
   }
 
+  /** The sub-graph computing `outputs` (a snapshot: nodes added later are not part of it). */
   graphFor(outputs: readonly number[]): Graph {
     return { name: this.name, nodes: this.nodes.slice(), outputs };
   }

@@ -8,7 +8,7 @@ import { AutogradError, DTypeError, KilnError, ShapeError, fmtShape } from './co
 import { checkBool, checkChoice, checkInt, checkScalar, describeValue, outsideInt32 } from './core/validate.js';
 import type { View } from './core/kernel.js';
 import { contiguousView, isContiguousView } from './core/kernel.js';
-import { inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
+import { flatSizes, inferReshape, shapesEqual, normalizeDim, normalizeDims, sizeOf } from './core/shape.js';
 import { OPS } from './ops/index.js';
 import type { Node, BackwardOptions, GradHook } from './autograd.js';
 import { checkImplicitGrad, isGradEnabled, noGrad, registerHook, runBackward } from './autograd.js';
@@ -490,7 +490,7 @@ export class Tensor {
   // ----- views and movement --------------------------------------------------------------------
 
   reshape(...shape: (number | readonly number[])[]): Tensor {
-    const target = inferReshape('reshape', this.shape, shape.flat());
+    const target = inferReshape('reshape', this.shape, flatSizes(shape));
     return apply(OPS.reshape, [this], { shape: target });
   }
   /** Alias of reshape (kiln copies when a view is impossible, like reshape). */
@@ -514,7 +514,7 @@ export class Tensor {
     return this.reshape(sh);
   }
   permute(...order: (number | readonly number[])[]): Tensor {
-    const o = order.flat().map((d) => normalizeDim('permute', d, this.ndim));
+    const o = flatSizes(order).map((d) => normalizeDim('permute', d, this.ndim));
     return apply(OPS.permute, [this], { order: o });
   }
   transpose(dim0: number, dim1: number): Tensor {
@@ -535,7 +535,7 @@ export class Tensor {
   }
   /** Broadcasts to `shape` without copying; -1 keeps a dim. */
   expand(...shape: (number | readonly number[])[]): Tensor {
-    const target = shape.flat();
+    const target = flatSizes(shape);
     const lead = target.length - this.ndim;
     const resolved = target.map((d, i) => (d === -1 && i >= lead ? this.shape[i - lead] : d));
     return apply(OPS.expand, [this], { shape: resolved });
@@ -614,8 +614,8 @@ export class Tensor {
   /** The k largest (or smallest) values along `dim` with their indices. */
   topk(k: number, options?: TopkOptions): ValuesIndices { return topk(this, k, options); }
   /** torch's repeat: `x.repeat(2, 3)` or `x.repeat([2, 3])`. */
-  repeat(...sizes: (number | readonly number[])[]): Tensor { return TO.repeat(this, sizes.flat()); }
-  tile(...dims: (number | readonly number[])[]): Tensor { return TO.tile(this, dims.flat()); }
+  repeat(...sizes: (number | readonly number[])[]): Tensor { return TO.repeat(this, flatSizes(sizes)); }
+  tile(...dims: (number | readonly number[])[]): Tensor { return TO.tile(this, flatSizes(dims)); }
   /** `chunks` pieces along `dim` (views). */
   chunk(chunks: number, dim = 0): Tensor[] { return TO.chunk(this, chunks, dim); }
   roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return TO.roll(this, shifts, dims); }

@@ -171,7 +171,14 @@ export function contiguousView(shape: readonly number[], offset = 0): View {
 
 /** True when a view reads elements offset..offset+size in order (SIMD-able, no index math). */
 export function isContiguousView(v: View): boolean {
-  return !v.mask && shapesEqual(v.strides.filter((_, i) => v.shape[i] !== 1), contiguousStrides(v.shape).filter((_, i) => v.shape[i] !== 1));
+  if (v.mask) return false;
+  // Row-major strides, except on size-1 dims (any stride reads the same element there).
+  let expected = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== expected) return false;
+    expected *= v.shape[i];
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,8 +11,12 @@ function fullMask(v: View): [number, number][] {
 
 function withMask(v: Omit<View, 'mask'>, mask: Mask | undefined): View {
   // Drop masks that cover everything so unmasked views stay unmasked.
-  if (!mask || mask.every(([lo, hi], d) => lo <= 0 && hi >= v.shape[d])) return { shape: v.shape, strides: v.strides, offset: v.offset };
-  return { ...v, mask };
+  if (mask) {
+    for (let d = 0; d < mask.length; d++) {
+      if (mask[d][0] > 0 || mask[d][1] < v.shape[d]) return { shape: v.shape, strides: v.strides, offset: v.offset, mask };
+    }
+  }
+  return { shape: v.shape, strides: v.strides, offset: v.offset };
 }
 
 /** Reorders dims: out dim i is input dim order[i]. */

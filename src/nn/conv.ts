@@ -6,7 +6,7 @@ import { isGradEnabled } from '../autograd.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { permuteWindowed, splitOperand, windowsOf } from '../core/implicit-gemm.js';
 import type { Expr, MatmulKernel } from '../core/kernel.js';
-import { sizeOf } from '../core/shape.js';
+import { range, sizeOf } from '../core/shape.js';
 import { expandView, padView, reshapeView } from '../core/view.js';
 import { activeTracer, commonBackend, runKernel } from '../dispatch.js';
 import { foldWindows } from '../ops/movement.js';
@@ -31,8 +31,7 @@ export interface ConvTransposeOptions {
   dilation?: Size;
 }
 
-const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
-const ones = (n: number) => Array.from({ length: n }, () => 1);
+const ones = (n: number): number[] => new Array<number>(n).fill(1);
 
 function checkFloat(op: string, what: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new DTypeError(`${op}: expected a float32 ${what}, got ${t.dtype} ${fmtShape(t.shape)}`);

@@ -3,7 +3,7 @@
 // and instance norm. Composites of reductions and elementwise ops.
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
-import { sizeOf } from '../core/shape.js';
+import { range, sizeOf } from '../core/shape.js';
 import { expectTensor, type Tensor } from '../tensor.js';
 
 export interface BatchNormOptions {
@@ -27,7 +27,6 @@ export interface InstanceNormOptions {
   eps?: number;
 }
 
-const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
 function checkNormInput(op: string, x: Tensor, minRank: number): number {
   expectTensor(op, 'the input', x);

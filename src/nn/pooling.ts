@@ -7,7 +7,7 @@ import { apply } from '../dispatch.js';
 import { scoped } from '../functional.js';
 import { OPS } from '../ops/index.js';
 import { arange, tensor } from '../creation.js';
-import { sizeOf } from '../core/shape.js';
+import { range, sizeOf } from '../core/shape.js';
 import type { Tensor } from '../tensor.js';
 import { checkInput, fmtDims, perDim, spatialPads, windowCount, windows, type Size } from './window.js';
 
@@ -31,7 +31,6 @@ export interface AvgPoolOptions {
   divisorOverride?: number | null;
 }
 
-const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
 interface Geometry {
   readonly ks: number[];

@@ -12,7 +12,7 @@ export type Size = number | readonly number[];
 /** Expands a size argument to one non-negative (or positive) integer per spatial dim. */
 export function perDim(op: string, what: string, v: Size, nd: number, min = 1): number[] {
   if (typeof v !== 'number' && !Array.isArray(v)) throw new ShapeError(`${op}: ${what} must be a positive integer or ${nd} of them, got ${describeValue(v)}`);
-  const list = typeof v === 'number' ? Array.from({ length: nd }, () => v) : [...v];
+  const list = typeof v === 'number' ? new Array<number>(nd).fill(v) : [...v];
   if (list.length !== nd || list.some((x) => !Number.isInteger(x) || x < min)) {
     const kind = min > 0 ? 'positive' : 'non-negative';
     throw new ShapeError(`${op}: ${what} must be a ${kind} integer or ${nd} of them, got ${JSON.stringify(v)}`);

@@ -1,7 +1,7 @@
 // Neural-network ops: Conv/ConvTranspose (kiln's conv1d/2d where they fit, the same window-view
 // composition for 3-D), pooling (ONNX's padding rules, ceil mode, Indices), normalisations, LRN and
 // the NLL / softmax cross-entropy losses.
-import { sizeOf } from '../../core/shape.js';
+import { range, sizeOf } from '../../core/shape.js';
 import { apply } from '../../dispatch.js';
 import { OPS } from '../../ops/index.js';
 import { foldWindows } from '../../ops/movement.js';
@@ -12,7 +12,6 @@ import type { Tensor } from '../../tensor.js';
 import { register, type OpContext } from '../registry.js';
 import { floats, ints, normAxes, normAxis, simple } from './util.js';
 
-const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 const ones = (n: number) => Array.from({ length: n }, () => 1);
 
 /** Sliding windows over the trailing `sizes.length` dims: [..., O1.., k1..]. */
