@@ -149,7 +149,7 @@ export class Trace implements Tracer {
   /** Tensors whose .grad was assigned, with the value before this call's first assignment. */
   readonly gradPrev = new Map<Tensor, Tensor | null>();
   private readonly capturedTensors: Tensor[] = [];
-  /** Made on first use (rare): a young weak table costs every scavenge while the call runs. */
+  /** Made on first use (a young weak table costs every scavenge while it lives): most calls make it at their end, in apply(). */
   private realized: WeakSet<Tensor> | null = null;
   private readonly retained: Storage[] = [];
   private readonly startSerial: number;

@@ -27,7 +27,6 @@ export interface InstanceNormOptions {
   eps?: number;
 }
 
-
 function checkNormInput(op: string, x: Tensor, minRank: number): number {
   expectTensor(op, 'the input', x);
   if (x.ndim < minRank) {

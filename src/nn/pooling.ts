@@ -31,7 +31,6 @@ export interface AvgPoolOptions {
   divisorOverride?: number | null;
 }
 
-
 interface Geometry {
   readonly ks: number[];
   readonly stride: number[];
