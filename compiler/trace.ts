@@ -136,7 +136,7 @@ export class Trace implements Tracer {
   /** Real tensor (or its storage) -> the input node holding its value at the start of the call. */
   private readonly valueOf = new Map<object, number>();
   private readonly keysOfStorage = new Map<Storage, object[]>();
-  /** Handles on another tensor's memory (see alias()). */
+  /** Handles on another tensor's memory (see alias()); made on first use, as most calls have none. */
   private aliases: WeakMap<Tensor, Tensor> | null = null;
   /** The same per tensor object (a fast path while nothing real was written). */
   private readonly realIds = new Map<Tensor, number>();
@@ -149,8 +149,7 @@ export class Trace implements Tracer {
   /** Tensors whose .grad was assigned, with the value before this call's first assignment. */
   readonly gradPrev = new Map<Tensor, Tensor | null>();
   private readonly capturedTensors: Tensor[] = [];
-  /** Made on first use (a young weak table costs every scavenge while it lives): most calls make it at their end, in apply(). */
-  private realized: WeakSet<Tensor> | null = null;
+  private readonly realized = new WeakSet<Tensor>();
   private readonly retained: Storage[] = [];
   private readonly startSerial: number;
   /** True once anything ran eagerly in the middle (the call cannot be replayed as one graph). */
@@ -343,7 +342,7 @@ export class Trace implements Tracer {
     const argPath = this.argPaths.get(t);
     if (argPath !== undefined) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'arg', path: argPath } }, t);
     else if (t._constant !== undefined) id = this.bindLeaf({ kind: 'const', ...meta, scalar: t._constant }, t);
-    else if (this.realized?.has(t)) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'realized', tensor: t } }, t);
+    else if (this.realized.has(t)) id = this.bindLeaf({ kind: 'input', ...meta, source: { kind: 'realized', tensor: t } }, t);
     else if (t._serial > this.startSerial) id = this.bindLeaf({ kind: 'const', ...meta, value: t }, t);
     else {
       const owner = this.capturedTensors.find((c) => c.grad === t);
@@ -642,7 +641,7 @@ export class Trace implements Tracer {
         f.base.real = r;
         this.fillView(f.t, r._storage!, f.view);
       }
-      (this.realized ??= new WeakSet()).add(f.t);
+      this.realized.add(f.t);
     }
     st.release(new Set(bases.values()));
   }
@@ -674,9 +673,10 @@ export class Trace implements Tracer {
     for (const t of [...this.derived.keys()]) if (t._storage === s) this.derived.delete(t);
   }
 
-  /** Gather nodes that no output depends on (none, without a walk, when the trace has no gather). */
+  /** Gather nodes that no output depends on (no walk when the trace has no gather). */
   private deadGathers(outputs: readonly number[]): number[] {
-    if (!this.nodes.some((n) => n.kind === 'op' && OPS[n.op].kind === 'gather')) return [];
+    const gathers = this.nodes.filter((n) => n.kind === 'op' && OPS[n.op].kind === 'gather');
+    if (!gathers.length) return [];
     const live = new Set<number>();
     const stack = [...outputs];
     while (stack.length) {
@@ -686,7 +686,7 @@ export class Trace implements Tracer {
       const n = this.nodes[id];
       if (n.kind === 'op') stack.push(...n.inputs);
     }
-    return this.nodes.filter((n) => n.kind === 'op' && OPS[n.op].kind === 'gather' && !live.has(n.id)).map((n) => n.id);
+    return gathers.filter((n) => !live.has(n.id)).map((n) => n.id);
   }
 
   /** The sub-graph computing `outputs` (a snapshot: nodes added later are not part of it). */
