@@ -68,6 +68,13 @@ export interface WasmBackendOptions {
    * string puts it in that folder. Default on, unless KILN_CACHE=0.
    */
   readonly diskCache?: boolean | string;
+  /**
+   * Let 3×3 stride-1 convolutions use Winograd F(4×4, 3×3) where it does fewer multiply-adds than
+   * F(2×2, 3×3) (winograd.ts): 1.78x fewer, at the price of rounding errors several times those of
+   * direct summation (README, "Convolutions"). Default false (F(2×2) only, as accurate as direct
+   * summation), unless KILN_WASM_WINOGRAD_F4=1.
+   */
+  readonly winogradF4?: boolean;
 }
 
 /** KILN_WASM_FMA=0 or =1 (Node), else undefined. */
@@ -102,6 +109,11 @@ function kernelWork(kernel: Kernel): number {
 /** Which tier runs kernels: JavaScript (jstier.ts) or WebAssembly. */
 export type WasmTier = 'js' | 'wasm';
 
+/** KILN_WASM_WINOGRAD_F4=1 (Node). */
+function winogradF4FromEnv(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_WINOGRAD_F4 === '1';
+}
+
 /** KILN_WASM_OPTIMIZE=1 (Node). */
 function optimizeFromEnv(): boolean {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_OPTIMIZE === '1';
@@ -124,6 +136,8 @@ export interface WasmBackend extends Backend {
   ready(): Promise<void>;
   /** Whether kernels use relaxed-SIMD fused multiply-add (decided at the first kernel or `ready()`). */
   readonly fma: boolean;
+  /** Whether 3×3 convolutions may use Winograd F(4×4, 3×3) (the winogradF4 option). */
+  readonly winogradF4: boolean;
   /** The tier the next kernel runs on: 'js' until binaryen has loaded (or when it cannot), then 'wasm'. */
   readonly tier: WasmTier;
   /**
@@ -204,6 +218,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   let forced: WasmTier | null = null;
   const wantFma = options.fma ?? fmaFromEnv();
   const optimize = options.optimize ?? optimizeFromEnv();
+  const winogradF4 = options.winogradF4 ?? winogradF4FromEnv();
   // Decided once, before any kernel runs on either tier, so both compute the same bits.
   let numerics: { fma: boolean; math: JsMath } | null = null;
   const decide = () => {
@@ -277,7 +292,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   /** Emits a kernel's module; `sizeGeneric`: one that serves every outer size (shared.ts). */
   const build = (kernel: Kernel, sizeGeneric: boolean): { km: KernelModule; launcher: Launcher<Kernel> } => {
     if (!binaryen) throw new KilnError(broken ? `wasm: binaryen cannot build kernels here (${broken})` : "wasm: binaryen has not loaded yet; `await initBackend('wasm')` (or kiln.ready()) first");
-    const km = new KernelModule(binaryen, decide().fma);
+    const km = new KernelModule(binaryen, decide().fma, winogradF4);
     try {
       // The module key says which kind a launcher serves, so each template gets kernels of its own kind.
       switch (kernel.kind) {
@@ -296,7 +311,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const storeFor = (key: string): ModuleStore | null => {
     const dc = diskCache();
     if (!dc) return null;
-    const diskKey = dc.key(key, { fma: decide().fma, optimize });
+    const diskKey = dc.key(key, { fma: decide().fma, optimize, winogradF4 });
     return {
       get: () => { const bytes = dc.get(diskKey); if (bytes) diskCounts.hits++; return bytes; },
       put: (bytes) => { if (dc.put(diskKey, bytes)) diskCounts.writes++; },
@@ -348,7 +363,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     if (!fn) {
       const key = printed ?? printKernel(kernel);
       fn = jsCache.get(key);
-      if (!fn) jsCache.set(key, (fn = compileJsTier(kernel, decide().math)));
+      if (!fn) jsCache.set(key, (fn = compileJsTier(kernel, decide().math, winogradF4)));
       jsByObject.set(kernel, fn);
     }
     return fn;
@@ -385,7 +400,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   }
   const onDisk = (key: string): boolean => {
     const dc = diskCache();
-    return dc !== null && dc.has(dc.key(key, { fma: decide().fma, optimize }));
+    return dc !== null && dc.has(dc.key(key, { fma: decide().fma, optimize, winogradF4 }));
   };
   const jsRunsOf = (key: string): number => {
     const fn = jsCache.get(key);
@@ -397,12 +412,13 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     syncReads: true,
     get memory() { return heap.memory; },
     get fma() { return decide().fma; },
+    winogradF4,
     get tier() { return tier(); },
     forceTier(t: WasmTier | null): void {
       if (t === 'wasm' && !binaryen) throw new KilnError("wasm: forceTier('wasm') needs binaryen: `await initBackend('wasm')` first");
       forced = t;
     },
-    jsSource: (kernel: Kernel) => renderJsTier(kernel),
+    jsSource: (kernel: Kernel) => renderJsTier(kernel, winogradF4),
     diskCacheInfo: () => { const dc = diskCache(); return dc && { dir: dc.dir, ...diskCounts }; },
     alloc(dtype: DType, size: number, zeroed = true): Buffer {
       if (!Number.isInteger(size) || size < 0) throw new KilnError(`wasm: cannot allocate ${size} elements`);

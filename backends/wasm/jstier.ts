@@ -317,7 +317,7 @@ function reduce(k: ReduceKernel, lines: string[], tmp: { n: number }): void {
   lines.push('let o = 0; let f = 0;', ...jsLoops(k.outer, 0, perRow));
 }
 
-function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
+function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }, winogradF4: boolean): void {
   const nb = k.batch.length;
   const operand = (x: MatmulKernel['a'] | MatmulKernel['b'], row: string, col: string, isB: boolean) => {
     // A split B decodes its row and column over several dims each.
@@ -333,7 +333,7 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
   const [out] = k.outputs;
   const [e] = emitExprs([out.expr], inner, tmp);
   // A 3×3 stride-1 convolution: float32 operands take Winograd's outputs where all are finite (matmul.ts).
-  const wp = winogradPlan(k);
+  const wp = winogradPlan(k, winogradF4);
   if (wp) lines.push(`const WP = ${JSON.stringify(wp)};`);
   const batchOnly = (d: number) => (d < nb ? `c${d}` : '0');
   const direct = `for (let kk = 0; kk < ${k.k}; kk++) acc0 = W.madd(${operand(k.a, 'm', 'kk', false)}, ${operand(k.b, 'kk', `c${nb + 1}`, true)}, acc0);`;
@@ -353,21 +353,21 @@ function matmul(k: MatmulKernel, lines: string[], tmp: { n: number }): void {
   lines.push(...jsLoops(k.batch, 0, body));
 }
 
-/** The JS source of a kernel's body (for dumps and tests). */
-export function renderJsTier(k: Kernel): string {
+/** The JS source of a kernel's body (for dumps and tests); `winogradF4` as the wasm backend's option. */
+export function renderJsTier(k: Kernel, winogradF4 = false): string {
   const lines: string[] = Array.from({ length: k.nInputs }, (_, i) => `const in${i} = ins[${i}];`);
   const tmp = { n: 0 };
   switch (k.kind) {
     case 'elementwise': elementwise(k, lines, tmp); break;
     case 'reduce': reduce(k, lines, tmp); break;
-    case 'matmul': matmul(k, lines, tmp); break;
+    case 'matmul': matmul(k, lines, tmp, winogradF4); break;
     default: assertNever(k, 'kernel');
   }
   return lines.join('\n');
 }
 
 /** Compiles a kernel to a JS function computing what its WebAssembly computes (builtins from `W`). */
-export function compileJsTier(k: Kernel, W: JsMath): JsTierKernel {
-  const src = renderJsTier(k);
+export function compileJsTier(k: Kernel, W: JsMath, winogradF4 = false): JsTierKernel {
+  const src = renderJsTier(k, winogradF4);
   return new Function('W', 'H', 'f32', `return function kernel(ins, outs, err) {\n${JS_INDEX_CHECK}\n${src}\n};`)(W, H, Math.fround) as JsTierKernel;
 }

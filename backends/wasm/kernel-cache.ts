@@ -33,7 +33,7 @@ export interface KernelCache {
   /** Where entries live. */
   readonly dir: string;
   /** The key of a kernel's module: its printed kernel plus what else decides the bytes. */
-  key(kernelText: string, options: { readonly fma: boolean; readonly optimize: boolean }): string;
+  key(kernelText: string, options: { readonly fma: boolean; readonly optimize: boolean; readonly winogradF4?: boolean }): string;
   /** Whether an entry exists under `key` (not yet checked). */
   has(key: string): boolean;
   /** The bytes stored under `key`, or null (absent, unreadable, another key's, or damaged). */
@@ -154,7 +154,7 @@ export function openKernelCache(options: { readonly dir?: string; readonly env?:
   };
   return {
     dir,
-    key: (kernelText, o) => sha(`${fingerprint}\0fma=${o.fma}\0optimize=${o.optimize}\0${kernelText}`),
+    key: (kernelText, o) => sha(`${fingerprint}\0fma=${o.fma}\0optimize=${o.optimize}${o.winogradF4 ? '\0winogradF4' : ''}\0${kernelText}`),
     has: (key) => ours(false) && fs.existsSync(file(key)),
     get(key) {
       if (!ours(false)) return null;

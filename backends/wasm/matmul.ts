@@ -557,8 +557,8 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     fn.finish('mm');
   }
 
-  // ---- Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), the direct path above as its fallback
-  const wino = needA ? null : winogradPlan(k);
+  // ---- Winograd F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions (winograd.ts), the direct path above as its fallback
+  const wino = needA ? null : winogradPlan(k, km.winogradF4);
   if (wino) {
     // Winograd's outputs go through the epilogue a row of 8 at a time (wEpi8) or one by one (wEpi1),
     // with wBatch(...inputs, out, batch) having set the batch's state first.

@@ -22,8 +22,11 @@ export class KernelModule implements LowerEnv {
   readonly helpers: Helpers;
   readonly makeFn: (params: WType[]) => Fn;
 
-  /** `fma`: enable relaxed SIMD so that F.madd fuses (the runtime has it, or v8flags.ts enables it). */
-  constructor(readonly b: Binaryen, readonly fma = false) {
+  /**
+   * `fma`: enable relaxed SIMD so that F.madd fuses (the runtime has it, or v8flags.ts enables it).
+   * `winogradF4`: 3×3 convolutions may use Winograd F(4×4, 3×3) (winograd.ts).
+   */
+  constructor(readonly b: Binaryen, readonly fma = false, readonly winogradF4 = false) {
     const m = new b.Module();
     const F = b.Features;
     m.setFeatures(F.MVP | F.SIMD128 | F.NontrappingFPToInt | F.SignExt | F.BulkMemory | F.BulkMemoryOpt | F.MutableGlobals |

@@ -4,11 +4,14 @@
 // epilogues, large padding, and non-finite inputs and weights (which must give exactly what the direct
 // sum gives).
 // Every backend against the cpu reference; on wasm the plan is asserted, so the cases do exercise it.
+// The same cases again on a wasm backend with the winogradF4 option (F(4×4, 3×3) where it plans it),
+// and both variants' errors against a float64 sum.
 import { describe, expect, it } from 'vitest';
 import type { MatmulKernel } from '../../src/core/kernel.js';
+import { createWasmBackend } from '../../backends/wasm/index.js';
 import { winogradPlan } from '../../backends/wasm/winograd.js';
 import * as kiln from '../../src/index.js';
-import { check, convKernel, forEachKernelBackend, random, startBackends, type Conv, type Tol } from './helpers.js';
+import { check, convKernel, forEachKernelBackend, getWasm, random, runSync, startBackends, type Conv, type Tol } from './helpers.js';
 
 const BACKENDS = await startBackends('kernels/winograd.test.ts');
 const TOL: Tol = { rtol: 1e-4, atol: 1e-4 };
@@ -67,7 +70,74 @@ forEachKernelBackend(BACKENDS, (be, backend) => {
   });
 });
 
+/**
+ * F(4×4)'s tolerance against the direct float32 sum: its rounding errors grow with the outputs' scale
+ * (√(9·Cin/groups)/3 for inputs and weights in [-1, 1)), measured at up to 2.4e-5 of it.
+ */
+const tolF4 = (c: Conv): Tol => ({ rtol: 1e-4, atol: 1e-4 * Math.sqrt((9 * c.cin) / (c.groups ?? 1)) / 3 });
+
+const F4 = await createWasmBackend({ winogradF4: true });
+
+describe('Winograd F(4×4, 3×3) on a wasm backend with the winogradF4 option', () => {
+  CASES.forEach(([label, c], i) => {
+    it(label, async () => {
+      const k = convKernel(c);
+      expect(winogradPlan(k, true), 'the backend plans Winograd for this kernel').not.toBeNull();
+      await check(F4, k, inputsOf(c, 10 * i + 1), { tol: tolF4(c), label });
+    });
+  });
+
+  it('an infinity or NaN in the input or the weights gives exactly what the direct sum gives', async () => {
+    for (const [what, at, v, pad] of [['input +Inf', 1, Infinity, 1], ['input -Inf', 1, -Infinity, 1], ['input NaN', 1, NaN, 1], ['weight +Inf', 0, Infinity, 0]] as const) {
+      const c: Conv = { n: 2, cin: 16, cout: 16, h: 20, w: 16, pad: [pad, pad] };
+      const k = convKernel(c);
+      expect(winogradPlan(k, true)?.r).toBe(4);
+      const ins = inputsOf(c, 7);
+      ins[at][at === 1 ? 1 * 320 + 9 * 16 + 13 : 5] = v; // input: batch 0, channel 1, row 9, column 13
+      await check(F4, k, ins, { tol: tolF4(c), label: what });
+    }
+  });
+});
+
+describe('Winograd errors against a float64 sum (inputs and weights in [-1, 1), 64 -> 64 channels, 28×28)', () => {
+  it('F(2×2) is within 1e-5 of the outputs\' RMS; F(4×4) within 1e-4, its RMS error within 1e-5', async () => {
+    const c: Conv = { n: 1, cin: 64, cout: 64, h: 28, w: 28 };
+    const k = convKernel(c);
+    expect([winogradPlan(k)?.r, winogradPlan(k, true)?.r]).toEqual([2, 4]);
+    const [wt, x] = inputsOf(c, 5);
+    const ref = new Float64Array(c.cout * c.h * c.w);
+    for (let o = 0; o < c.cout; o++) for (let y = 0; y < c.h; y++) for (let xx = 0; xx < c.w; xx++) {
+      let s = 0;
+      for (let ci = 0; ci < c.cin; ci++) for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) {
+        const yy = y + dy - 1, xi = xx + dx - 1;
+        if (yy >= 0 && yy < c.h && xi >= 0 && xi < c.w) s += x[(ci * c.h + yy) * c.w + xi] * wt[((o * c.cin + ci) * 3 + dy) * 3 + dx];
+      }
+      ref[(o * c.h + y) * c.w + xx] = s;
+    }
+    const rms = Math.sqrt(ref.reduce((s, v) => s + v * v, 0) / ref.length);
+    const errors = (got: ArrayLike<number>) => {
+      let max = 0, sq = 0;
+      for (let j = 0; j < ref.length; j++) { const d = Math.abs(got[j] - ref[j]); max = Math.max(max, d); sq += d * d; }
+      return { max: max / rms, rms: Math.sqrt(sq / ref.length) / rms };
+    };
+    const f2 = errors(runSync(await getWasm(), k, [wt, x])[0]);
+    const f4 = errors(runSync(F4, k, [wt, x])[0]);
+    expect(f2.max).toBeLessThan(1e-5);
+    expect(f4.max).toBeLessThan(1e-4);
+    expect(f4.rms).toBeLessThan(1e-5);
+    // F(4×4) is the less accurate of the two (else the option would not be needed).
+    expect(f4.max).toBeGreaterThan(f2.max);
+  });
+});
+
 describe('which kernels the wasm backend computes by Winograd', () => {
+  it('F(4×4) with the option where it does fewer multiply-adds over its padded tiles, else F(2×2)', () => {
+    const plan = (h: number, w: number, f4: boolean) => winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h, w }), f4)?.r;
+    expect([plan(56, 56, false), plan(56, 56, true)]).toEqual([2, 4]); // 36·14·16 against 16·28·28 products
+    expect(plan(28, 28, true)).toBe(4);
+    expect(plan(8, 8, true)).toBe(2); // 36·2·4 against 16·4·4
+  });
+
   it('3×3 stride-1 windows of at least 16 channels each way and 64 outputs; not others', () => {
     expect(winogradPlan(convKernel({ n: 1, cin: 16, cout: 16, h: 8, w: 8 }))).not.toBeNull();
     expect(winogradPlan(convKernel({ n: 1, cin: 8, cout: 16, h: 8, w: 8 }))).toBeNull(); // too few input channels

@@ -105,9 +105,10 @@ describe('kernel modules cached on disk', () => {
       cache.key(text, { fma: false, optimize: false }),
       cache.key(text, { fma: true, optimize: false }),
       cache.key(text, { fma: false, optimize: true }),
+      cache.key(text, { fma: false, optimize: false, winogradF4: true }),
       cache.key(printKernel(ew([n + 1], 1, [op('add', [op('exp', [ld(0, view([n + 1]))]), cst(1)])])), { fma: false, optimize: false }),
     ]);
-    expect(keys.size).toBe(4);
+    expect(keys.size).toBe(5);
     expect(openKernelCache({ dir })!.key(text, { fma: false, optimize: false })).toBe(cache.key(text, { fma: false, optimize: false }));
     expect(openKernelCache({ env: { KILN_CACHE: '0' } })).toBeNull();
     expect(openKernelCache({ dir, env: { KILN_CACHE: '0' } })).not.toBeNull(); // a folder asked for by code

@@ -31,16 +31,16 @@ function diffs(a: ArrayLike<number>, b: ArrayLike<number>, limit = 6): string[] 
 
 let w: WasmBackend;
 /** Runs a kernel on each tier of the test backend and returns both outputs. */
-function onTiers(kernel: Kernel, inputs: readonly TypedArray[]): { js: TypedArray[]; wasm: TypedArray[] } {
-  w.forceTier('js');
-  const js = runSync(w, kernel, inputs);
-  w.forceTier('wasm');
-  const wasm = runSync(w, kernel, inputs);
-  w.forceTier(null);
+function onTiers(kernel: Kernel, inputs: readonly TypedArray[], be: WasmBackend = w): { js: TypedArray[]; wasm: TypedArray[] } {
+  be.forceTier('js');
+  const js = runSync(be, kernel, inputs);
+  be.forceTier('wasm');
+  const wasm = runSync(be, kernel, inputs);
+  be.forceTier(null);
   return { js, wasm };
 }
-function expectSameBits(kernel: Kernel, inputs: readonly TypedArray[], what: string): void {
-  const { js, wasm } = onTiers(kernel, inputs);
+function expectSameBits(kernel: Kernel, inputs: readonly TypedArray[], what: string, be: WasmBackend = w): void {
+  const { js, wasm } = onTiers(kernel, inputs, be);
   js.forEach((o, i) => expect(diffs(o, wasm[i]), `${what} out${i}`).toEqual([]));
 }
 
@@ -229,6 +229,20 @@ describe('JS tier and WebAssembly compute the same bits', () => {
         const xInf = x.slice();
         xInf[17] = Infinity;
         expectSameBits(kc, [wt, xInf, ...extra], `conv ${JSON.stringify(c)}, an infinite input`);
+      }
+    });
+    it('3×3 stride-1 convolutions by Winograd F(4×4) (the winogradF4 option) on both tiers', async () => {
+      const f4 = createWasmBackendSync({ winogradF4: true });
+      await f4.ready();
+      for (const c of [{ n: 2, cin: 16, cout: 19, h: 21, w: 13 }, { n: 1, cin: 20, cout: 16, h: 28, w: 28, pad: [0, 1] as [number, number], epilogue: 'bias-relu' as const }]) {
+        const kc = convKernel(c);
+        expect(winogradPlan(kc, true)?.r).toBe(4);
+        const x = randF32(c.n * c.cin * c.h * c.w, 8, -2, 2), wt = randF32(c.cout * c.cin * 9, 9, -1, 1);
+        const extra = c.epilogue ? [randF32(c.cout, 10)] : [];
+        expectSameBits(kc, [wt, x, ...extra], `conv ${JSON.stringify(c)}`, f4);
+        const xInf = x.slice();
+        xInf[40] = -Infinity;
+        expectSameBits(kc, [wt, xInf, ...extra], `conv ${JSON.stringify(c)}, an infinite input`, f4);
       }
     });
   });
