@@ -107,7 +107,11 @@ function implicitGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null
   };
   const inputs = bias ? [weight, x, bias] : [weight, x];
   const y = runKernel(commonBackend(op, inputs), kernel, inputs, { shape: [...batch, og, L], dtype: 'float32' }, op);
-  return y.reshape([n, outC, ...out]);
+  const result = y.reshape([n, outC, ...out]);
+  // The result views y's storage; dropping y's own hold now frees that storage with the result, so
+  // a loop that disposes each result reuses one warm buffer instead of waiting for a collection.
+  y.dispose();
+  return result;
 }
 
 function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvOptions): Tensor {
