@@ -231,6 +231,15 @@ describe('composition', () => {
     expect(k.OPS.reshape.view(k.OPS.permute.view(win, { order: [0, 1, 4, 5, 2, 3] })!, { shape: [2, 4, 15] })).not.toBeNull();
   });
 
+  it('an eager convolution holds nothing once its result is disposed (no wait for a collection)', () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const x = k.randn([2, 4, 9, 9], { backend }), w = k.randn([6, 4, 3, 3], { backend }), b = k.randn([6], { backend });
+      const live = k.memory().numBytes;
+      for (let i = 0; i < 3; i++) k.conv2d(x, w, b, { padding: 1 }).dispose();
+      expect(k.memory().numBytes, backend).toBe(live);
+    }
+  });
+
   it('fold of unfold multiplies each element by the number of windows covering it', () => {
     const x = k.ones([1, 1, 4, 4], { backend: 'cpu' });
     const cols = k.unfold(x, 3, { padding: 1 });
