@@ -438,17 +438,14 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
     emitEpilogue(fn, R, C, 0, 1, Array.from({ length: R * 2 }, (_, j) => 2 + j));
     fn.finish(epiName(R, C), b.none, false);
   };
-  /** The epilogue of an R x C tile at (local `row`, local `col`), accumulators in locals `accs`. */
-  const emitEpilogue = (fn: Fn, R: number, C: number, row: number, col: number, accs: readonly number[]) => {
-    const c4 = new Lanes(fn, 4);
-    const c1 = new Lanes(fn, 1);
-    const acc = accs.map((idx) => c4.fAt(idx));
+  /** The epilogue's load sites in `fn` at (local `row`, local `col`): siteAt(r, cv) is (row + r, col + 4·cv). */
+  const epilogueSites = (fn: Fn, row: number, col: number) => {
     // A masked load reads a safe address where its lane is outside: address 0 (the reserved bottom of
     // memory), the value of a fresh local.
     let safe = -1;
     const safeAddr = () => (safe < 0 ? (safe = fn.local(i32)) : safe);
     /** The load site at (row + r, col + 4·cv): pointers of every stream there. */
-    const siteAt = (r: number, cv: number): RowSite => {
+    return (r: number, cv: number): RowSite => {
       const q = new Map<Stream, number>();
       for (const s of ss.streams) {
         let a: Ref = m.global.get(streamGlobal(s), i32);
@@ -461,10 +458,28 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
         : g === nb ? m.i32.add(fn.get(row), m.i32.const(r)) : m.i32.add(fn.get(col), m.i32.const(4 * cv)));
       return new RowSite(fn, ss, (s) => q.get(s)!, VG, coord, safeAddr, varies);
     };
+  };
+  /**
+   * What does not vary along a row (a bias, batch-norm scale and shift), lowered as scalars (and their
+   * splats) at the row's load site (made only when there is such a value).
+   */
+  const invariantsAt = (fn: Fn, site: () => RowSite): Hoisted => (perRow
+    ? hoist([epi.expr], variesAlongRow, new Lowerer(new Lanes(fn, 1), km, site(), () => { throw new Error('wasm matmul: acc varies along a row'); }), new Lanes(fn, 4))
+    : { scalar: new Map(), vector: new Map() });
+  /** The row invariants of output row `row` (a local of `fn`); `col` is any i32 local (they read no column). */
+  const rowInvariants = (fn: Fn, row: number, col: number): Hoisted => invariantsAt(fn, () => epilogueSites(fn, row, col)(0, 0));
+  /**
+   * The epilogue of an R x C tile at (local `row`, local `col`), accumulators in locals `accs`; a
+   * row's invariants are lowered here, once per row, unless the caller lowered them (`invariants`, R = 1).
+   */
+  const emitEpilogue = (fn: Fn, R: number, C: number, row: number, col: number, accs: readonly number[], invariants?: Hoisted) => {
+    const c4 = new Lanes(fn, 4);
+    const c1 = new Lanes(fn, 1);
+    const acc = accs.map((idx) => c4.fAt(idx));
+    const siteAt = epilogueSites(fn, row, col);
     for (let r = 0; r < R; r++) {
-      // What does not vary along the row (a bias, batch-norm scale and shift) once per row, as scalars.
-      const rowValues: Hoisted = perRow ? hoist([epi.expr], variesAlongRow, new Lowerer(c1, km, siteAt(r, 0), () => { throw new Error('wasm matmul: acc varies along a row'); }), c4)
-        : { scalar: new Map(), vector: new Map() };
+      // What does not vary along the row, once per row (or per caller's row: `invariants`).
+      const rowValues = invariants ?? invariantsAt(fn, () => siteAt(r, 0));
       for (let cv = 0; cv < 2; cv++) {
         const valid = Math.min(4, C - 4 * cv);
         if (valid <= 0) continue;
@@ -560,19 +575,24 @@ export function buildMatmul(km: KernelModule, k: MatmulKernel, sizeGeneric = fal
   // ---- Winograd F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 convolutions (winograd.ts), the direct path above as its fallback
   const wino = needA ? null : winogradPlan(k, km.winogradF4);
   if (wino) {
-    // Winograd's outputs go through the epilogue a row of 8 at a time (wEpi8) or one by one (wEpi1),
-    // with wBatch(...inputs, out, batch) having set the batch's state first.
-    for (const [name, C] of [['wEpi8', 8], ['wEpi1', 1]] as const) {
+    // Winograd's outputs go through the epilogue a row of 8 at a time (emitted in its last stage, with
+    // the row's invariants lowered once per output channel) or one by one (wEpi1), with
+    // wBatch(...inputs, out, batch) having set the batch's state first.
+    {
       const fn = km.makeFn([i32, i32, b.v128, b.v128]); // (row, col, acc lanes 0-3, 4-7)
-      emitEpilogue(fn, 1, C, 0, 1, [2, 3]);
-      fn.finish(name, b.none, false);
+      emitEpilogue(fn, 1, 1, 0, 1, [2, 3]);
+      fn.finish('wEpi1', b.none, false);
     }
     {
       const fn = km.fn(nIn + 2);
       setBatch(fn, nIn + 1);
       fn.finish('wBatch');
     }
-    buildWinogradStages(km, wino, am, ak, { row8: 'wEpi8', one: 'wEpi1' });
+    buildWinogradStages(km, wino, am, ak, {
+      channel: (fn, co) => rowInvariants(fn, co, co),
+      row8: (fn, invariants, co, n, lo, hi) => emitEpilogue(fn, 1, 8, co, n, [lo, hi], invariants),
+      one: 'wEpi1',
+    });
     // wUb(a, U, batch), wVb(b, V, batch): the stages at the batch's A and B.
     for (const [name, inner, v, extra] of [['wUb', 'wU', av, 0], ['wVb', 'wV', bv, 2]] as const) {
       const fn = km.fn(3 + extra); // (a or b, U or V, batch[, g0, g1])

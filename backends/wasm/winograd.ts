@@ -133,6 +133,16 @@ function shuffle(m: Module, a: Ref, b: Ref, lanes: readonly number[]): Ref {
   return m.i8x16.shuffle(a, b, lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 }
 
+/** How wY hands its outputs to the kernel's epilogue (matmul.ts); `S`: what an output channel's outputs share. */
+export interface WinogradEpilogue<S> {
+  /** Emits, at the start of output channel `co`'s loop (`co` a local of `fn`), what its outputs share. */
+  readonly channel: (fn: Fn, co: number) => S;
+  /** Emits the epilogue of outputs (co, n..n+7) from the f32x4 locals `lo` and `hi` (`n` a local). */
+  readonly row8: (fn: Fn, shared: S, co: number, n: number, lo: number, hi: number) => void;
+  /** A function (co, n, acc, _) that runs the epilogue of output (co, n) from lane 0 of acc. */
+  readonly one: string;
+}
+
 /**
  * Adds the Winograd stages to `km` (ξ = one of the α² points of a transformed α×α tile, row-major;
  * a block's tiles are numbered from 0; addresses in bytes):
@@ -142,11 +152,12 @@ function shuffle(m: Module, a: Ref, b: Ref, lanes: readonly number[]): Ref {
  * padded input element (ci, r, c) at xBase + 4·(ci·chanStride + r·rowStride + c);
  * wMM(U, V, M, panels): M[ξ][co][tile] = Σ_ci U[ξ][co][ci]·V[ξ][ci][tile], ci in order, multiply-adds;
  * wY(M, g0, g1) -> i32: the outputs (Aᵀ M A) of each tile, output (co, oh·Wo + ow) passed to the
- * kernel's epilogue (`epilogue.row8(co, n, lanes 0-3, lanes 4-7)` for 8 consecutive outputs,
- * `epilogue.one(co, n, lane 0, _)`); returns 1, at once, when an output is not finite.
+ * kernel's epilogue (emitted in place for 8 consecutive outputs, what an output channel's outputs
+ * share once per channel; a call of `epilogue.one` for one); returns 1, at once, when an output is
+ * not finite.
  * The transforms' operations are winograd-transforms.ts's programs, which winogradJs runs too.
  */
-export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: number, ak: number, epilogue: { readonly row8: string; readonly one: string }): void {
+export function buildWinogradStages<S>(km: KernelModule, p: WinogradPlan, am: number, ak: number, epilogue: WinogradEpilogue<S>): void {
   const m = km.m;
   const b = km.b;
   const i32 = b.i32, v128 = b.v128, f32 = b.f32;
@@ -313,6 +324,8 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
     const anyNotFinite = (vs: readonly number[]): Ref => m.v128.any_true(vs.map(notFinite).reduce((x, z) => m.v128.or(x, z)));
     const fail = () => fn.emit(m.return(i(1)));
     fn.forRange(co, i(0), () => i(cout), 1, () => {
+      // Once per output channel rather than per 8 outputs: a bias, a batch norm's scale and shift.
+      const shared = epilogue.channel(fn, co);
       fn.forRange(g, fn.get(1), () => fn.get(2), 1, () => {
         fn.set(ty, m.i32.div_u(fn.get(g), i(groupsPerRow)));
         fn.set(gx, m.i32.rem_u(fn.get(g), i(groupsPerRow)));
@@ -329,8 +342,8 @@ export function buildWinogradStages(km: KernelModule, p: WinogradPlan, am: numbe
         const oh0 = () => m.i32.shl(fn.get(ty), i(rShift));
         const ow0 = () => m.i32.shl(fn.get(gx), i(groupShift));
         fn.set(n0, m.i32.add(m.i32.mul(oh0(), i(wo)), ow0()));
-        const row8 = (a: number, h: number, vs: readonly number[]) => fn.emit(m.call(epilogue.row8,
-          [fn.get(co), m.i32.add(fn.get(n0), i(a * wo + 8 * h)), fn.get(vs[2 * h]), fn.get(vs[2 * h + 1])], b.none));
+        const row8 = (a: number, h: number, vs: readonly number[]) =>
+          epilogue.row8(fn, shared, co, fn.let(i32, m.i32.add(fn.get(n0), i(a * wo + 8 * h))), vs[2 * h], vs[2 * h + 1]);
         const whole = m.i32.and(m.i32.lt_s(m.i32.add(oh0(), i(r - 1)), i(ho)), m.i32.le_s(m.i32.add(ow0(), i(4 * r)), i(wo)));
         fn.if(whole, () => {
           fn.if(anyNotFinite(y.flat()), fail);
