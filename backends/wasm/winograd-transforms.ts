@@ -68,10 +68,11 @@ export class LazyTransform<T> {
   }
 }
 
-/** All outputs of `t` on `x`, in order. */
+/** All outputs of `t` on `x`, in order (every step once, in order: each feeds some output). */
 export function applyTransform<T>(t: Transform, x: readonly T[], ops: TransformOps<T>): T[] {
-  const lazy = new LazyTransform(t, (i) => x[i], ops);
-  return t.outputs.map((_, k) => lazy.output(k));
+  const slots = x.slice(0, t.inputs);
+  for (const [op, a, b] of t.steps) slots.push(op === '*' ? ops.mul(slots[a], b) : op === '+' ? ops.add(slots[a], slots[b]) : ops.sub(slots[a], slots[b]));
+  return t.outputs.map((s) => slots[s]);
 }
 
 /** The highest input each output of `t` reads. */
