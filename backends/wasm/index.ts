@@ -77,15 +77,20 @@ export interface WasmBackendOptions {
   readonly winogradF4?: boolean;
 }
 
+/** An environment variable (Node), else undefined. */
+function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
+
 /** KILN_WASM_FMA=0 or =1 (Node), else undefined. */
 function fmaFromEnv(): boolean | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_FMA;
+  const v = envVar('KILN_WASM_FMA');
   return v === '0' ? false : v === '1' ? true : undefined;
 }
 
 /** KILN_WASM_JS_RUNS=N (Node), else undefined. */
 function jsRunsFromEnv(): number | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_JS_RUNS;
+  const v = envVar('KILN_WASM_JS_RUNS');
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
@@ -111,12 +116,12 @@ export type WasmTier = 'js' | 'wasm';
 
 /** KILN_WASM_WINOGRAD_F4=1 (Node). */
 function winogradF4FromEnv(): boolean {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_WINOGRAD_F4 === '1';
+  return envVar('KILN_WASM_WINOGRAD_F4') === '1';
 }
 
 /** KILN_WASM_OPTIMIZE=1 (Node). */
 function optimizeFromEnv(): boolean {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_OPTIMIZE === '1';
+  return envVar('KILN_WASM_OPTIMIZE') === '1';
 }
 
 /** The wasm backend plus introspection the tests and benchmarks use. */
@@ -167,7 +172,7 @@ interface ModuleEntry {
 
 /** KILN_WASM_CHECK_SHARED=1 (Node): every reuse of a shared module for another size is checked against a fresh build. */
 function checkSharedFromEnv(): boolean {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_CHECK_SHARED === '1';
+  return envVar('KILN_WASM_CHECK_SHARED') === '1';
 }
 
 function bytesPer(dtype: DType): number {
