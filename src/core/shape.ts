@@ -30,6 +30,11 @@ export function range(a: number, b: number): number[] {
   return out;
 }
 
+/** `n` copies of `value` (size lists of composites: 1 per broadcast dim, 0 per unpadded side). */
+export function filled(n: number, value: number): number[] {
+  return new Array<number>(Math.max(0, n)).fill(value);
+}
+
 /**
  * Sizes given as numbers, arrays or a mix (`x.reshape(2, 3)`, `x.reshape([2, 3])`), flattened one
  * level into a new array. By hand: Array.prototype.flat costs about 1.5 µs a call in V8, which every

@@ -6,7 +6,7 @@ import { isGradEnabled } from '../autograd.js';
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { permuteWindowed, splitOperand, windowsOf } from '../core/implicit-gemm.js';
 import type { Expr, MatmulKernel } from '../core/kernel.js';
-import { range, sizeOf } from '../core/shape.js';
+import { filled, range, sizeOf } from '../core/shape.js';
 import { expandView, padView, reshapeView } from '../core/view.js';
 import { activeTracer, commonBackend, runKernel } from '../dispatch.js';
 import { foldWindows } from '../ops/movement.js';
@@ -30,8 +30,6 @@ export interface ConvTransposeOptions {
   groups?: number;
   dilation?: Size;
 }
-
-const ones = (n: number): number[] => new Array<number>(n).fill(1);
 
 function checkFloat(op: string, what: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new DTypeError(`${op}: expected a float32 ${what}, got ${t.dtype} ${fmtShape(t.shape)}`);
@@ -141,7 +139,7 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
     const xs = stride.some((st) => st > 1) ? x.slice([null, null, ...stride.map((st): [number, null, number] => [0, null, st])]) : x;
     const out = xs.shape.slice(2);
     const y = weight.reshape([groups, og, cg]).matmul(xs.reshape([n, groups, cg, sizeOf(out)])).reshape([n, outC, ...out]);
-    return bias ? y.add(bias.reshape([outC, ...ones(nd)])) : y;
+    return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
   }
   if (cg > 1 || og > 1) {
     const y = implicitGemm(op, x, weight, bias, groups, ks, stride, dilation, pads);
@@ -153,7 +151,7 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
   let y: Tensor;
   if (cg === 1 && og === 1) {
     // Depthwise: each channel's window dotted with its own kernel, a sum over the window dims.
-    const w = weight.reshape([outC, ...ones(nd), ...ks]);
+    const w = weight.reshape([outC, ...filled(nd, 1), ...ks]);
     y = win.mul(w).sum(range(2 + nd, 2 + 2 * nd));
   } else {
     // im2col: [N, G, Cg·k, L] columns, one per output position; the weight is [G, Og, Cg·k].
@@ -163,7 +161,7 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
       .reshape([n, groups, k, sizeOf(out)]);
     y = weight.reshape([groups, og, k]).matmul(cols).reshape([n, outC, ...out]);
   }
-  return bias ? y.add(bias.reshape([outC, ...ones(nd)])) : y;
+  return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
 }
 
 /** 1-D convolution of [N, C, L] by a weight [outC, C/groups, kL] (cross-correlation, as PyTorch). */
@@ -211,7 +209,7 @@ function convTransposeNd(op: string, nd: number, x: Tensor, weight: Tensor, bias
   const taps = cols.reshape([n, outC, ...ks, ...inS]).permute([0, 1, ...range(2 + nd, 2 + 2 * nd), ...range(2, 2 + nd)]);
   let y = foldWindows(taps, [n, outC, ...full], { dims: range(2, 2 + nd), sizes: ks, steps: stride, dilations: dilation });
   if (padding.some((p) => p > 0)) y = y.slice([null, null, ...padding.map((p, t): [number, number] => [p, p + outS[t]])]);
-  return bias ? y.add(bias.reshape([outC, ...ones(nd)])) : y;
+  return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
 }
 
 /** Transposed 2-D convolution (the gradient of conv2d w.r.t. its input) of [N, C, H, W] by [C, outC/groups, kH, kW]. */

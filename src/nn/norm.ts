@@ -3,7 +3,7 @@
 // and instance norm. Composites of reductions and elementwise ops.
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
-import { range, sizeOf } from '../core/shape.js';
+import { filled, range, sizeOf } from '../core/shape.js';
 import { expectTensor, type Tensor } from '../tensor.js';
 
 export interface BatchNormOptions {
@@ -43,7 +43,7 @@ function checkPerChannel(op: string, what: string, t: Tensor | null | undefined,
 }
 
 /** A per-channel vector shaped to broadcast over [N, C, ...] of rank `ndim`. */
-const perChannel = (t: Tensor, ndim: number) => t.reshape([t.shape[0], ...range(2, ndim).map(() => 1)]);
+export const perChannel = (t: Tensor, ndim: number): Tensor => t.reshape([t.shape[0], ...filled(ndim - 2, 1)]);
 
 function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined): Tensor {
   let out = y;

@@ -1,18 +1,16 @@
 // Neural-network ops: Conv/ConvTranspose (kiln's conv1d/2d where they fit, the same window-view
 // composition for 3-D), pooling (ONNX's padding rules, ceil mode, Indices), normalisations, LRN and
 // the NLL / softmax cross-entropy losses.
-import { range, sizeOf } from '../../core/shape.js';
+import { filled, range, sizeOf } from '../../core/shape.js';
 import { apply } from '../../dispatch.js';
 import { OPS } from '../../ops/index.js';
 import { foldWindows } from '../../ops/movement.js';
 import * as F from '../../functional.js';
 import { conv1d, conv2d, convTranspose1d, convTranspose2d } from '../../nn/conv.js';
-import { batchNorm } from '../../nn/norm.js';
+import { batchNorm, perChannel } from '../../nn/norm.js';
 import type { Tensor } from '../../tensor.js';
 import { register, type OpContext } from '../registry.js';
 import { floats, ints, normAxes, normAxis, simple } from './util.js';
-
-const ones = (n: number) => Array.from({ length: n }, () => 1);
 
 /** Sliding windows over the trailing `sizes.length` dims: [..., O1.., k1..]. */
 function windows(x: Tensor, sizes: readonly number[], steps: readonly number[], dilations: readonly number[]): Tensor {
@@ -36,8 +34,8 @@ interface Geometry { ks: number[]; strides: number[]; dilations: number[]; pads:
 /** ONNX's window geometry: explicit pads, or auto_pad SAME_UPPER/SAME_LOWER/VALID; ceil_mode for pooling. */
 function geometry(ctx: OpContext, spatial: readonly number[], ks: readonly number[], ceil = false): Geometry {
   const nd = spatial.length;
-  const strides = ctx.attrs.ints('strides', ones(nd));
-  const dilations = ctx.attrs.ints('dilations', ones(nd));
+  const strides = ctx.attrs.ints('strides', filled(nd, 1));
+  const dilations = ctx.attrs.ints('dilations', filled(nd, 1));
   const autoPad = ctx.attrs.string('auto_pad', 'NOTSET');
   let pads: [number, number][];
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -50,7 +48,7 @@ function geometry(ctx: OpContext, spatial: readonly number[], ks: readonly numbe
   } else if (autoPad === 'VALID') {
     pads = spatial.map(() => [0, 0]);
   } else {
-    const p = ctx.attrs.ints('pads', ones(2 * nd).map(() => 0));
+    const p = ctx.attrs.ints('pads', filled(2 * nd, 0));
     pads = spatial.map((_, t) => [p[t], p[t + nd]]);
   }
   const out = spatial.map((n, t) => {
@@ -100,7 +98,7 @@ register('Conv', simple(1, (ctx) => {
   const xp = padSpatial(x, g.pads);
   const opts = { stride: g.strides, dilation: g.dilations, groups: group };
   const y = nd === 2 ? conv2d(xp, w, null, opts) : nd === 1 ? conv1d(xp, w, null, opts) : convWindows(xp, w, group, g.strides, g.dilations);
-  return ctx.has(2) ? y.add(ctx.tensor(2).reshape([w.shape[0], ...ones(nd)])) : y;
+  return ctx.has(2) ? y.add(ctx.tensor(2).reshape([w.shape[0], ...filled(nd, 1)])) : y;
 }));
 
 /** N-d transposed convolution before cropping: a matmul, then fold (the window view's adjoint). */
@@ -122,9 +120,9 @@ register('ConvTranspose', simple(1, (ctx) => {
   const inS = x.shape.slice(2);
   const ks = ctx.attrs.ints('kernel_shape', w.shape.slice(2));
   const group = ctx.attrs.int('group', 1);
-  const strides = ctx.attrs.ints('strides', ones(nd));
-  const dilations = ctx.attrs.ints('dilations', ones(nd));
-  const outPad = ctx.attrs.ints('output_padding', ones(nd).map(() => 0));
+  const strides = ctx.attrs.ints('strides', filled(nd, 1));
+  const dilations = ctx.attrs.ints('dilations', filled(nd, 1));
+  const outPad = ctx.attrs.ints('output_padding', filled(nd, 0));
   const autoPad = ctx.attrs.string('auto_pad', 'NOTSET');
   const full = inS.map((m, t) => strides[t] * (m - 1) + outPad[t] + (ks[t] - 1) * dilations[t] + 1);
   let pads: [number, number][];
@@ -137,14 +135,14 @@ register('ConvTranspose', simple(1, (ctx) => {
       return autoPad === 'SAME_UPPER' ? [half, total - half] : [total - half, half];
     });
   } else {
-    const p = ctx.attrs.ints('pads', ones(2 * nd).map(() => 0));
+    const p = ctx.attrs.ints('pads', filled(2 * nd, 0));
     pads = inS.map((_, t) => [p[t], p[t + nd]]);
   }
   const opts = { stride: strides, dilation: dilations, groups: group };
   let y = nd === 2 ? convTranspose2d(x, w, null, opts) : nd === 1 ? convTranspose1d(x, w, null, opts) : convTransposeWindows(x, w, group, strides, dilations);
   // y covers the output before output_padding and cropping: crop `pads`, extend by output_padding.
   y = padSpatial(y, pads.map(([b, e], t): [number, number] => [-b, outPad[t] - e]));
-  return ctx.has(2) ? y.add(ctx.tensor(2).reshape([y.shape[1], ...ones(nd)])) : y;
+  return ctx.has(2) ? y.add(ctx.tensor(2).reshape([y.shape[1], ...filled(nd, 1)])) : y;
 }));
 
 // ----- pooling -----------------------------------------------------------------------------------
@@ -189,7 +187,7 @@ function maxPool(ctx: OpContext): (Tensor | null)[] {
   const local = table.expand([...lead, ...table.shape]).gather(2 + nd, arg).squeeze(-1);
   // Indices count over the whole input: (n·C + c)·prod(spatial) + the spatial index.
   const [n, c] = lead;
-  const base = ints(ctx, range(0, n * c).map((i) => i * sizeOf(spatial)), [n, c, ...ones(nd)]);
+  const base = ints(ctx, range(0, n * c).map((i) => i * sizeOf(spatial)), [n, c, ...filled(nd, 1)]);
   return [values, local.add(base)];
 }
 register('MaxPool', { since: 1, run: maxPool });
@@ -216,7 +214,6 @@ register('GlobalMaxPool', simple(1, (ctx) => { const x = ctx.tensor(0); return x
 
 // ----- normalisation -----------------------------------------------------------------------------
 
-const perChannel = (t: Tensor, rank: number) => t.reshape([t.shape[0], ...ones(rank - 2)]);
 
 register('BatchNormalization', {
   since: 1,
