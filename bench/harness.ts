@@ -63,6 +63,10 @@ export interface WorkloadResult {
   readonly compiled: Timing | null;
   /** eager median / compiled median. */
   readonly speedup: number | null;
+  /** The workload's floor (its kernels alone, eagerly), timed in the same rounds; null without one. */
+  readonly floor: Timing | null;
+  /** eager median / floor median: about the most compiling can gain while it runs those kernels. */
+  readonly ceiling: number | null;
   /** Kernels, flops and bytes of one compiled call. */
   readonly cost: CallCost | null;
   readonly gbs: number | null;
@@ -210,9 +214,13 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
 
   // Eager and compiled in alternating rounds, so load that drifts during the run hits both alike.
   say(`${info.name} ${w.name}: timing eager and compiled`);
-  const [eager, compiled] = await timeInterleaved([
+  const floorCall = E.floor && synced(backend, () => kiln.tidy(() => E.floor!()));
+  const f1 = floorCall ? await wallMs(floorCall) : null;
+  if (f1) disposeAll(f1.value);
+  const [eager, compiled, floor = null] = await timeInterleaved([
     { name: `${w.name} eager`, fn: dropping(eagerCall), estimateMs: e2.ms },
     { name: `${w.name} compiled`, fn: dropping(compiledCall), estimateMs: c2.ms },
+    ...(floorCall && f1 ? [{ name: `${w.name} floor`, fn: dropping(floorCall), estimateMs: f1.ms }] : []),
   ], budget, quick ? 1 : 4);
   collect();
 
@@ -227,7 +235,7 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
   const elements = E.args[0] instanceof kiln.Tensor ? (E.args[0] as Tensor).size : undefined;
   const st = f._state;
   return {
-    ...base, eager, compiled, speedup: eager.medianMs / compiled.medianMs, cost,
+    ...base, eager, compiled, speedup: eager.medianMs / compiled.medianMs, floor, ceiling: floor && eager.medianMs / floor.medianMs, cost,
     gbs: cost.bytes / s / 1e9, gflops: cost.flops / s / 1e9,
     roofline: rooflineFraction(roof, w.roof, { seconds: s, flops: cost.flops, bytes: cost.bytes, elements }),
     compile: { firstCallMs: first.ms, compileMs, planMs, buildMs, traceMs: Math.max(0, compileMs - planMs - buildMs) },
@@ -294,7 +302,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
           results.push(await runWorkload(w, info, info.scale!, roofline, quick, tag));
         } catch (e) {
           results.push({
-            workload: w.name, what: w.what, backend: info.name, size: '', scale: info.scale!, eager: null, compiled: null, speedup: null,
+            workload: w.name, what: w.what, backend: info.name, size: '', scale: info.scale!, eager: null, compiled: null, speedup: null, floor: null, ceiling: null,
             cost: null, gbs: null, gflops: null, roofline: null, compile: null, traces: null, mode: null, maxAbsDiff: null,
             error: (e as Error).message.split('\n')[0],
           });

@@ -10,7 +10,7 @@ const f = (x: number | null | undefined, digits = 2): string => {
 const ms = (x: number | null | undefined) => f(x, x !== null && x !== undefined && Math.abs(x) < 1 ? 3 : 1);
 const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`);
 
-const HEADER = ['backend', 'workload', 'size', 'eager med', 'eager p90', 'comp med', 'comp p90', 'speed-up', 'kernels', 'GB/s', 'GFLOP/s', 'roofline', 'first call', 'compile', 'trace/plan/build', 'max|Δ|'];
+const HEADER = ['backend', 'workload', 'size', 'eager med', 'eager p90', 'comp med', 'comp p90', 'speed-up', 'ceiling', 'kernels', 'GB/s', 'GFLOP/s', 'roofline', 'first call', 'compile', 'trace/plan/build', 'max|Δ|'];
 
 /** The backend column: a software GPU is marked, its timings being a correctness run. */
 function backendCell(rep: BenchReport, r: { backend: string }): string {
@@ -23,7 +23,7 @@ function row(rep: BenchReport, r: WorkloadResult): string[] {
   return [
     backendCell(rep, r), r.workload, `${r.size}${r.scale === 'full' ? '' : ` (${r.scale})`}`,
     ms(r.eager?.medianMs), ms(r.eager?.p90Ms), ms(r.compiled?.medianMs), ms(r.compiled?.p90Ms),
-    r.speedup ? `${f(r.speedup)}x` : '-', String(r.cost?.kernels ?? '-'), f(r.gbs), f(r.gflops),
+    r.speedup ? `${f(r.speedup)}x` : '-', r.ceiling ? `${f(r.ceiling)}x` : '-', String(r.cost?.kernels ?? '-'), f(r.gbs), f(r.gflops),
     r.roofline ? `${pct(r.roofline.fraction)} ${r.roofline.bound}` : '-',
     ms(c?.firstCallMs), ms(c?.compileMs), c ? `${ms(c.traceMs)}/${ms(c.planMs)}/${ms(c.buildMs)}` : '-',
     r.maxAbsDiff === null ? '-' : r.maxAbsDiff === 0 ? '0' : r.maxAbsDiff.toExponential(1),
@@ -61,7 +61,8 @@ function preamble(r: BenchReport): string[] {
   return lines;
 }
 
-const LEGEND = 'times in ms (median and p90); speed-up = eager/compiled; GB/s and GFLOP/s from the compiled kernels\' byte and flop counts; ' +
+const LEGEND = 'times in ms (median and p90); speed-up = eager/compiled; ceiling = eager/floor, where a workload names a floor (the kernels every version runs, ' +
+  'timed alone, eagerly, in the same rounds): about the most compiling can gain while it runs those kernels (it can pass it only by the floor\'s own host work); GB/s and GFLOP/s from the compiled kernels\' byte and flop counts; ' +
   'roofline = fraction of min(peak, intensity x bandwidth), or of the hand GELU; first call = wall time of the first compiled call (synced); compile = that call less the time its kernels ran, split into trace/plan/build; ' +
   'max|Δ| = largest |eager - compiled| of the first call.';
 

@@ -45,6 +45,11 @@ describe('npm run bench -- --quick', () => {
           expect(t.samples, where).toBeGreaterThanOrEqual(3);
         }
         expect(r!.speedup, where).toBeCloseTo(r!.eager!.medianMs / r!.compiled!.medianMs, 6);
+        // The conv blocks name a floor (their convolutions alone), timed in the same rounds.
+        if (['conv-bn-relu', 'resnet-block'].includes(w.name)) {
+          expect(r!.floor!.samples, where).toBeGreaterThanOrEqual(3);
+          expect(r!.ceiling, where).toBeCloseTo(r!.eager!.medianMs / r!.floor!.medianMs, 6);
+        } else expect([r!.floor, r!.ceiling], where).toEqual([null, null]);
         expect(r!.cost!.kernels, where).toBeGreaterThanOrEqual(1);
         expect(r!.cost!.flops, where).toBeGreaterThan(0);
         expect(r!.cost!.bytes, where).toBeGreaterThan(0);
