@@ -212,8 +212,8 @@ async function runWorkload(w: Workload, info: BackendInfo, scale: Scale, roof: R
   const c2 = await wallMs(compiledCall);
   collect();
 
-  // Eager and compiled in alternating rounds, so load that drifts during the run hits both alike.
-  say(`${info.name} ${w.name}: timing eager and compiled`);
+  // Eager, compiled and the floor in alternating rounds, so load that drifts during the run hits all alike.
+  say(`${info.name} ${w.name}: timing eager and compiled${E.floor ? ' (and the floor)' : ''}`);
   const floorCall = E.floor && synced(backend, () => kiln.tidy(() => E.floor!()));
   const f1 = floorCall ? await wallMs(floorCall) : null;
   if (f1) disposeAll(f1.value);
