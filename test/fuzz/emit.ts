@@ -115,6 +115,8 @@ function mutationSource(p: Program, m: Mutation): string {
 }
 
 const hasParams = (m: Program['modules'][number]) => m.kind !== 'dropout';
+/** Modules with buffers (batch norm's running statistics, updated in place while training). */
+const hasBuffers = (m: Program['modules'][number]) => m.kind === 'convBlock';
 
 /** The body of the world factory `(k, backend) => world`. */
 export function emitWorld(p: Program, o: EmitOptions): string {
@@ -176,6 +178,7 @@ export function emitWorld(p: Program, o: EmitOptions): string {
     usesLog ? 'log: [...log]' : '',
     p.captured.length ? `captured: { ${p.captured.map((c) => c.name).join(', ')} }` : '',
     p.modules.some(hasParams) ? `params: { ${p.modules.filter(hasParams).map((m) => `${m.name}: ${m.name}.parameters()`).join(', ')} }` : '',
+    p.modules.some(hasBuffers) ? `buffers: { ${p.modules.filter(hasBuffers).map((m) => `${m.name}: ${m.name}.buffers()`).join(', ')} }` : '',
     'bases',
   ].filter(Boolean);
   lines.push(`const state = () => ({ ${stateParts.join(', ')} });`);

@@ -79,6 +79,28 @@ describe('differential fuzzer', () => {
     expect(await programsUntilCaught({ backend: 'cpu', crossCheck: false, compileWith: quiet }, 150)).toBeLessThanOrEqual(150);
   }, 120_000);
 
+  // CNN programs (a conv block whose batch norm trains, then evaluates, then trains again), compiled as a module.
+  type Mod = { train: (on?: boolean) => unknown; forward: (...a: unknown[]) => unknown; buffers: () => k.Tensor[] };
+  const moduleOnly = (wrap: (m: Mod) => void): RunOptions['compileWith'] => (target) => { if (target instanceof k.nn.Module) wrap(target as unknown as Mod); return target; };
+
+  it('catches a compiled model that ignores eval() (batch norm keeps using batch statistics)', async () => {
+    const noEval = moduleOnly((m) => { m.train = function () { return this; }; });
+    expect(await programsUntilCaught({ backend: 'cpu', crossCheck: false, compileWith: noEval }, 150)).toBeLessThanOrEqual(150);
+  }, 120_000);
+
+  it('catches a compiled model that does not update batch norm\'s running statistics', async () => {
+    const frozen = moduleOnly((m) => {
+      const forward = m.forward.bind(m);
+      m.forward = (...a) => {
+        const saved = m.buffers().map((b) => b.clone());
+        const y = forward(...a);
+        k.noGrad(() => m.buffers().forEach((b, i) => b.copy_(saved[i])));
+        return y;
+      };
+    });
+    expect(await programsUntilCaught({ backend: 'cpu', crossCheck: false, compileWith: frozen }, 150)).toBeLessThanOrEqual(150);
+  }, 120_000);
+
   it('shrinks a failure to a small program that still fails the same way', async () => {
     const stale = broken((fn) => { let first: unknown; let called = false; return (...a) => { if (!called) { called = true; first = fn(...a); } return first; }; });
     const o: RunOptions = { backend: 'cpu', crossCheck: false, compileWith: stale };

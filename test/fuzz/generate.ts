@@ -104,7 +104,7 @@ export interface GenOptions {
 }
 
 /** What `without` can leave out. */
-export const FEATURES = ['views', 'alias', 'rebind', 'dropout', 'lr', 'train', 'model', 'embed', 'inplace', 'branch', 'effects', 'throw', 'async',
+export const FEATURES = ['views', 'alias', 'rebind', 'dropout', 'lr', 'train', 'model', 'cnn', 'embed', 'inplace', 'branch', 'effects', 'throw', 'async',
   'tidy', 'grad', 'oob', 'special', 'sizes', 'gather', 'matmul', 'int', 'nograd'] as const;
 
 /** Generates program `index` of seed `seed`. */
@@ -133,6 +133,8 @@ class Gen {
   private readonly modules: ModuleSpec[] = [];
   private readonly helpers: HelperSpec[] = [];
   private optim: OptimSpec | null = null;
+  /** The learning rate stays as built (no lr mutations between calls). */
+  private fixedLr = false;
   private dry!: DryRun;
   private n0 = 3;
   private n1 = 5;
@@ -876,9 +878,83 @@ class Gen {
     if (chance(r, 0.15) && !this.off('int')) this.addArg(dims.slice(0, int(r, 1, 2)).reverse(), 'int32', 'int', false);
   }
 
+  /**
+   * A CNN stage on [N, C, H, W]: conv (any kernel, stride, padding, groups), batch norm (batch
+   * statistics and running-stat updates while training, running statistics in eval), ReLU, a pool.
+   * Sometimes 16 channels and 8×8 at 3×3, stride 1: the size where wasm computes it by Winograd.
+   */
+  private cnn(outputs: Output[]): boolean {
+    const b = this.convBlock();
+    if (!b) return false;
+    this.startWorlds();
+    this.addModule(b.spec);
+    const v = this.tryLet({ code: 'cnn0.forward($0)', refs: [b.x.id], exact: false });
+    if (!v) return false;
+    outputs.push({ kind: 'tensor', ref: v.id });
+    return true;
+  }
+
+  /**
+   * Adds the argument [N, C, H, W] of a conv block; returns it, the block (module cnn0, added once
+   * the worlds start) and its output features per item (C·H·W after the pool).
+   */
+  private convBlock(): { x: GVal; spec: ModuleSpec; features: number } | null {
+    const r = this.r;
+    this.n0 = int(r, 1, 3); this.n1 = pick(r, [1, 2, 3, 4].filter((x) => x !== this.n0));
+    const winograd = chance(r, 0.25);
+    const inC = winograd ? 16 : int(r, 1, 4);
+    const groups = !winograd && inC > 1 && chance(r, 0.3) ? inC : 1;
+    const outC = winograd ? 16 : groups * int(r, 1, groups > 1 ? 2 : 5);
+    const kernel = winograd ? 3 : pick(r, [1, 2, 3, 3]);
+    const stride = winograd ? 1 : pick(r, [1, 1, 2]);
+    const padding = winograd ? 1 : pick(r, [0, 0, 1]);
+    const [h, w] = winograd ? [8, 8] : [int(r, 4, 8), int(r, 4, 8)];
+    const out = (n: number) => Math.floor((n + 2 * padding - kernel) / stride) + 1;
+    // Batch norm trains on more than one value per channel; a 2×2 pool needs 2 rows and columns.
+    if (out(h) < 2 || out(w) < 2) return null;
+    const pool = pick(r, ['max', 'avg', null] as const);
+    const x = this.addArg(['N', inC, h, w], 'float32', pick(r, ['grid', 'float']), false);
+    const pooled = (n: number) => (pool ? Math.floor(out(n) / 2) : out(n));
+    return { x, spec: { name: 'cnn0', kind: 'convBlock', inC, outC, kernel, stride, padding, groups, pool }, features: outC * pooled(h) * pooled(w) };
+  }
+
+  /** One CNN training step inside the function: conv block, linear head, loss, backward, optimizer step. */
+  private cnnTrain(outputs: Output[]): boolean {
+    const r = this.r;
+    const b = this.convBlock();
+    if (!b) return false;
+    const outF = int(r, 2, 4);
+    const ce = chance(r, 0.5);
+    const y = ce ? this.addArg(['N'], 'int32', { index: outF }, false) : this.addArg(['N', outF], 'float32', 'grid', false);
+    this.startWorlds();
+    this.addModule(b.spec);
+    this.addModule({ name: 'lin0', kind: 'linear', inF: b.features, outF, bias: true });
+    // Well-conditioned steps: later calls compare parameters after several steps, and a conv block's
+    // gradients pass through batch norm (divided by the batch's deviation), which amplifies the
+    // rounding noise of one order of summation against another. So SGD with a small fixed rate: Adam's
+    // first step is about lr·sign(g) for every gradient above its eps, noise or not, and a large rate
+    // diverges.
+    this.optim = { kind: 'sgd', lr: pick(r, [0.01, 0.005]), momentum: chance(r, 0.3) ? 0.9 : 0, modules: ['cnn0', 'lin0'] };
+    this.fixedLr = true;
+    for (const n of this.live()) {
+      const env = this.dry.envs.get(n)!;
+      env.opt = this.dry.compiled(optimCode(this.optim), true)(env);
+    }
+    if (!this.tryEffect('opt.zeroGrad()', [], null)) return false;
+    const h = this.tryLet({ code: 'lin0.forward(cnn0.forward($0).flatten(1))', refs: [b.x.id], exact: false });
+    if (!h) return false;
+    const loss = this.tryLet(ce ? { code: 'k.nn.crossEntropy($0, $1)', refs: [h.id, y.id], exact: false } : { code: 'k.nn.mseLoss($0, $1)', refs: [h.id, y.id], exact: false });
+    if (!loss) return false;
+    if (!this.tryEffect('$0.backward()', [loss.id], null)) return false;
+    if (!this.tryEffect('opt.step()', [], null)) return false;
+    outputs.push({ kind: 'tensor', ref: loss.id });
+    if (chance(r, 0.4)) outputs.push({ kind: 'tensor', ref: h.id });
+    return true;
+  }
+
   build(): Program | null {
     const r = this.r;
-    const kinds = ['ops', 'ops', 'ops', 'ops', 'ops', 'train', 'dropout', 'model', 'embed'] as const;
+    const kinds = ['ops', 'ops', 'ops', 'ops', 'ops', 'train', 'dropout', 'model', 'cnn', 'embed'] as const;
     const kind = pick(r, kinds.filter((x) => x === 'ops' || !this.off(x)));
     this.async = chance(r, 0.12) && !this.off('async');
     this.grad = kind === 'ops' && chance(r, 0.3) && !this.off('grad');
@@ -896,6 +972,11 @@ class Gen {
       const v = this.tryLet({ code: 'mlp0.forward($0)', refs: [0], exact: false, ...(p > 0 ? { randomIn: 'mlp0' } : {}) });
       if (!v) return null;
       outputs.push({ kind: 'tensor', ref: v.id });
+    } else if (kind === 'cnn') {
+      if (!this.cnn(outputs)) return null;
+      compileModel = chance(r, 0.5) ? 'cnn0' : null;
+    } else if (kind === 'train' && chance(r, 0.35) && !this.off('cnn')) {
+      if (!this.cnnTrain(outputs)) return null;
     } else if (kind === 'train') {
       this.n0 = int(r, 2, 5); this.n1 = pick(r, [1, 2, 3, 4, 6].filter((x) => x !== this.n0));
       const inF = int(r, 2, 5), outF = int(r, 2, 4);
@@ -944,7 +1025,7 @@ class Gen {
     }
     // Outputs: the last values, a few earlier ones, sometimes a number or the counter.
     const tmps = this.vals.filter((v) => v.kind === 'tmp' && !outputs.some((o) => o.kind !== 'count' && o.ref === v.id));
-    if (kind !== 'model' && kind !== 'train') {
+    if (kind !== 'model' && kind !== 'cnn' && kind !== 'train') {
       if (!tmps.length) return null;
       outputs.push({ kind: 'tensor', ref: tmps[tmps.length - 1].id });
       for (const v of tmps.slice(0, -1)) if (chance(r, 0.25) && !v.randomIn) outputs.push({ kind: 'tensor', ref: v.id });
@@ -1011,15 +1092,17 @@ class Gen {
       const c = pick(r, rebindable);
       muts[int(r, 1, 4)].push({ kind: 'rebind', name: c.name, seed: int(r, 1, 1e6) });
     }
-    const dropMods = this.modules.filter((m) => m.kind === 'dropout' || m.kind === 'mlp');
-    for (const m of dropMods) {
-      // Train for the trace, then eval; train again (another size); eval; train (the first size: a fresh mask).
+    // Modules whose mode changes what they compute (dropout; batch norm's batch or running statistics).
+    const modal = this.modules.filter((m) => m.kind === 'dropout' || m.kind === 'mlp' || m.kind === 'convBlock');
+    for (const m of modal) {
+      // Train for the trace, then eval; train again (another size); eval; train (the first size: a fresh mask,
+      // batch statistics again).
       muts[1].push({ kind: 'train', module: m.name, on: false });
       muts[2].push({ kind: 'train', module: m.name, on: true });
       muts[3].push({ kind: 'train', module: m.name, on: false });
       muts[4].push({ kind: 'train', module: m.name, on: true });
     }
-    if (this.optim && !this.off('lr')) {
+    if (this.optim && !this.fixedLr && !this.off('lr')) {
       // Adam's step is lr·m/(√v + eps): keep lr small there, so rounding noise in a gradient near 0 stays small.
       const adam = this.optim.kind === 'adam';
       muts[int(r, 1, 2)].push({ kind: 'lr', lr: pick(r, adam ? [0.05, 0.001, 0.02] : [0.5, 0.001, 0.2]) });

@@ -65,7 +65,12 @@ export type ModuleSpec =
   | { readonly name: string; readonly kind: 'linear'; readonly inF: number; readonly outF: number; readonly bias: boolean }
   | { readonly name: string; readonly kind: 'dropout'; readonly p: number }
   | { readonly name: string; readonly kind: 'layerNorm'; readonly size: number }
-  | { readonly name: string; readonly kind: 'mlp'; readonly inF: number; readonly hidden: number; readonly outF: number; readonly p: number };
+  | { readonly name: string; readonly kind: 'mlp'; readonly inF: number; readonly hidden: number; readonly outF: number; readonly p: number }
+  /** Conv2d, BatchNorm2d, ReLU and an optional 2×2 pool: a CNN stage whose batch norm trains and evaluates. */
+  | {
+    readonly name: string; readonly kind: 'convBlock'; readonly inC: number; readonly outC: number; readonly kernel: number;
+    readonly stride: number; readonly padding: number; readonly groups: number; readonly pool: 'max' | 'avg' | null;
+  };
 
 export interface OptimSpec {
   readonly kind: 'sgd' | 'adam';
@@ -181,6 +186,12 @@ export function moduleCode(m: ModuleSpec): string {
     case 'dropout': return `new k.nn.Dropout(${m.p})`;
     case 'layerNorm': return `new k.nn.LayerNorm(${m.size}, 0.01)`;
     case 'mlp': return `new k.nn.Sequential(new k.nn.Linear(${m.inF}, ${m.hidden}), new k.nn.ReLU(), new k.nn.Dropout(${m.p}), new k.nn.Linear(${m.hidden}, ${m.outF}))`;
+    case 'convBlock': {
+      // No conv bias: batch norm removes it (its exact gradient is 0, and a difference of rounding noise is no finding).
+      const conv = `new k.nn.Conv2d(${m.inC}, ${m.outC}, ${m.kernel}, { stride: ${m.stride}, padding: ${m.padding}, groups: ${m.groups}, bias: false })`;
+      const pool = m.pool === 'max' ? ', new k.nn.MaxPool2d(2)' : m.pool === 'avg' ? ', new k.nn.AvgPool2d(2)' : '';
+      return `new k.nn.Sequential(${conv}, new k.nn.BatchNorm2d(${m.outC}), new k.nn.ReLU()${pool})`;
+    }
   }
 }
 
