@@ -879,8 +879,9 @@ class Gen {
   }
 
   /**
-   * A CNN stage on [N, C, H, W]: conv (any kernel, stride, padding, groups), batch norm (batch
-   * statistics and running-stat updates while training, running statistics in eval), ReLU, a pool.
+   * A CNN stage on [N, C, H, W]: conv (any kernel, stride, padding and padding mode, dilation, groups),
+   * batch norm (batch statistics and running-stat updates while training, running statistics in eval),
+   * ReLU, a pool.
    * Sometimes 16 channels and 8×8 at 3×3, stride 1: the size where wasm computes it by Winograd.
    */
   private cnn(outputs: Output[]): boolean {
@@ -908,14 +909,16 @@ class Gen {
     const kernel = winograd ? 3 : pick(r, [1, 2, 3, 3]);
     const stride = winograd ? 1 : pick(r, [1, 1, 2]);
     const padding = winograd ? 1 : pick(r, [0, 0, 1]);
+    const dilation = winograd || kernel === 1 ? 1 : pick(r, [1, 1, 2]);
+    const paddingMode = padding ? pick(r, ['zeros', 'zeros', 'reflect', 'replicate', 'circular'] as const) : 'zeros';
     const [h, w] = winograd ? [8, 8] : [int(r, 4, 8), int(r, 4, 8)];
-    const out = (n: number) => Math.floor((n + 2 * padding - kernel) / stride) + 1;
+    const out = (n: number) => Math.floor((n + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
     // Batch norm trains on more than one value per channel; a 2×2 pool needs 2 rows and columns.
     if (out(h) < 2 || out(w) < 2) return null;
     const pool = pick(r, ['max', 'avg', null] as const);
     const x = this.addArg(['N', inC, h, w], 'float32', pick(r, ['grid', 'float']), false);
     const pooled = (n: number) => (pool ? Math.floor(out(n) / 2) : out(n));
-    return { x, spec: { name: 'cnn0', kind: 'convBlock', inC, outC, kernel, stride, padding, groups, pool }, features: outC * pooled(h) * pooled(w) };
+    return { x, spec: { name: 'cnn0', kind: 'convBlock', inC, outC, kernel, stride, padding, dilation, groups, paddingMode, pool }, features: outC * pooled(h) * pooled(w) };
   }
 
   /** One CNN training step inside the function: conv block, linear head, loss, backward, optimizer step. */

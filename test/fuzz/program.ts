@@ -69,7 +69,8 @@ export type ModuleSpec =
   /** Conv2d, BatchNorm2d, ReLU and an optional 2×2 pool: a CNN stage whose batch norm trains and evaluates. */
   | {
     readonly name: string; readonly kind: 'convBlock'; readonly inC: number; readonly outC: number; readonly kernel: number;
-    readonly stride: number; readonly padding: number; readonly groups: number; readonly pool: 'max' | 'avg' | null;
+    readonly stride: number; readonly padding: number; readonly dilation: number; readonly groups: number;
+    readonly paddingMode: 'zeros' | 'reflect' | 'replicate' | 'circular'; readonly pool: 'max' | 'avg' | null;
   };
 
 export interface OptimSpec {
@@ -188,7 +189,8 @@ export function moduleCode(m: ModuleSpec): string {
     case 'mlp': return `new k.nn.Sequential(new k.nn.Linear(${m.inF}, ${m.hidden}), new k.nn.ReLU(), new k.nn.Dropout(${m.p}), new k.nn.Linear(${m.hidden}, ${m.outF}))`;
     case 'convBlock': {
       // No conv bias: batch norm removes it (its exact gradient is 0, and a difference of rounding noise is no finding).
-      const conv = `new k.nn.Conv2d(${m.inC}, ${m.outC}, ${m.kernel}, { stride: ${m.stride}, padding: ${m.padding}, groups: ${m.groups}, bias: false })`;
+      const conv = `new k.nn.Conv2d(${m.inC}, ${m.outC}, ${m.kernel}, { stride: ${m.stride}, padding: ${m.padding}, dilation: ${m.dilation}, ` +
+        `groups: ${m.groups}, paddingMode: '${m.paddingMode}', bias: false })`;
       const pool = m.pool === 'max' ? ', new k.nn.MaxPool2d(2)' : m.pool === 'avg' ? ', new k.nn.AvgPool2d(2)' : '';
       return `new k.nn.Sequential(${conv}, new k.nn.BatchNorm2d(${m.outC}), new k.nn.ReLU()${pool})`;
     }
