@@ -363,15 +363,18 @@ class Gen {
     if (!x) return null;
     const g = x.grid;
     const exactOps: [string, boolean][] = [['$0.neg()', true], ['$0.abs()', true], ['$0.relu()', true], ['$0.mul($0)', false], ['$0.abs().sqrt()', false],
-      ['$0.abs().add(0.25).rsqrt()', false], ['$0.abs().add(1).reciprocal()', false], ['$0.clamp(-1, 1.5)', true], ['$0.clamp(null, 0.5)', true]];
+      ['$0.abs().add(0.25).rsqrt()', false], ['$0.abs().add(1).reciprocal()', false], ['$0.clamp(-1, 1.5)', true], ['$0.clamp(null, 0.5)', true],
+      // CNN activations built of correctly rounded ops (a division by 6 must stay a division).
+      ['k.relu6($0)', true], ['k.hardsigmoid($0)', false], ['k.hardswish($0)', false], ['k.softsign($0)', false]];
     const inexact = ['$0.exp()', '$0.tanh()', '$0.sigmoid()', '$0.sin()', '$0.cos()', '$0.erf()', '$0.gelu()', "$0.gelu('tanh')", '$0.silu()', '$0.softplus()',
-      '$0.abs().add(0.5).log()', '$0.abs().add(0.5).pow(1.5)', '$0.pow(2)', '$0.mul(3).sin()'];
+      '$0.abs().add(0.5).log()', '$0.abs().add(0.5).pow(1.5)', '$0.pow(2)', '$0.mul(3).sin()', 'k.elu($0)', 'k.selu($0)', 'k.mish($0)', 'k.glu($0, -1)'];
     const disc = ['$0.floor()', '$0.ceil()', '$0.round()', '$0.sign()', '$0.remainder(2)', '$0.mul(2).round().div(2)'];
     const roll = this.r();
     if (roll < 0.4) {
       const [code, keepGrid] = pick(this.r, exactOps);
       return { code, refs: [x.id], exact: x.exact, grid: keepGrid ? g : code === '$0.mul($0)' && g ? { bits: g.bits * 2, mag: g.mag * g.mag } : null };
     }
+    if (roll < 0.45) return { code: 'k.leakyRelu($0, 0.125)', refs: [x.id], exact: x.exact, grid: g ? { bits: g.bits + 3, mag: g.mag } : null };
     if (roll < 0.85 || !x.exact) return { code: pick(this.r, inexact), refs: [x.id], exact: false };
     return { code: pick(this.r, disc), refs: [x.id], exact: true, grid: g ? { bits: g.bits, mag: g.mag + 1 } : null };
   }
