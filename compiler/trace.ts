@@ -720,8 +720,10 @@ export class Trace implements Tracer {
 
 const SAME = 0, LIFT = 1;
 
-function describe(n: GraphNode, nodes: readonly GraphNode[]): string {
-  return n.kind === 'op' ? `${n.op}(${n.inputs.map((i) => fmtShape(nodes[i]?.shape ?? [])).join(', ')})` : nodeText(n);
+/** A node in a recompile reason: an op by its inputs' shapes (and its dtype where that is what changed), a leaf by its dtype and shape. */
+function describe(n: GraphNode, nodes: readonly GraphNode[], dtype = false): string {
+  if (n.kind === 'op') return `${n.op}(${n.inputs.map((i) => fmtShape(nodes[i]?.shape ?? [])).join(', ')})${dtype ? ` -> ${n.dtype}` : ''}`;
+  return `${nodeText(n)} ${n.dtype}${fmtShape(n.shape)}`;
 }
 
 function mismatch(a: GraphNode | undefined, b: GraphNode, nodes: readonly GraphNode[], why: 'kind' | 'shape' | 'attrs'): string {
@@ -729,7 +731,8 @@ function mismatch(a: GraphNode | undefined, b: GraphNode, nodes: readonly GraphN
   const at = a.loc ? ` (cached at ${a.loc})` : '';
   if (why === 'shape') return `${describe(a, nodes)}${at} now has shape ${fmtShape(b.shape)} instead of ${fmtShape(a.shape)}`;
   if (why === 'attrs' && a.kind === 'op' && b.kind === 'op') return `${a.op}${at} changed ${JSON.stringify(a.attrs)} to ${JSON.stringify(b.attrs)}`;
-  return `${describe(a, nodes)}${at} became ${describe(b, nodes)}`;
+  const dtype = a.dtype !== b.dtype;
+  return `${describe(a, nodes, dtype)}${at} became ${describe(b, nodes, dtype)}`;
 }
 
 /**

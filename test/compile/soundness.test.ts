@@ -505,4 +505,20 @@ describe('explain() and KILN_LOGS name the mode, the reason and the guards', () 
       err.mockRestore();
     }
   });
+
+  it('names the dtypes and shapes of leaves that changed (a captured tensor re-bound to another dtype)', () => {
+    let c = k.tensor([1, 2]);
+    const f = k.compile((x: k.Tensor) => x.add(c));
+    f(k.ones([2]));
+    c = k.tensor([1, 2], { dtype: 'int32' });
+    f(k.ones([2]));
+    expect(f.cacheInfo().recompileReasons).toEqual(['the JavaScript took another path: input captured float32[2] became input captured int32[2]']);
+    // An op on the same inputs whose result changes dtype says so.
+    let dtype: k.DType = 'int32';
+    const g = k.compile((x: k.Tensor) => x.mul(2).to(dtype));
+    g(k.ones([2]));
+    dtype = 'bool';
+    g(k.ones([2]));
+    expect(g.cacheInfo().recompileReasons[0]).toMatch(/-> int32 \(cached at .*\) became \w+\(\[2\]\) -> bool/);
+  });
 });
