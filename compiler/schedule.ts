@@ -120,7 +120,7 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
       const r = lowerOp(OPS[n.op], n.attrs, [exprOf(x)], [byId.get(n.inputs[0])!], n);
       if (r.kind === 'moved' && r.expr.kind === 'load') return { kind: 'buf', buf: x.buf, view: r.expr.view, dtype: x.dtype };
       if (r.kind !== 'materialize') throw new Error(`schedule: ${n.op} replayed on a buffer lowered to ${r.kind}`);
-      x = contiguous(x);
+      x = contiguous(x, n.id);
     }
   };
   /** Copies of padded (masked) sources, made once however many deferred values replay from them. */
@@ -132,7 +132,7 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
     if (done?.kind === 'buf') return done;
     let x = v.source;
     if (x.view.mask) {
-      const copy = sourceCopies.get(x) ?? contiguous(x);
+      const copy = sourceCopies.get(x) ?? contiguous(x, v.chain[0] ?? v.id);
       sourceCopies.set(x, copy);
       x = copy;
     }
@@ -150,11 +150,14 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
     return launch(kernel, v.shape, v.nodes);
   };
 
-  /** `v` in a contiguous buffer of its own (what a lowering asks for when index arithmetic cannot read it). */
-  const contiguous = (v: Val): Buf => {
+  /**
+   * `v` in a contiguous buffer of its own (what a lowering asks for when index arithmetic cannot read
+   * it); a copy is listed under `forNode`, the node that needed it (explain() names a kernel's nodes).
+   */
+  const contiguous = (v: Val, forNode: number): Buf => {
     if (v.kind !== 'buf') return materialize(v);
     if (isContiguousView(v.view)) throw new Error('schedule: lowering asked to copy a contiguous buffer');
-    return materialize({ kind: 'expr', expr: loadExpr(v.buf, v.view, v.dtype), shape: v.view.shape, dtype: v.dtype, ops: 0, nodes: [] });
+    return materialize({ kind: 'expr', expr: loadExpr(v.buf, v.view, v.dtype), shape: v.view.shape, dtype: v.dtype, ops: 0, nodes: [forNode] });
   };
 
   const exprOf = (v: Val): Expr => {
@@ -204,7 +207,7 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
     if (b.kind !== 'deferred') return undefined;
     for (;;) {
       const r = lowerOp(OPS[n.op], n.attrs, [exprOf(ins[0]), loadExpr(PLACEHOLDER, contiguousView(metas[1].shape), b.dtype)], metas, n);
-      if (r.kind === 'materialize' && !r.operands.includes(1)) { ins[0] = contiguous(ins[0]); continue; }
+      if (r.kind === 'materialize' && !r.operands.includes(1)) { ins[0] = contiguous(ins[0], n.id); continue; }
       if (r.kind !== 'kernel' || r.kernel.kind !== 'matmul') return undefined;
       const operand = splitOperand(b.w, r.kernel.batch);
       if (!operand) return undefined;
@@ -260,7 +263,7 @@ export function schedule(g: Graph, leafViews: ReadonlyMap<number, View>): Plan {
       const r = lowerOp(OPS[n.op], n.attrs, ins.map(exprOf), metas, n);
       switch (r.kind) {
         case 'materialize':
-          for (const i of r.operands) ins[i] = contiguous(ins[i]);
+          for (const i of r.operands) ins[i] = contiguous(ins[i], n.id);
           break;
         case 'moved': {
           const x = ins[0];

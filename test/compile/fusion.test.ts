@@ -35,6 +35,19 @@ describe('kernel counts after fusion', () => {
       expect(e.graphs[0].kernels.length).toBe(kernels);
     });
   }
+
+  it('every kernel names the nodes it computes, a copy the node that needed it', () => {
+    // A stride-2 transposed conv scatters each tap by pads and reshapes: a reshape of a padded value is
+    // no view, so the schedule copies it first.
+    const wt = k.randn([2, 3, 3, 3]);
+    const e = k.explain((t: k.Tensor) => k.convTranspose2d(t, wt, null, { stride: 2 }), k.randn([1, 2, 4, 4]));
+    const g = e.graphs[0];
+    const reshapes = new Set(g.optimized.split('\n').filter((l) => / = reshape /.test(l)).map((l) => Number(/%(\d+):/.exec(l)![1])));
+    const copies = g.kernels.map((src, i) => [src, g.fusionGroups[i]] as const).filter(([src]) => /^elementwise.*\n\s*out0 = in0\[[^\]]*\]\/\([^)]*\)[^ ]* mask\(/.test(src));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const nodes of g.fusionGroups) expect(nodes.length).toBeGreaterThan(0);
+    for (const [, nodes] of copies) expect(nodes.every((n) => reshapes.has(n))).toBe(true);
+  });
 });
 
 for (const { name, reason } of available) {
