@@ -230,7 +230,10 @@ function compareLeaves(
         const d = L.get(outputPath(p, i)), h = L.get(outputPath(p, j));
         if (d?.t !== 'tensor' || h?.t !== 'tensor') continue;
         const scale = 1 / (1 - info.dropout.p);
-        const bad = d.data.findIndex((x, q) => !(x === 0 || Math.abs(x - h.data[q] * scale) <= RTOL * Math.abs(h.data[q] * scale) + ATOL_PER_SCALE));
+        // A dropped infinity is NaN (∞·0, as in PyTorch, which multiplies by the mask too).
+        const ok = (x: number, v: number) => x === 0 || x === v * scale || Math.abs(x - v * scale) <= RTOL * Math.abs(v * scale) + ATOL_PER_SCALE ||
+          (Number.isNaN(x) && Math.abs(v) === Infinity);
+        const bad = d.data.findIndex((x, q) => !ok(x, h.data[q]));
         if (bad >= 0) dropoutBad(outputPath(p, i), `${who}: dropout(p=${info.dropout.p}) in training mode gave ${d.data[bad]} at [${bad}] for input ${h.data[bad]} (expected 0 or ${h.data[bad] * scale})`, d);
       }
     }
