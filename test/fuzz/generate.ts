@@ -238,9 +238,14 @@ class Gen {
     for (const n of fails) this.dry.envs.set(n, null);
     this.body.push({ kind: 'effect', expr: { code, refs }, ...(target ? { writes: target.id } : {}) });
     if (target) {
-      // Every value sharing the target's storage now also depends on the operands.
+      // A write into a captured tensor lasts into the next call, where the values that read it earlier
+      // in the body read the written value: they are compared as computed from it (not bit for bit).
+      const lasts = this.vals[target.root].kind === 'captured';
       for (const v of this.vals) {
-        if (v.root !== target.root) continue;
+        if (v.root !== target.root) {
+          if (lasts && v.deps.has(target.root)) { v.exact = false; v.grid = null; }
+          continue;
+        }
         v.exact = v.exact && operandExact;
         v.grid = v.grid && operandGrid ? gridOk({ bits: Math.max(v.grid.bits, operandGrid.bits), mag: v.grid.mag + operandGrid.mag }) : null;
         if (!v.grid && !operandExact) v.exact = false;
