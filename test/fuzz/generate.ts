@@ -8,7 +8,7 @@ import * as k from '../../src/index.js';
 import type { DType } from '../../src/index.js';
 import { chance, drawData, int, pick, rng, type Rand } from './data.js';
 import type {
-  ArgSpec, CallSpec, CapturedSpec, DataKind, Dim, Expr, HelperSpec, Layout, ModuleSpec, Mutation, OptimSpec, Output, Program, Stmt, ValueInfo,
+  ArgSpec, CallSpec, CapturedSpec, DataKind, Dim, Expr, HelperSpec, Layout, ModuleSpec, Mutation, OptimSpec, Output, PoolSpec, Program, Stmt, ValueInfo,
 } from './program.js';
 import { ARG_NAMES, concrete, moduleCode, optimCode } from './program.js';
 import { argSeed } from './emit.js';
@@ -101,6 +101,17 @@ export interface GenOptions {
   readonly small?: boolean;
   /** Features left out (diagnosis: see past a bug that hides others); see FEATURES. */
   readonly without?: ReadonlySet<string>;
+}
+
+/** A pool's output size along a dim of `n` (PyTorch's rule: a ceil-mode window starts inside the input or its left padding). */
+function poolOut(p: PoolSpec, n: number, dim: 0 | 1): number {
+  if ('out' in p) return p.out[dim];
+  const d = p.kind === 'max' ? p.dilation : 1;
+  const span = n + 2 * p.padding - d * (p.k - 1) - 1;
+  if (span < 0) return 0;
+  let o = (p.ceil ? Math.ceil(span / p.stride) : Math.floor(span / p.stride)) + 1;
+  if (p.ceil && (o - 1) * p.stride >= n + p.padding) o--;
+  return o;
 }
 
 /** What `without` can leave out. */
@@ -921,12 +932,24 @@ class Gen {
     const paddingMode = padding ? pick(r, ['zeros', 'zeros', 'reflect', 'replicate', 'circular'] as const) : 'zeros';
     const [h, w] = winograd ? [8, 8] : [int(r, 4, 8), int(r, 4, 8)];
     const out = (n: number) => Math.floor((n + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
-    // Batch norm trains on more than one value per channel; a 2×2 pool needs 2 rows and columns.
+    // Batch norm trains on more than one value per channel; the pools below need 2 rows and columns.
     if (out(h) < 2 || out(w) < 2) return null;
-    const pool = pick(r, ['max', 'avg', null] as const);
+    const pool = this.poolSpec();
     const x = this.addArg(['N', inC, h, w], 'float32', pick(r, ['grid', 'float']), false);
-    const pooled = (n: number) => (pool ? Math.floor(out(n) / 2) : out(n));
-    return { x, spec: { name: 'cnn0', kind: 'convBlock', inC, outC, kernel, stride, padding, dilation, groups, paddingMode, pool }, features: outC * pooled(h) * pooled(w) };
+    const pooled = (n: number, dim: 0 | 1) => (pool ? poolOut(pool, n, dim) : n);
+    if (pooled(out(h), 0) < 1 || pooled(out(w), 1) < 1) return null;
+    return { x, spec: { name: 'cnn0', kind: 'convBlock', inC, outC, kernel, stride, padding, dilation, groups, paddingMode, pool }, features: outC * pooled(out(h), 0) * pooled(out(w), 1) };
+  }
+
+  /** A conv block's pool: max (dilation, ceil mode), average (ceil mode, counting the padding or not), adaptive, or none. */
+  private poolSpec(): PoolSpec | null {
+    const r = this.r;
+    const kind = pick(r, ['max', 'max', 'avg', 'avg', 'adaptiveAvg', 'adaptiveMax', null] as const);
+    if (kind === null) return null;
+    if (kind === 'adaptiveAvg' || kind === 'adaptiveMax') return { kind, out: [int(r, 1, 3), int(r, 1, 3)] };
+    // Padding at most half the window, as PyTorch requires.
+    const k = pick(r, [2, 2, 3]), stride = pick(r, [k, k, 1]), padding = pick(r, [0, 0, 1]), ceil = chance(r, 0.4);
+    return kind === 'max' ? { kind, k, stride, padding, dilation: k === 3 && padding === 0 ? pick(r, [1, 2]) : 1, ceil } : { kind, k, stride, padding, ceil, countIncludePad: chance(r, 0.5) };
   }
 
   /** One CNN training step inside the function: conv block, linear head, loss, backward, optimizer step. */

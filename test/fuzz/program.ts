@@ -66,12 +66,28 @@ export type ModuleSpec =
   | { readonly name: string; readonly kind: 'dropout'; readonly p: number }
   | { readonly name: string; readonly kind: 'layerNorm'; readonly size: number }
   | { readonly name: string; readonly kind: 'mlp'; readonly inF: number; readonly hidden: number; readonly outF: number; readonly p: number }
-  /** Conv2d, BatchNorm2d, ReLU and an optional 2×2 pool: a CNN stage whose batch norm trains and evaluates. */
+  /** Conv2d, BatchNorm2d, ReLU and an optional pool: a CNN stage whose batch norm trains and evaluates. */
   | {
     readonly name: string; readonly kind: 'convBlock'; readonly inC: number; readonly outC: number; readonly kernel: number;
     readonly stride: number; readonly padding: number; readonly dilation: number; readonly groups: number;
-    readonly paddingMode: 'zeros' | 'reflect' | 'replicate' | 'circular'; readonly pool: 'max' | 'avg' | null;
+    readonly paddingMode: 'zeros' | 'reflect' | 'replicate' | 'circular'; readonly pool: PoolSpec | null;
   };
+
+/** The pool closing a conv block. */
+export type PoolSpec =
+  | { readonly kind: 'max'; readonly k: number; readonly stride: number; readonly padding: number; readonly dilation: number; readonly ceil: boolean }
+  | { readonly kind: 'avg'; readonly k: number; readonly stride: number; readonly padding: number; readonly ceil: boolean; readonly countIncludePad: boolean }
+  | { readonly kind: 'adaptiveAvg' | 'adaptiveMax'; readonly out: readonly [number, number] };
+
+/** Source of a pool module's constructor call. */
+function poolCode(p: PoolSpec): string {
+  switch (p.kind) {
+    case 'max': return `new k.nn.MaxPool2d(${p.k}, { stride: ${p.stride}, padding: ${p.padding}, dilation: ${p.dilation}, ceilMode: ${p.ceil} })`;
+    case 'avg': return `new k.nn.AvgPool2d(${p.k}, { stride: ${p.stride}, padding: ${p.padding}, ceilMode: ${p.ceil}, countIncludePad: ${p.countIncludePad} })`;
+    case 'adaptiveAvg': return `new k.nn.AdaptiveAvgPool2d([${p.out.join(', ')}])`;
+    case 'adaptiveMax': return `new k.nn.AdaptiveMaxPool2d([${p.out.join(', ')}])`;
+  }
+}
 
 export interface OptimSpec {
   readonly kind: 'sgd' | 'adam';
@@ -191,7 +207,7 @@ export function moduleCode(m: ModuleSpec): string {
       // No conv bias: batch norm removes it (its exact gradient is 0, and a difference of rounding noise is no finding).
       const conv = `new k.nn.Conv2d(${m.inC}, ${m.outC}, ${m.kernel}, { stride: ${m.stride}, padding: ${m.padding}, dilation: ${m.dilation}, ` +
         `groups: ${m.groups}, paddingMode: '${m.paddingMode}', bias: false })`;
-      const pool = m.pool === 'max' ? ', new k.nn.MaxPool2d(2)' : m.pool === 'avg' ? ', new k.nn.AvgPool2d(2)' : '';
+      const pool = m.pool ? `, ${poolCode(m.pool)}` : '';
       return `new k.nn.Sequential(${conv}, new k.nn.BatchNorm2d(${m.outC}), new k.nn.ReLU()${pool})`;
     }
   }
