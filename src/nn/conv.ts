@@ -11,7 +11,7 @@ import { expandView, padView, reshapeView } from '../core/view.js';
 import { activeTracer, commonBackend, runKernel } from '../dispatch.js';
 import { foldWindows } from '../ops/movement.js';
 import { expectTensor, type Tensor } from '../tensor.js';
-import { checkInput, fmtDims, perDim, spatialPads, windowCount, windows, type Size } from './window.js';
+import { checkInput, fmtDims, perChannel, perDim, spatialPads, windowCount, windows, type Size } from './window.js';
 
 /** Padding of a convolution: per dim, or 'valid' (none), or 'same' (output size = input size, stride 1). */
 export type ConvPadding = Size | 'same' | 'valid';
@@ -139,7 +139,7 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
     const xs = stride.some((st) => st > 1) ? x.slice([null, null, ...stride.map((st): [number, null, number] => [0, null, st])]) : x;
     const out = xs.shape.slice(2);
     const y = weight.reshape([groups, og, cg]).matmul(xs.reshape([n, groups, cg, sizeOf(out)])).reshape([n, outC, ...out]);
-    return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
+    return bias ? y.add(perChannel(bias, nd + 2)) : y;
   }
   if (cg > 1 || og > 1) {
     const y = implicitGemm(op, x, weight, bias, groups, ks, stride, dilation, pads);
@@ -161,7 +161,7 @@ function convNd(op: string, nd: number, x: Tensor, weight: Tensor, bias: Tensor 
       .reshape([n, groups, k, sizeOf(out)]);
     y = weight.reshape([groups, og, k]).matmul(cols).reshape([n, outC, ...out]);
   }
-  return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
+  return bias ? y.add(perChannel(bias, nd + 2)) : y;
 }
 
 /** 1-D convolution of [N, C, L] by a weight [outC, C/groups, kL] (cross-correlation, as PyTorch). */
@@ -209,7 +209,7 @@ function convTransposeNd(op: string, nd: number, x: Tensor, weight: Tensor, bias
   const taps = cols.reshape([n, outC, ...ks, ...inS]).permute([0, 1, ...range(2 + nd, 2 + 2 * nd), ...range(2, 2 + nd)]);
   let y = foldWindows(taps, [n, outC, ...full], { dims: range(2, 2 + nd), sizes: ks, steps: stride, dilations: dilation });
   if (padding.some((p) => p > 0)) y = y.slice([null, null, ...padding.map((p, t): [number, number] => [p, p + outS[t]])]);
-  return bias ? y.add(bias.reshape([outC, ...filled(nd, 1)])) : y;
+  return bias ? y.add(perChannel(bias, nd + 2)) : y;
 }
 
 /** Transposed 2-D convolution (the gradient of conv2d w.r.t. its input) of [N, C, H, W] by [C, outC/groups, kH, kW]. */

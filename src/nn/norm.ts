@@ -3,8 +3,9 @@
 // and instance norm. Composites of reductions and elementwise ops.
 import { DTypeError, KilnError, ShapeError, fmtShape } from '../core/errors.js';
 import { noGrad } from '../autograd.js';
-import { filled, range, sizeOf } from '../core/shape.js';
+import { range, sizeOf } from '../core/shape.js';
 import { expectTensor, type Tensor } from '../tensor.js';
+import { perChannel } from './window.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -41,9 +42,6 @@ function checkPerChannel(op: string, what: string, t: Tensor | null | undefined,
   if (t !== undefined && t !== null) expectTensor(op, what, t);
   if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`${op}: expected ${what} of shape [${c}] (one per channel), got ${fmtShape(t.shape)}`);
 }
-
-/** A per-channel vector shaped to broadcast over [N, C, ...] of rank `ndim`. */
-export const perChannel = (t: Tensor, ndim: number): Tensor => t.reshape([t.shape[0], ...filled(ndim - 2, 1)]);
 
 function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined): Tensor {
   let out = y;

@@ -1,6 +1,7 @@
 // Shared arithmetic of windowed ops (conv, pooling, fold): size arguments, output sizes, padding, and
-// the unfold primitive over the trailing spatial dims.
+// the unfold primitive over the trailing spatial dims; and the per-channel broadcast of [N, C, ...] ops.
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
+import { filled } from '../core/shape.js';
 import { apply } from '../dispatch.js';
 import { OPS } from '../ops/index.js';
 import { describeValue } from '../core/validate.js';
@@ -56,3 +57,6 @@ export function spatialPads(x: Tensor, pads: readonly (readonly [number, number]
 
 /** Prints per-dim sizes as 3×3. */
 export const fmtDims = (v: readonly number[]): string => v.join('×');
+
+/** A per-channel vector [C] shaped to broadcast over [N, C, ...] of rank `ndim` (a bias, batch norm's statistics). */
+export const perChannel = (t: Tensor, ndim: number): Tensor => t.reshape([t.shape[0], ...filled(ndim - 2, 1)]);
