@@ -39,6 +39,11 @@ export interface TransformOps<T> {
   mul(a: T, c: number): T;
 }
 
+/** Step `s` on the values of its operand slots (`slot(i)`). */
+function runStep<T>([op, a, b]: Step, slot: (i: number) => T, ops: TransformOps<T>): T {
+  return op === '*' ? ops.mul(slot(a), b) : op === '+' ? ops.add(slot(a), slot(b)) : ops.sub(slot(a), slot(b));
+}
+
 /**
  * Runs `t` lazily on inputs read on demand: `output(k)` computes the steps output k needs (each step
  * once), so a caller can take an output as soon as its inputs exist (`lastInput`).
@@ -57,12 +62,7 @@ export class LazyTransform<T> {
   private slot(s: number): T {
     const have = this.slots[s];
     if (have !== undefined) return have;
-    let v: T;
-    if (s < this.t.inputs) v = this.input(s);
-    else {
-      const [op, a, b] = this.t.steps[s - this.t.inputs];
-      v = op === '*' ? this.ops.mul(this.slot(a), b) : op === '+' ? this.ops.add(this.slot(a), this.slot(b)) : this.ops.sub(this.slot(a), this.slot(b));
-    }
+    const v = s < this.t.inputs ? this.input(s) : runStep(this.t.steps[s - this.t.inputs], (i) => this.slot(i), this.ops);
     this.slots[s] = v;
     return v;
   }
@@ -71,7 +71,8 @@ export class LazyTransform<T> {
 /** All outputs of `t` on `x`, in order (every step once, in order: each feeds some output). */
 export function applyTransform<T>(t: Transform, x: readonly T[], ops: TransformOps<T>): T[] {
   const slots = x.slice(0, t.inputs);
-  for (const [op, a, b] of t.steps) slots.push(op === '*' ? ops.mul(slots[a], b) : op === '+' ? ops.add(slots[a], slots[b]) : ops.sub(slots[a], slots[b]));
+  const at = (i: number) => slots[i];
+  for (const step of t.steps) slots.push(runStep(step, at, ops));
   return t.outputs.map((s) => slots[s]);
 }
 
